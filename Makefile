@@ -1,0 +1,50 @@
+# openline — the menu. `make run` and `make test` install what they need on first use.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+HOST   ?= 127.0.0.1
+PORT   ?= 1740
+NPM_DIRS := tests/js client_demo
+
+.PHONY: install js-deps run test lint fmt clean bench
+
+install: $(VENV)/.installed
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+
+# Re-install whenever setup.cfg changes (dependency ranges, extras, entry points).
+$(VENV)/.installed: setup.cfg pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -q -e '.[test,dev]'
+	touch $@
+
+# npm packages from each lock file; skipped quietly where npm is missing (make run).
+js-deps:
+	@for d in $(NPM_DIRS); do \
+	  if [ -f $$d/package-lock.json ]; then \
+	    if ! command -v npm >/dev/null 2>&1; then echo "npm not found: skipping $$d"; \
+	    elif [ ! -f $$d/node_modules/.installed ] || [ $$d/package-lock.json -nt $$d/node_modules/.installed ]; then \
+	      (cd $$d && npm ci --no-audit --no-fund --loglevel=error) && touch $$d/node_modules/.installed; \
+	    fi; \
+	  fi; \
+	done
+
+run: install js-deps
+	$(BIN)/openline run --host $(HOST) --port $(PORT) --reload
+
+test: install js-deps
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: install
+	$(BIN)/ruff check server namespaces tests
+	$(BIN)/mypy server namespaces
+
+fmt: install
+	$(BIN)/ruff format server namespaces tests
+	$(BIN)/ruff check --fix server namespaces tests
+
+clean:
+	rm -rf $(VENV) *.egg-info .pytest_cache .mypy_cache .ruff_cache tests/output
+	rm -rf $(addsuffix /node_modules,$(NPM_DIRS))
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -1,0 +1,1 @@
+"""Built-in namespace plugins: one ``socketio.AsyncNamespace`` subclass per module."""

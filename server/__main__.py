@@ -1,0 +1,5 @@
+"""``python -m server`` is the ``openline`` command."""
+
+from .cli import entry
+
+entry()

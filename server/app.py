@@ -1,0 +1,79 @@
+"""``create_app(config)``: the aiohttp application with Socket.IO mounted at /socket.io/."""
+
+from __future__ import annotations
+
+import html
+import logging
+
+from aiohttp import web
+
+from .config import Config
+from .plugins import Plugin, discover
+from .realtime import OpenlineServer
+
+log = logging.getLogger("openline.app")
+
+CONFIG_KEY = web.AppKey("config", Config)
+SIO_KEY = web.AppKey("sio", OpenlineServer)
+PLUGINS_KEY = web.AppKey("plugins", list)
+
+
+def create_app(config: Config) -> web.Application:
+    """Discover plugins, build the Socket.IO server and mount everything on one app.
+
+    Raises PluginError when a plugin is unusable; nothing is started until the app runs.
+    """
+    plugins = discover(config)
+    sio = OpenlineServer(config)
+    for plugin in plugins:
+        sio.register_namespace(plugin.namespace)
+
+    app = web.Application(client_max_size=config.max_payload)
+    app[CONFIG_KEY] = config
+    app[SIO_KEY] = sio
+    app[PLUGINS_KEY] = plugins
+    sio.attach(app, socketio_path="socket.io")
+    app.router.add_get("/", status_page)
+    app.router.add_get("/status", status_page)
+    app.on_shutdown.append(_shutdown)
+    log.info("namespaces: %s", ", ".join(p.path for p in plugins) or "(none)")
+    return app
+
+
+async def _shutdown(app: web.Application) -> None:
+    await app[SIO_KEY].shutdown()
+
+
+def _rows(plugins: list[Plugin]) -> str:
+    return "\n".join(
+        f"<tr><td><code>{html.escape(p.path)}</code></td>"
+        f"<td>{html.escape(type(p.namespace).__name__)}</td>"
+        f"<td><code>{html.escape(p.origin)}</code></td></tr>"
+        for p in plugins
+    )
+
+
+async def status_page(request: web.Request) -> web.Response:
+    """Which namespaces are loaded and how to connect."""
+    plugins = request.app[PLUGINS_KEY]
+    config = request.app[CONFIG_KEY]
+    origin = f"{request.scheme}://{request.host}"
+    body = f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>openline</title>
+<style>body{{font:15px/1.5 system-ui,sans-serif;max-width:50rem;margin:2rem auto;padding:0 1rem}}
+table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:.2rem .6rem;text-align:left}}
+pre{{background:#f4f4f4;padding:.8rem}}</style></head><body>
+<h1>openline</h1>
+<p>A Socket.IO server: one connection, both directions at once.
+Transports: {html.escape(", ".join(config.transports))}; serializer: {html.escape(config.serializer)}.</p>
+<h2>Namespaces</h2>
+<table><tr><th>path</th><th>class</th><th>from</th></tr>
+{_rows(plugins)}
+</table>
+<h2>Connect</h2>
+<pre>import {{ io }} from "socket.io-client";
+const socket = io("{html.escape(origin)}");          // namespace "/"
+socket.on("message", (m) =&gt; console.log(m));
+socket.send("hello");</pre>
+</body></html>"""
+    return web.Response(text=body, content_type="text/html")

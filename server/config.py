@@ -1,0 +1,243 @@
+"""One typed, frozen Config, and the table of options the CLI mirrors.
+
+Every option lives once in ``OPTIONS``: its flag, environment name, default, parser and
+help text. The CLI builds its flags from that table and the README's configuration
+table is checked against it by a meta-test, so the three cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+from .errors import ConfigError
+
+ENV_PREFIX = "OPENLINE_"
+SERIALIZERS = ("auto", "json", "msgpack")
+TRANSPORTS = ("polling", "websocket")
+LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    """Everything a server needs to know; built by ``Config.from_options`` or directly."""
+
+    # Network
+    host: str = "127.0.0.1"
+    port: int = 1740
+    reload: bool = False
+    # Plugins
+    plugins_dirs: tuple[Path, ...] = ()
+    builtins: bool = True
+    # Protocol
+    serializer: str = "auto"
+    transports: tuple[str, ...] = TRANSPORTS
+    ping_interval: float = 25.0
+    ping_timeout: float = 20.0
+    connect_timeout: float = 45.0
+    # Limits
+    max_payload: int = 1_000_000
+    websocket_compression: bool = False
+    # HTTP
+    cors_origins: tuple[str, ...] | None = None  # None: same origin only; ("*",): any
+    trusted_proxies: tuple[Network, ...] = ()
+    # Cluster
+    redis_url: str | None = None
+    api_token: str | None = None
+    # Logging
+    log_level: str = "info"
+
+    @classmethod
+    def from_options(cls, raw: Mapping[str, Any]) -> "Config":
+        """Build a Config from raw option values (strings from argv or the environment).
+
+        Keys are option names (``ping_interval``); values already of the right type pass.
+        """
+        kwargs: dict[str, Any] = {}
+        for opt in OPTIONS:
+            if opt.name in raw and raw[opt.name] is not None:
+                kwargs[opt.name] = opt.convert(raw[opt.name])
+        config = cls(**kwargs)
+        config.check()
+        return config
+
+    def check(self) -> None:
+        """Cross-field rules a single parser cannot see."""
+        if not self.transports:
+            raise ConfigError("--transports", "at least one of polling,websocket", "")
+
+
+# --- parsers: each takes the raw value and returns the typed one or raises ValueError
+
+
+def _port(value: str) -> int:
+    port = int(value)
+    if not 0 <= port <= 65535:
+        raise ValueError
+    return port
+
+
+def _positive_seconds(value: str) -> float:
+    seconds = float(value)
+    if not 0 < seconds < 86400 or seconds != seconds:
+        raise ValueError
+    return seconds
+
+
+def _bytes(value: str) -> int:
+    size = int(value)
+    if size < 1:
+        raise ValueError
+    return size
+
+
+def _bool(value: str | bool) -> bool:
+    if isinstance(value, bool):
+        return value
+    lowered = value.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off", ""):
+        return False
+    raise ValueError
+
+
+def _choice(choices: tuple[str, ...]) -> Callable[[str], str]:
+    def parse(value: str) -> str:
+        value = value.strip().lower()
+        if value not in choices:
+            raise ValueError
+        return value
+
+    return parse
+
+
+def _transports(value: str | tuple[str, ...]) -> tuple[str, ...]:
+    items = value if isinstance(value, tuple) else tuple(v.strip() for v in value.split(","))
+    if not items or any(item not in TRANSPORTS for item in items) or len(set(items)) != len(items):
+        raise ValueError
+    return tuple(items)
+
+
+def _origins(value: str | tuple[str, ...]) -> tuple[str, ...] | None:
+    items = value if isinstance(value, tuple) else tuple(v.strip() for v in value.split(",") if v.strip())
+    if not items:
+        return None
+    if "*" in items and len(items) > 1:
+        raise ValueError
+    for item in items:
+        if item not in ("*", "null") and "://" not in item:
+            raise ValueError
+    return tuple(items)
+
+
+def _networks(value: str | tuple[Network, ...]) -> tuple[Network, ...]:
+    if isinstance(value, tuple):
+        return value
+    return tuple(ipaddress.ip_network(v.strip(), strict=False) for v in value.split(",") if v.strip())
+
+
+def _dirs(value: str | tuple[Path, ...] | list[str]) -> tuple[Path, ...]:
+    items = value.split(os.pathsep) if isinstance(value, str) else value
+    dirs = tuple(Path(v) for v in items if str(v))
+    for d in dirs:
+        if not d.is_dir():
+            raise ValueError
+    return dirs
+
+
+def _text(value: str) -> str | None:
+    return value or None
+
+
+def _redis_url(value: str) -> str | None:
+    if not value:
+        return None
+    if not value.startswith(("redis://", "rediss://", "unix://")):
+        raise ValueError
+    return value
+
+
+@dataclass(frozen=True)
+class Option:
+    """One configuration option as the CLI, the environment and the README know it."""
+
+    name: str
+    parse: Callable[[Any], Any]
+    accepted: str
+    help: str
+    metavar: str | None = None  # None: a boolean switch
+    repeatable: bool = False
+    flag_name: str | None = None  # when the flag differs from the field (--no-builtins)
+
+    @property
+    def flag(self) -> str:
+        return "--" + (self.flag_name or self.name.replace("_", "-"))
+
+    @property
+    def env(self) -> str:
+        return ENV_PREFIX + (self.flag_name or self.name).upper().replace("-", "_")
+
+    @property
+    def default(self) -> Any:
+        return {f.name: f.default for f in fields(Config)}.get(self.name)
+
+    def convert(self, raw: Any) -> Any:
+        if self.repeatable and isinstance(raw, (list, tuple)):
+            for item in raw:  # name the one bad item, not the whole list
+                self.convert(str(item))
+        try:
+            return self.parse(raw)
+        except (ValueError, TypeError):
+            raise ConfigError(self.flag, self.accepted, raw) from None
+
+
+def _invert(value: str | bool) -> bool:
+    return not _bool(value)
+
+
+OPTIONS: tuple[Option, ...] = (
+    Option("host", str, "a host name or address", "address to listen on", "HOST"),
+    Option("port", _port, "an integer 0-65535", "port to listen on (0: any free port)", "PORT"),
+    Option("plugins_dirs", _dirs, "an existing directory", "load every *.py here as a namespace plugin",
+           "DIR", repeatable=True, flag_name="plugins-dir"),
+    Option("builtins", _invert, "true or false", "do not load the built-in namespaces (/ and /chat)",
+           flag_name="no-builtins"),
+    Option("serializer", _choice(SERIALIZERS), "one of auto, json, msgpack",
+           "packet format; auto detects it per connection", "NAME"),
+    Option("transports", _transports, "a comma list of polling, websocket",
+           "transports clients may use", "LIST"),
+    Option("cors_origins", _origins, "a comma list of origins (scheme://host[:port], null) or *",
+           "origins allowed for CORS and WebSocket (default: same origin)", "LIST"),
+    Option("trusted_proxies", _networks, "a comma list of IP addresses or networks",
+           "peers whose X-Forwarded-For names the client address", "LIST"),
+    Option("ping_interval", _positive_seconds, "seconds > 0 (fractions allowed)",
+           "how often the server pings", "SECONDS"),
+    Option("ping_timeout", _positive_seconds, "seconds > 0 (fractions allowed)",
+           "how long a pong may take before the session closes", "SECONDS"),
+    Option("connect_timeout", _positive_seconds, "seconds > 0 (fractions allowed)",
+           "how long a session may go without a Socket.IO CONNECT", "SECONDS"),
+    Option("max_payload", _bytes, "an integer number of bytes >= 1",
+           "largest message or HTTP body accepted", "BYTES"),
+    Option("websocket_compression", _bool, "true or false",
+           "negotiate permessage-deflate on WebSockets (costs ~130 KB per connection)"),
+    Option("redis_url", _redis_url, "a redis://, rediss:// or unix:// URL",
+           "share rooms and broadcasts with other nodes through Redis", "URL"),
+    Option("api_token", _text, "a non-empty token", "enable POST /api/v1/emit with this bearer token",
+           "TOKEN"),
+    Option("log_level", _choice(LOG_LEVELS), "one of debug, info, warning, error, critical",
+           "logging threshold", "LEVEL"),
+    Option("reload", _bool, "true or false", "restart when a Python file of the server or a plugin changes"),
+)
+
+OPTIONS_BY_NAME = {opt.name: opt for opt in OPTIONS}
+
+
+def options_from_env(environ: Mapping[str, str]) -> dict[str, str]:
+    """The raw option values set as OPENLINE_<FLAG> in ``environ``."""
+    return {opt.name: environ[opt.env] for opt in OPTIONS if opt.env in environ}

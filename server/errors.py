@@ -1,0 +1,64 @@
+"""The exception tree of openline.
+
+::
+
+    OpenlineError                  base of everything openline raises on purpose
+    ├── ConfigError                a setting has a value it cannot take (names the flag)
+    ├── PluginError                a namespace plugin cannot be loaded (names the file)
+    ├── EventError                 public: a handler refuses an event with its own message
+    └── ProtocolError              the peer sent bytes the protocol does not allow
+                                   (the peer misbehaved, not us; the connection closes)
+
+Handlers refuse a connection with ``ConnectionRefusedError`` (Python's builtin or
+``socketio.exceptions.ConnectionRefusedError``), as python-socketio documents; that is
+not part of this tree because plugin code already knows it.
+"""
+
+from __future__ import annotations
+
+
+class OpenlineError(Exception):
+    """Base class of the errors openline raises on purpose."""
+
+
+class ConfigError(OpenlineError):
+    """A configuration value is out of range; ``str()`` is the one line the CLI prints."""
+
+    def __init__(self, flag: str, accepted: str, got: object) -> None:
+        self.flag = flag
+        self.accepted = accepted
+        self.got = got
+        super().__init__(flag, accepted, got)
+
+    def __str__(self) -> str:
+        return f"{self.flag}: expected {self.accepted}, got {self.got!r}"
+
+
+class PluginError(OpenlineError):
+    """A plugin module is unusable; ``str()`` names the file(s) and the reason."""
+
+    def __init__(self, origin: str, reason: str) -> None:
+        self.origin = origin
+        self.reason = reason
+        super().__init__(origin, reason)
+
+    def __str__(self) -> str:
+        return f"plugin {self.origin}: {self.reason}"
+
+
+class EventError(OpenlineError):
+    """Raised by an event handler to send the client ``error`` with this message.
+
+    Unlike any other exception escaping a handler, the text is meant for the client.
+    """
+
+    def __init__(self, message: str) -> None:
+        self.message = message
+        super().__init__(message)
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class ProtocolError(OpenlineError):
+    """The peer sent something the Engine.IO/Socket.IO protocol does not allow."""

@@ -1,0 +1,104 @@
+"""Socket.IO packet classes: JSON (orjson) and msgpack (socket.io-msgpack-parser format).
+
+Both subclass python-socketio's ``Packet`` so its server code can build them; the
+msgpack one corrects what stock python-socketio gets wrong with socket.io-msgpack-parser.
+"""
+
+from __future__ import annotations
+
+import json as _stdlib_json
+from typing import Any
+
+import msgpack
+import orjson
+from socketio import packet as sio_packet
+from socketio.msgpack_packet import MsgPackPacket as _StockMsgPackPacket
+
+# notepack.io (inside socket.io-msgpack-parser) encodes JS ``undefined`` as fixext 1 of
+# type 0 holding one zero byte, and ArrayBuffer/typed arrays as ext of type 0 holding the
+# bytes. msgpack-python cannot tell fixext 1 from ext 8 of length 1, so a one-byte
+# ArrayBuffer holding 0 also reads as None: the only ambiguity, noted in the README.
+_UNDEFINED_EXT = b"\x00"
+
+
+def _ext_hook(code: int, data: bytes) -> Any:
+    if code == 0:
+        return None if data == _UNDEFINED_EXT else bytes(data)
+    return msgpack.ExtType(code, data)
+
+
+class _OrjsonModule:
+    """The ``json`` module interface python-socketio's Packet calls, backed by orjson.
+
+    orjson refuses what the stdlib accepts (integers past 64 bits, non-string keys), so
+    those fall back to the stdlib rather than failing an emit that stock would send.
+    """
+
+    @staticmethod
+    def dumps(obj: Any, **_: Any) -> str:
+        try:
+            return orjson.dumps(obj).decode()
+        except TypeError:
+            return _stdlib_json.dumps(obj, separators=(",", ":"))
+
+    @staticmethod
+    def loads(text: str | bytes) -> Any:
+        return orjson.loads(text)
+
+
+class JsonPacket(sio_packet.Packet):
+    """The default Socket.IO parser (text packets, binary as attachments), via orjson."""
+
+    json = _OrjsonModule
+
+
+class MsgPackPacket(_StockMsgPackPacket):
+    """socket.io-msgpack-parser packets.
+
+    Departs from stock python-socketio: ``data`` is omitted when there is none (the JS
+    parser rejects ``data: nil`` on DISCONNECT and CONNECT), and ext type 0 decodes to
+    ``bytes`` or ``None`` instead of ``msgpack.ExtType``.
+    """
+
+    ext_hook = staticmethod(_ext_hook)  # type: ignore[assignment]
+
+    def _to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {"type": self.packet_type, "nsp": self.namespace or "/"}
+        if self.data is not None:
+            d["data"] = self.data
+        if self.id is not None:
+            d["id"] = self.id
+        return d
+
+    def encode(self) -> bytes:
+        return msgpack.packb(self._to_dict())
+
+    def decode(self, encoded_packet: bytes) -> int:
+        decoded = msgpack.unpackb(encoded_packet, ext_hook=_ext_hook)
+        if not isinstance(decoded, dict):
+            raise ValueError("msgpack packet is not a map")
+        self.packet_type = decoded["type"]
+        self.data = decoded.get("data")
+        self.id = decoded.get("id")
+        self.namespace = decoded["nsp"]
+        return 0
+
+
+PARSERS: dict[str, type[sio_packet.Packet]] = {"json": JsonPacket, "msgpack": MsgPackPacket}
+
+
+def parser_for_first_packet(data: str | bytes) -> type[sio_packet.Packet]:
+    """Auto-detection: text frames are the JSON parser, binary frames msgpack."""
+    return MsgPackPacket if isinstance(data, (bytes, bytearray)) else JsonPacket
+
+
+def repack(pkt: sio_packet.Packet, parser: type[sio_packet.Packet]) -> sio_packet.Packet:
+    """The same packet for another parser (binary event types fold back for msgpack)."""
+    if type(pkt) is parser:
+        return pkt
+    ptype = pkt.packet_type
+    if ptype == sio_packet.BINARY_EVENT:
+        ptype = sio_packet.EVENT
+    elif ptype == sio_packet.BINARY_ACK:
+        ptype = sio_packet.ACK
+    return parser(ptype, data=pkt.data, namespace=pkt.namespace, id=pkt.id)

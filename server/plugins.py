@@ -1,0 +1,124 @@
+"""Namespace plugin discovery.
+
+A plugin is a module with a module-level ``namespace`` (a ``socketio.AsyncNamespace``)
+or ``namespaces`` (a list of them). Sources, in order: the modules of the ``namespaces``
+package (unless ``--no-builtins``), the ``openline.namespaces`` entry points of installed
+distributions, and every ``*.py`` in each ``--plugins-dir``.
+
+Every call executes the modules afresh (they are not cached in ``sys.modules``), so each
+app gets its own namespace instances and nothing happens at import time of openline.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import importlib.util
+import logging
+import pkgutil
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+
+import socketio
+
+from .config import Config
+from .errors import PluginError
+
+log = logging.getLogger("openline.plugins")
+
+ENTRY_POINT_GROUP = "openline.namespaces"
+
+
+@dataclass(frozen=True)
+class Plugin:
+    """One namespace and where it came from (a file path or an entry point)."""
+
+    path: str
+    namespace: socketio.AsyncNamespace
+    origin: str
+
+
+def _execute(spec: importlib.machinery.ModuleSpec | None, origin: str) -> ModuleType:
+    if spec is None or spec.loader is None:
+        raise PluginError(origin, "cannot be loaded as a Python module")
+    module = importlib.util.module_from_spec(spec)
+    try:
+        spec.loader.exec_module(module)
+    except Exception as exc:  # any failure of plugin code refuses start-up
+        raise PluginError(origin, f"failed to import: {type(exc).__name__}: {exc}") from exc
+    return module
+
+
+def namespaces_of(module: ModuleType, origin: str) -> list[socketio.AsyncNamespace]:
+    """The namespaces a plugin module exports, or PluginError saying why not."""
+    if hasattr(module, "namespaces"):
+        found = module.namespaces
+        if not isinstance(found, (list, tuple)) or not found:
+            raise PluginError(origin, "'namespaces' must be a non-empty list of socketio.AsyncNamespace")
+    elif hasattr(module, "namespace"):
+        found = [module.namespace]
+    else:
+        raise PluginError(origin, "defines neither 'namespace' nor 'namespaces'")
+    for ns in found:
+        if not isinstance(ns, socketio.AsyncNamespace):
+            raise PluginError(origin, f"{ns!r} is not an instance of socketio.AsyncNamespace")
+        if not isinstance(ns.namespace, str) or not ns.namespace.startswith("/"):
+            raise PluginError(origin, f"namespace path {ns.namespace!r} must start with '/'")
+    return list(found)
+
+
+def _builtin_modules() -> list[tuple[ModuleType, str]]:
+    import namespaces as package
+
+    loaded = []
+    for info in sorted(pkgutil.iter_modules(package.__path__), key=lambda i: i.name):
+        if info.name.startswith("_"):
+            continue
+        spec = importlib.util.find_spec(f"namespaces.{info.name}")
+        origin = spec.origin if spec and spec.origin else f"namespaces.{info.name}"
+        loaded.append((_execute(spec, origin), origin))
+    return loaded
+
+
+def _entry_point_modules() -> list[tuple[ModuleType, str]]:
+    loaded = []
+    for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+        origin = f"entry point {ep.name} = {ep.value}"
+        module_name = ep.value.split(":")[0]
+        try:
+            spec = importlib.util.find_spec(module_name)
+        except (ImportError, ValueError) as exc:
+            raise PluginError(origin, f"failed to import: {exc}") from exc
+        loaded.append((_execute(spec, origin), origin))
+    return loaded
+
+
+def _directory_modules(directory: Path) -> list[tuple[ModuleType, str]]:
+    loaded = []
+    for path in sorted(directory.glob("*.py")):
+        if path.name.startswith("_"):
+            continue
+        name = f"openline_plugin_{abs(hash(str(path.resolve())))}_{path.stem}"
+        spec = importlib.util.spec_from_file_location(name, path)
+        loaded.append((_execute(spec, str(path)), str(path)))
+    return loaded
+
+
+def discover(config: Config) -> list[Plugin]:
+    """Load every plugin the config names; PluginError on any unusable one or a clash."""
+    modules: list[tuple[ModuleType, str]] = []
+    if config.builtins:
+        modules += _builtin_modules()
+    modules += _entry_point_modules()
+    for directory in config.plugins_dirs:
+        modules += _directory_modules(directory)
+
+    plugins: dict[str, Plugin] = {}
+    for module, origin in modules:
+        for ns in namespaces_of(module, origin):
+            if ns.namespace in plugins:
+                other = plugins[ns.namespace].origin
+                raise PluginError(f"{other} and {origin}", f"both claim namespace {ns.namespace!r}")
+            plugins[ns.namespace] = Plugin(ns.namespace, ns, origin)
+            log.debug("namespace %s from %s", ns.namespace, origin)
+    return list(plugins.values())

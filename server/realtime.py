@@ -1,0 +1,303 @@
+"""The Socket.IO layer: python-socketio's AsyncServer with openline's policies.
+
+- serializer: each connection's parser is fixed by config or detected from its first
+  packet (text: JSON, binary: msgpack), so JSON and msgpack clients share rooms;
+- connect: unknown namespaces get ``{"message": "Invalid namespace"}``, refusals carry
+  their reason, and emits made inside a connect handler are held until the CONNECT ack;
+- events: one client's events run in the order sent; an escaping exception is logged
+  and answered with an ``error`` event, never with its text (``EventError`` excepted);
+- malformed packets close the connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+from typing import Any
+
+import socketio
+from engineio import packet as eio_packet
+from socketio import packet as sio_packet
+
+from . import eio_adapter
+from .config import Config
+from .errors import EventError, ProtocolError
+from .manager import FastEmitManager
+from .parsers import PARSERS, JsonPacket, parser_for_first_packet, repack
+
+log = logging.getLogger("openline.realtime")
+
+INTERNAL_ERROR = {"message": "internal server error"}
+INVALID_NAMESPACE = {"message": "Invalid namespace"}
+# Event names socket.io-parser refuses from a peer (its RESERVED_EVENTS).
+RESERVED_EVENTS = frozenset(
+    {"connect", "connect_error", "disconnect", "disconnecting", "newListener", "removeListener"})
+
+
+class OpenlineServer(socketio.AsyncServer):
+    """python-socketio's server with openline's parser, connect and error policies."""
+
+    def __init__(self, config: Config, client_manager: socketio.AsyncManager | None = None) -> None:
+        self.config = config
+        self._fixed_parser = None if config.serializer == "auto" else PARSERS[config.serializer]
+        self._parsers: dict[str, type[sio_packet.Packet]] = {}
+        self._held: dict[str, list[eio_packet.Packet]] = {}
+        self._last_event: dict[str, asyncio.Future[Any]] = {}
+        self._connect_deadlines: dict[str, asyncio.TimerHandle] = {}
+        cors: Any = None if config.cors_origins is None else (
+            "*" if config.cors_origins == ("*",) else list(config.cors_origins))
+        super().__init__(
+            client_manager=client_manager or FastEmitManager(),
+            logger=False,
+            serializer=self._fixed_parser or JsonPacket,
+            async_mode="aiohttp",
+            ping_interval=config.ping_interval,
+            ping_timeout=config.ping_timeout,
+            max_http_buffer_size=config.max_payload,
+            cors_allowed_origins=cors,
+            transports=list(config.transports),
+            namespaces=[],
+        )
+        eio_adapter.adapt(self.eio, config)
+
+    # --- parsers and writes ------------------------------------------------
+
+    def parser_of(self, eio_sid: str) -> type[sio_packet.Packet]:
+        return self._parsers.get(eio_sid) or self._fixed_parser or JsonPacket
+
+    @staticmethod
+    def eio_frames(pkt: sio_packet.Packet) -> list[eio_packet.Packet]:
+        encoded = pkt.encode()
+        if not isinstance(encoded, list):
+            encoded = [encoded]
+        return [eio_packet.Packet(eio_packet.MESSAGE, data=e) for e in encoded]
+
+    async def _send_packet(self, eio_sid: str, pkt: sio_packet.Packet) -> None:
+        for frame in self.eio_frames(repack(pkt, self.parser_of(eio_sid))):
+            await self._send_eio_packet(eio_sid, frame)
+
+    async def _send_eio_packet(self, eio_sid: str, eio_pkt: eio_packet.Packet) -> None:
+        held = self._held.get(eio_sid)
+        if held is not None:
+            held.append(eio_pkt)
+            return
+        await self.eio.send_packet(eio_sid, eio_pkt)
+
+    # --- Engine.IO session lifecycle ----------------------------------------
+
+    async def _handle_eio_connect(self, eio_sid: str, environ: dict[str, Any]) -> None:
+        await super()._handle_eio_connect(eio_sid, environ)
+        loop = asyncio.get_running_loop()
+        self._connect_deadlines[eio_sid] = loop.call_later(
+            self.config.connect_timeout, self._connect_timed_out, eio_sid)
+
+    def _connect_timed_out(self, eio_sid: str) -> None:
+        self._connect_deadlines.pop(eio_sid, None)
+        log.info("closing %s: no CONNECT within %ss", eio_sid, self.config.connect_timeout)
+        self.start_background_task(self.eio.disconnect, eio_sid)
+
+    async def _handle_eio_disconnect(self, eio_sid: str, reason: Any) -> None:
+        deadline = self._connect_deadlines.pop(eio_sid, None)
+        if deadline is not None:
+            deadline.cancel()
+        await super()._handle_eio_disconnect(eio_sid, reason)
+        self._parsers.pop(eio_sid, None)
+        self._held.pop(eio_sid, None)
+        self._last_event.pop(eio_sid, None)
+
+    async def _handle_eio_message(self, eio_sid: str, data: str | bytes) -> None:
+        try:
+            await self._dispatch(eio_sid, data)
+        except (ProtocolError, ValueError, KeyError, TypeError, IndexError) as exc:
+            # The peer broke the protocol: Socket.IO v5 says the connection closes.
+            log.warning("closing %s: malformed Socket.IO packet: %s", eio_sid, exc)
+            await self.eio.disconnect(eio_sid)
+
+    async def _dispatch(self, eio_sid: str, data: str | bytes) -> None:
+        if eio_sid in self._binary_packet:
+            if not isinstance(data, (bytes, bytearray)):
+                raise ProtocolError("expected a binary attachment")
+            pkt = self._binary_packet[eio_sid]
+            if pkt.add_attachment(data):
+                del self._binary_packet[eio_sid]
+                if pkt.packet_type == sio_packet.BINARY_EVENT:
+                    await self._handle_event(eio_sid, pkt.namespace, pkt.id, pkt.data)
+                else:
+                    await self._handle_ack(eio_sid, pkt.namespace, pkt.id, pkt.data)
+            return
+        parser = self._parsers.get(eio_sid)
+        if parser is None:
+            parser = self._parsers[eio_sid] = self._fixed_parser or parser_for_first_packet(data)
+        pkt = parser(encoded_packet=data)
+        _validate(pkt)
+        ptype = pkt.packet_type
+        if ptype == sio_packet.CONNECT:
+            await self._handle_connect(eio_sid, pkt.namespace, pkt.data)
+        elif ptype == sio_packet.DISCONNECT:
+            await self._handle_disconnect(eio_sid, pkt.namespace, self.reason.CLIENT_DISCONNECT)
+        elif self.manager.sid_from_eio_sid(eio_sid, pkt.namespace or "/") is None:
+            raise ProtocolError(f"packet for namespace {pkt.namespace or '/'} before its CONNECT")
+        elif ptype == sio_packet.EVENT:
+            await self._handle_event(eio_sid, pkt.namespace, pkt.id, pkt.data)
+        elif ptype == sio_packet.ACK:
+            await self._handle_ack(eio_sid, pkt.namespace, pkt.id, pkt.data)
+        else:  # BINARY_EVENT / BINARY_ACK: wait for the attachments
+            self._binary_packet[eio_sid] = pkt
+
+    # --- connect -----------------------------------------------------------
+
+    async def _handle_connect(self, eio_sid: str, namespace: str | None, data: Any) -> None:
+        namespace = namespace or "/"
+        if namespace not in self.namespace_handlers and namespace not in self.handlers:
+            await self._send_packet(eio_sid, self.packet_class(
+                sio_packet.CONNECT_ERROR, data=INVALID_NAMESPACE, namespace=namespace))
+            return
+        sid = await self.manager.pre_connect(eio_sid, namespace)
+        if sid is None:  # already connected to this namespace
+            raise ProtocolError(f"second CONNECT to {namespace}")
+        held = self._held[eio_sid] = []
+        refusal: dict[str, Any] | None = None
+        try:
+            if await self._call_connect(namespace, sid, eio_sid, data) is False:
+                refusal = {"message": "Connection rejected by server"}
+        except socketio.exceptions.ConnectionRefusedError as exc:
+            refusal = exc.error_args
+        except ConnectionRefusedError as exc:
+            refusal = {"message": str(exc.args[0]) if exc.args else "Connection rejected by server"}
+        except Exception:
+            log.exception("connect handler of %s failed (sid %s)", namespace, sid)
+            refusal = dict(INTERNAL_ERROR)
+        finally:
+            del self._held[eio_sid]
+        if refusal is not None:
+            # emits made by a refused connect handler are dropped: the client never joined
+            await self._send_packet(eio_sid, self.packet_class(
+                sio_packet.CONNECT_ERROR, data=refusal, namespace=namespace))
+            await self.manager.disconnect(sid, namespace, ignore_queue=True)
+            return
+        deadline = self._connect_deadlines.pop(eio_sid, None)
+        if deadline is not None:
+            deadline.cancel()
+        await self._send_packet(eio_sid, self.packet_class(
+            sio_packet.CONNECT, {"sid": sid}, namespace=namespace))
+        await self.manager.connect(sid, namespace)
+        for frame in held:
+            await self._send_eio_packet(eio_sid, frame)
+
+    async def _call_connect(self, namespace: str, sid: str, eio_sid: str, auth: Any) -> Any:
+        environ = self.environ[eio_sid]
+        handler = self._connect_handler(namespace)
+        if handler is not None and _accepts_auth(handler):
+            return await self._trigger_event("connect", namespace, sid, environ, auth)
+        return await self._trigger_event("connect", namespace, sid, environ)
+
+    def _connect_handler(self, namespace: str) -> Any:
+        if namespace in self.handlers and "connect" in self.handlers[namespace]:
+            return self.handlers[namespace]["connect"]
+        ns = self.namespace_handlers.get(namespace)
+        return getattr(ns, "on_connect", None) if ns is not None else None
+
+    # --- events and errors -------------------------------------------------
+
+    async def _handle_event(self, eio_sid: str, namespace: str | None, id: int | None,
+                            data: list[Any]) -> None:
+        namespace = namespace or "/"
+        sid = self.manager.sid_from_eio_sid(eio_sid, namespace)
+        if not self.manager.is_connected(sid, namespace):
+            log.warning("%s is not connected to namespace %s", sid, namespace)
+            return
+        # One task per event keeps handlers of different clients concurrent; chaining each
+        # task on the previous one of the same client keeps that client's order.
+        previous = self._last_event.get(eio_sid)
+        task = asyncio.ensure_future(self._run_after(previous, sid, eio_sid, data, namespace, id))
+        self._last_event[eio_sid] = task
+        task.add_done_callback(lambda t, key=eio_sid: self._forget_event(key, t))
+
+    def _forget_event(self, eio_sid: str, task: asyncio.Future[Any]) -> None:
+        if self._last_event.get(eio_sid) is task:
+            del self._last_event[eio_sid]
+
+    async def _run_after(self, previous: asyncio.Future[Any] | None, *args: Any) -> None:
+        if previous is not None and not previous.done():
+            await asyncio.wait([previous])
+        await self._handle_event_internal(self, *args)
+
+    async def _handle_event_internal(self, server: Any, sid: str, eio_sid: str, data: list[Any],
+                                     namespace: str, id: int | None) -> None:
+        event = data[0]
+        if event == "error":
+            log.warning("ignoring an 'error' event sent by client %s [%s]", sid, namespace)
+            return
+        try:
+            result = await self._trigger_event(event, namespace, sid, *data[1:])
+        except EventError as exc:
+            await self._send_error(sid, namespace, event, exc, {"message": exc.message})
+            return
+        except Exception as exc:
+            log.exception("handler for event %r failed (sid %s, namespace %s)", event, sid, namespace)
+            await self._send_error(sid, namespace, event, exc, dict(INTERNAL_ERROR))
+            return
+        if result is not self.not_handled and id is not None:
+            args = [] if result is None else list(result) if isinstance(result, tuple) else [result]
+            await self._send_packet(eio_sid, self.packet_class(
+                sio_packet.ACK, namespace=namespace, id=id, data=args))
+
+    async def _send_error(self, sid: str, namespace: str, event: str, exc: Exception,
+                          reply: dict[str, Any]) -> None:
+        shaper = getattr(self.namespace_handlers.get(namespace), "on_error", None)
+        if shaper is not None:
+            try:
+                shaped = shaper(sid, event, exc)
+                if inspect.isawaitable(shaped):
+                    shaped = await shaped
+                if shaped is not None:
+                    reply = shaped
+            except Exception:
+                log.exception("on_error of %s failed (sid %s)", namespace, sid)
+        await self.emit("error", reply, to=sid, namespace=namespace)
+
+    async def _trigger_event(self, event: str, namespace: str, *args: Any) -> Any:
+        if event != "disconnect":
+            return await super()._trigger_event(event, namespace, *args)
+        try:
+            return await super()._trigger_event(event, namespace, *args)
+        except Exception:
+            log.exception("disconnect handler of %s failed (sid %s)", namespace, args[0])
+            return None
+
+
+def _accepts_auth(handler: Any) -> bool:
+    """Whether a connect handler takes (sid, environ, auth) rather than (sid, environ)."""
+    try:
+        params = inspect.signature(handler).parameters.values()
+    except (TypeError, ValueError):
+        return True
+    positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    return len(positional) >= 3 or any(p.kind is p.VAR_POSITIONAL for p in params)
+
+
+def _validate(pkt: sio_packet.Packet) -> None:
+    """Socket.IO v5 rules a decoded packet must meet; ProtocolError names the breach."""
+    ptype, data = pkt.packet_type, pkt.data
+    if not isinstance(ptype, int) or not 0 <= ptype <= 6:
+        raise ProtocolError(f"unknown packet type {ptype!r}")
+    if pkt.namespace is not None and (not isinstance(pkt.namespace, str)
+                                      or not pkt.namespace.startswith("/")):
+        raise ProtocolError(f"bad namespace {pkt.namespace!r}")
+    if pkt.id is not None and (not isinstance(pkt.id, int) or isinstance(pkt.id, bool)
+                               or pkt.id < 0):
+        raise ProtocolError(f"bad ack id {pkt.id!r}")
+    if ptype == sio_packet.CONNECT:
+        if data is not None and not isinstance(data, dict):
+            raise ProtocolError("CONNECT payload must be an object")
+    elif ptype == sio_packet.CONNECT_ERROR:
+        raise ProtocolError("CONNECT_ERROR is sent by servers only")
+    elif ptype in (sio_packet.EVENT, sio_packet.BINARY_EVENT):
+        if not isinstance(data, list) or not data or not isinstance(data[0], str):
+            raise ProtocolError("EVENT payload must be a list starting with the event name")
+        if data[0] in RESERVED_EVENTS:
+            raise ProtocolError(f"reserved event name {data[0]!r}")
+    elif ptype in (sio_packet.ACK, sio_packet.BINARY_ACK):
+        if not isinstance(data, list) or pkt.id is None:
+            raise ProtocolError("ACK needs an id and a list payload")

@@ -1,0 +1,65 @@
+"""Run an app until SIGINT/SIGTERM; the reloading parent for ``--reload``."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import shlex
+import signal
+import sys
+from pathlib import Path
+
+from aiohttp import web
+
+from .app import create_app
+from .config import Config
+
+log = logging.getLogger("openline.serve")
+
+
+async def _serve(config: Config) -> None:
+    app = create_app(config)
+    runner = web.AppRunner(app, handle_signals=False, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, config.host, config.port)
+    await site.start()
+    sockets = site._server.sockets if site._server else []  # type: ignore[union-attr]
+    port = sockets[0].getsockname()[1] if sockets else config.port
+    # Tests and scripts read this line to learn the port chosen for --port 0.
+    print(f"openline listening on http://{config.host}:{port}", flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        log.info("shutting down")
+        await runner.cleanup()
+
+
+def serve(config: Config) -> int:
+    asyncio.run(_serve(config))
+    return 0
+
+
+def serve_with_reload(argv: list[str]) -> int:
+    """Run ``openline run`` (minus --reload) in a child; restart it when a .py changes."""
+    import watchfiles
+
+    child_argv = [a for a in argv if a != "--reload"]
+    roots = [Path(__file__).resolve().parent, Path(__file__).resolve().parent.parent / "namespaces"]
+    roots += [Path(v) for i, v in enumerate(argv) if i and argv[i - 1] == "--plugins-dir"]
+    # The child inherits os.environ: make sure it serves instead of reloading again.
+    os.environ["OPENLINE_RELOAD"] = "false"
+    command = shlex.join([sys.executable, "-m", "server", *child_argv])
+    log.info("watching %s for changes", ", ".join(str(r) for r in roots))
+    watchfiles.run_process(
+        *[r for r in roots if r.exists()],
+        target=command,
+        target_type="command",
+        watch_filter=watchfiles.PythonFilter(),
+        callback=lambda changes: log.info("reloading: %d file(s) changed", len(changes)),
+    )
+    return 0
