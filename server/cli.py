@@ -9,7 +9,8 @@ import argparse
 import logging
 import os
 import sys
-from typing import Any, NoReturn, Sequence
+from collections.abc import Sequence
+from typing import Any, NoReturn
 
 from .config import OPTIONS, Config, options_from_env
 from .errors import OpenlineError

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import ipaddress
 import os
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from .errors import ConfigError
 
@@ -53,7 +54,7 @@ class Config:
     log_level: str = "info"
 
     @classmethod
-    def from_options(cls, raw: Mapping[str, Any]) -> "Config":
+    def from_options(cls, raw: Mapping[str, Any]) -> Config:
         """Build a Config from raw option values (strings from argv or the environment).
 
         Keys are option names (``ping_interval``); values already of the right type pass.

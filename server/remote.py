@@ -7,7 +7,7 @@ honour ``X-Forwarded-For`` only when that peer is a trusted proxy.
 from __future__ import annotations
 
 import ipaddress
-from typing import Sequence
+from collections.abc import Sequence
 
 from aiohttp import web
 

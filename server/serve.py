@@ -24,8 +24,10 @@ async def _serve(config: Config) -> None:
     await runner.setup()
     site = web.TCPSite(runner, config.host, config.port)
     await site.start()
-    sockets = site._server.sockets if site._server else []  # type: ignore[union-attr]
-    port = sockets[0].getsockname()[1] if sockets else config.port
+    port = config.port
+    for sock in getattr(site._server, "sockets", None) or ():
+        port = sock.getsockname()[1]  # the port the OS chose for --port 0
+        break
     # Tests and scripts read this line to learn the port chosen for --port 0.
     print(f"openline listening on http://{config.host}:{port}", flush=True)
     stop = asyncio.Event()
