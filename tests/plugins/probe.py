@@ -1,0 +1,63 @@
+"""``/test``: a namespace the integration tests drive to probe the server's policies.
+
+Connect ``auth``: ``{"refuse": "reason"}`` refuses with that reason; anything else is
+accepted and echoed back in a ``welcome`` event emitted from inside ``on_connect`` (so
+a test sees that it arrives after the CONNECT ack, and what auth and address arrived).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import socketio
+
+from server.errors import EventError
+
+SECRET = "secret-db-password-do-not-leak"
+
+
+class ProbeNamespace(socketio.AsyncNamespace):
+    async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
+        if isinstance(auth, dict) and "refuse" in auth:
+            raise ConnectionRefusedError(auth["refuse"])
+        addr = environ.get("REMOTE_ADDR")
+        await self.save_session(sid, {"addr": addr})
+        await self.emit("welcome", {"auth": auth, "addr": addr}, to=sid)
+
+    async def on_whoami(self, sid: str) -> str:
+        return (await self.get_session(sid))["addr"]
+
+    async def on_echo(self, sid: str, *args: Any) -> tuple[Any, ...]:
+        return args
+
+    async def on_crash(self, sid: str, *args: Any) -> None:
+        raise RuntimeError(SECRET)
+
+    async def on_fail(self, sid: str, text: str) -> None:
+        raise EventError(text)
+
+    async def on_join(self, sid: str, room: str) -> str:
+        await self.enter_room(sid, room)
+        return room
+
+    async def on_broadcast(self, sid: str, room: str, payload: Any) -> str:
+        await self.emit("broadcast", payload, room=room, skip_sid=sid)
+        return "sent"
+
+    async def on_binary(self, sid: str, *args: Any) -> tuple[Any, ...]:
+        return args
+
+    async def on_types(self, sid: str, *args: Any) -> list[str]:
+        return [type(a).__name__ for a in args]
+
+    async def on_kick(self, sid: str) -> None:
+        await self.disconnect(sid)
+
+    async def on_call_client(self, sid: str, event: str, data: Any, timeout: float) -> dict[str, Any]:
+        try:
+            return {"result": await self.call(event, data, to=sid, timeout=timeout)}
+        except socketio.exceptions.TimeoutError:
+            return {"timeout": True}
+
+
+namespace = ProbeNamespace("/test")
