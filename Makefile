@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 HOST   ?= 127.0.0.1
 PORT   ?= 1740
-NPM_DIRS := tests/js client_demo
+NPM_DIRS := tests/js client_demo bench
 
 .PHONY: install js-deps run test lint fmt clean bench
 
@@ -43,6 +43,15 @@ lint: install
 fmt: install
 	$(BIN)/ruff format server namespaces tests
 	$(BIN)/ruff check --fix server namespaces tests
+
+# The full comparison with Node.js socket.io (~5 min); `make bench ARGS=--quick` (~1 min).
+# uvloop is installed for it because openline uses it whenever it is importable.
+bench: $(VENV)/.bench-installed js-deps
+	$(BIN)/python bench/run.py $(ARGS)
+
+$(VENV)/.bench-installed: setup.cfg pyproject.toml | $(VENV)/.installed
+	$(BIN)/python -m pip install -q -e '.[test,dev,bench,uvloop]'
+	touch $@
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache .mypy_cache .ruff_cache tests/output

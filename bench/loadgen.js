@@ -1,0 +1,405 @@
+// The load generator of `make bench`: WebSocket clients (ws) speaking raw Engine.IO v4 /
+// Socket.IO v5 frames, so that neither a client library nor its parser is measured.
+//   node loadgen.js --scenario echo --url http://127.0.0.1:PORT [options]
+// Prints one JSON line with the figures (or {"ok": false, "error": ...}) and exits.
+"use strict";
+const fs = require("fs");
+const WebSocket = require("ws");
+const notepack = require("notepack.io");
+
+const NSP = "/bench";
+const SCENARIOS = ["echo", "latency", "broadcast", "conns"];
+const USAGE = `usage: node loadgen.js --scenario ${SCENARIOS.join("|")} --url http://HOST:PORT
+  --parser json|msgpack   Socket.IO framing (default json)
+  --clients N             WebSocket clients (echo/latency 100, broadcast 1000, conns 5000)
+  --window N              echo: events in flight per client (10)
+  --size N                payload bytes (32)
+  --duration S            echo/latency: measured seconds (5)
+  --warmup S              echo/latency: seconds before measuring (1)
+  --rate N                latency: events/s offered across all clients (required)
+  --count N               broadcast: broadcasts to send (200)
+  --concurrency N         connects in flight (64)
+  --pid PID               conns: server process whose VmRSS is sampled
+  --disconnect            conns: then close all clients at once and time the server
+  --deflate               offer permessage-deflate (off by default)
+  --run N                 run number: picks the 127.x.y.1 source addresses (0)
+  --timeout S             bound on any one phase (60)`;
+
+function parseArgs(argv) {
+  const o = {
+    scenario: null, url: null, parser: "json", clients: null, window: 10, size: 32,
+    duration: 5, warmup: 1, rate: null, count: 200, concurrency: 64, pid: null,
+    disconnect: false, deflate: false, run: 0, timeout: 60,
+  };
+  const numeric = new Set(["clients", "window", "size", "duration", "warmup", "rate", "count",
+    "concurrency", "pid", "run", "timeout"]);
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === "--help" || a === "-h") return { help: true };
+    if (!a.startsWith("--")) throw new Error(`unexpected argument ${a}`);
+    const key = a.slice(2);
+    if (key === "disconnect" || key === "deflate") { o[key] = true; continue; }
+    if (!(key in o)) throw new Error(`unknown option ${a}`);
+    const value = argv[++i];
+    if (value === undefined) throw new Error(`${a} needs a value`);
+    if (numeric.has(key)) {
+      const n = Number(value);
+      if (!Number.isFinite(n) || n < 0) throw new Error(`${a} must be a non-negative number, got ${value}`);
+      o[key] = n;
+    } else {
+      o[key] = value;
+    }
+  }
+  if (!SCENARIOS.includes(o.scenario)) throw new Error(`--scenario must be one of ${SCENARIOS.join(", ")}`);
+  if (!o.url || !/^https?:\/\//.test(o.url)) throw new Error("--url must be http://HOST:PORT");
+  if (!["json", "msgpack"].includes(o.parser)) throw new Error("--parser must be json or msgpack");
+  if (o.scenario === "latency" && !o.rate) throw new Error("--rate is required for latency");
+  if (o.scenario === "conns" && !o.pid) throw new Error("--pid is required for conns");
+  if (o.clients === null) o.clients = { echo: 100, latency: 100, broadcast: 1000, conns: 5000 }[o.scenario];
+  o.wsUrl = o.url.replace(/^http/, "ws").replace(/\/$/, "") + "/socket.io/?EIO=4&transport=websocket";
+  return o;
+}
+
+// ---- framing ---------------------------------------------------------------------------
+
+const NSP_PREFIX_LEN = 2 + NSP.length + 1; // "43" + "/bench" + ","
+
+function encodeConnect(parser) {
+  return parser === "json" ? `40${NSP},` : notepack.encode({ type: 0, nsp: NSP });
+}
+
+function encodeEvent(parser, args, id) {
+  if (parser === "json") {
+    return `42${NSP},${id === undefined ? "" : id}${JSON.stringify(args)}`;
+  }
+  const pkt = { type: 2, nsp: NSP, data: args };
+  if (id !== undefined) pkt.id = id;
+  return notepack.encode(pkt);
+}
+
+// "43/bench,17[...]" -> 17, read without parsing the JSON payload.
+function jsonAckId(buf) {
+  let id = 0;
+  for (let i = NSP_PREFIX_LEN; i < buf.length; i++) {
+    const c = buf[i];
+    if (c < 0x30 || c > 0x39) break;
+    id = id * 10 + (c - 0x30);
+  }
+  return id;
+}
+
+function sourceAddress(run, i) {
+  // Spread clients over 64 loopback source addresses per run, a fresh /16 each run, so
+  // 20k sockets plus the TIME_WAIT of earlier runs never exhaust the ephemeral port range.
+  return `127.${1 + (run % 250)}.${1 + (i % 64)}.1`;
+}
+
+// ---- one client ------------------------------------------------------------------------
+
+class Client {
+  constructor(o, index) {
+    this.o = o;
+    this.index = index;
+    this.ws = null;
+    this.nextId = 0;
+    this.pending = new Map(); // ack id -> send time (ms)
+    this.onAck = null; // (sentAt, data) => void
+    this.onEvent = null; // () => void
+    this.connected = false;
+    this.closed = false;
+  }
+
+  open() {
+    const o = this.o;
+    return new Promise((resolve, reject) => {
+      const ws = new WebSocket(o.wsUrl, {
+        perMessageDeflate: o.deflate,
+        localAddress: sourceAddress(o.run, this.index),
+        skipUTF8Validation: true,
+      });
+      this.ws = ws;
+      const fail = (err) => {
+        clearTimeout(timer);
+        if (!this.connected) { this.connected = null; ws.terminate(); reject(err); }
+      };
+      const timer = setTimeout(() => fail(new Error("connect timed out")), o.timeout * 1000);
+      ws.on("error", (err) => fail(err));
+      ws.on("close", () => { this.closed = true; fail(new Error("closed while connecting")); });
+      ws.on("message", (data, isBinary) => {
+        if (isBinary) return this.binary(data, resolve, timer);
+        const t = data[0];
+        if (t === 0x32 && data.length === 1) { ws.send("3"); return; } // ping -> pong
+        if (t === 0x30) { ws.send(encodeConnect(o.parser)); return; } // Engine.IO open
+        if (t !== 0x34) return;
+        const s = data[1];
+        if (s === 0x33) { this.ack(jsonAckId(data), data); return; }
+        if (s === 0x32) { if (this.onEvent) this.onEvent(data); return; }
+        if (s === 0x30) { clearTimeout(timer); this.connected = true; resolve(this); return; }
+        if (s === 0x34) fail(new Error(`connect_error ${data.toString()}`));
+      });
+    });
+  }
+
+  binary(data, resolve, timer) {
+    const pkt = notepack.decode(data);
+    if (pkt.type === 3) this.ack(pkt.id, pkt.data);
+    else if (pkt.type === 2) { if (this.onEvent) this.onEvent(pkt.data); }
+    else if (pkt.type === 0) { clearTimeout(timer); this.connected = true; resolve(this); }
+    else if (pkt.type === 4) { this.ws.terminate(); }
+  }
+
+  ack(id, data) {
+    const sentAt = this.pending.get(id);
+    if (sentAt === undefined) return;
+    this.pending.delete(id);
+    if (this.onAck) this.onAck(sentAt, data);
+  }
+
+  emit(args, sentAt) {
+    const id = this.nextId++;
+    this.pending.set(id, sentAt === undefined ? performance.now() : sentAt);
+    this.ws.send(encodeEvent(this.o.parser, args, id));
+  }
+
+  emitNoAck(args) {
+    this.ws.send(encodeEvent(this.o.parser, args));
+  }
+
+  call(args, timeoutS) {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no ack for ${args[0]}`)), timeoutS * 1000);
+      const before = this.onAck;
+      this.onAck = (sentAt, data) => {
+        clearTimeout(timer);
+        this.onAck = before;
+        resolve(this.o.parser === "json" ? JSON.parse(data.toString().slice(data.indexOf(0x5b))) : data);
+      };
+      this.emit(args);
+    });
+  }
+}
+
+async function openMany(o, n, firstIndex) {
+  const clients = new Array(n);
+  let next = 0;
+  async function worker() {
+    while (next < n) {
+      const i = next++;
+      clients[i] = await new Client(o, firstIndex + i).open();
+    }
+  }
+  await Promise.all(Array.from({ length: Math.min(o.concurrency, n) }, worker));
+  return clients;
+}
+
+function closeAll(clients) {
+  for (const c of clients) if (c && c.ws) c.ws.terminate();
+}
+
+// ---- measurements ----------------------------------------------------------------------
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+function percentile(sorted, p) {
+  if (!sorted.length) return null;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+}
+
+function latencySummary(samples) {
+  const sorted = Float64Array.from(samples).sort();
+  return { p50_ms: round(percentile(sorted, 50)), p99_ms: round(percentile(sorted, 99)), samples: sorted.length };
+}
+
+function round(x, digits = 3) {
+  return x === null ? null : Number(x.toFixed(digits));
+}
+
+function vmRssKb(pid) {
+  const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, "utf8"));
+  if (!m) throw new Error(`no VmRSS for pid ${pid}`);
+  return Number(m[1]);
+}
+
+// Load generator CPU busy fraction over a phase: near 1.0 means the figure may be ours.
+function cpuMeter() {
+  const c0 = process.cpuUsage();
+  const t0 = performance.now();
+  return () => {
+    const c = process.cpuUsage(c0);
+    return round((c.user + c.system) / 1000 / (performance.now() - t0), 2);
+  };
+}
+
+function waitUntil(cond, timeoutS, what) {
+  return new Promise((resolve, reject) => {
+    const deadline = performance.now() + timeoutS * 1000;
+    const tick = () => {
+      if (cond()) return resolve();
+      if (performance.now() > deadline) return reject(new Error(`timed out waiting for ${what}`));
+      setTimeout(tick, 2);
+    };
+    tick();
+  });
+}
+
+// ---- scenarios -------------------------------------------------------------------------
+
+async function echo(o) {
+  const clients = await openMany(o, o.clients, 0);
+  const payload = "x".repeat(o.size);
+  const samples = [];
+  let measuring = false;
+  let stopping = false;
+  let acked = 0;
+  for (const c of clients) {
+    c.onAck = (sentAt) => {
+      if (measuring) { acked++; samples.push(performance.now() - sentAt); }
+      if (!stopping) c.emit(["echo", payload]);
+    };
+  }
+  for (const c of clients) for (let k = 0; k < o.window; k++) c.emit(["echo", payload]);
+  await sleep(o.warmup * 1000);
+  const cpu = cpuMeter();
+  measuring = true;
+  const t0 = performance.now();
+  await sleep(o.duration * 1000);
+  measuring = false;
+  const elapsed = (performance.now() - t0) / 1000;
+  const busy = cpu();
+  stopping = true;
+  await waitUntil(() => clients.every((c) => c.pending.size === 0), o.timeout, "outstanding acks").catch(() => {});
+  closeAll(clients);
+  return { events_per_s: Math.round(acked / elapsed), ...latencySummary(samples), loadgen_cpu: busy };
+}
+
+async function latency(o) {
+  const clients = await openMany(o, o.clients, 0);
+  const payload = "x".repeat(o.size);
+  const samples = [];
+  let measureFrom = Infinity;
+  for (const c of clients) {
+    c.onAck = (sentAt) => { if (sentAt >= measureFrom) samples.push(performance.now() - sentAt); };
+  }
+  // Open loop: events are due at fixed times whatever the server does, and latency is
+  // counted from when each was due, so a stalled server cannot hide its backlog.
+  const total = o.warmup + o.duration;
+  const interval = 1000 / o.rate;
+  const t0 = performance.now();
+  measureFrom = t0 + o.warmup * 1000;
+  let sent = 0;
+  const cpu = cpuMeter();
+  await new Promise((resolve) => {
+    const timer = setInterval(() => {
+      const now = performance.now();
+      const due = Math.min(Math.floor((now - t0) / interval), Math.floor(total * o.rate));
+      while (sent < due) {
+        clients[sent % clients.length].emit(["echo", payload], t0 + sent * interval);
+        sent++;
+      }
+      if (now - t0 >= total * 1000) { clearInterval(timer); resolve(); }
+    }, 1);
+  });
+  const busy = cpu();
+  await waitUntil(() => clients.every((c) => c.pending.size === 0), 5, "outstanding acks").catch(() => {});
+  const lost = clients.reduce((n, c) => n + c.pending.size, 0);
+  closeAll(clients);
+  return { offered_per_s: o.rate, ...latencySummary(samples), lost, loadgen_cpu: busy };
+}
+
+async function broadcast(o) {
+  const members = await openMany(o, o.clients, 1);
+  let delivered = 0;
+  for (const c of members) c.onEvent = () => { delivered++; };
+  await Promise.all(members.map((c) => c.call(["join", "room"], o.timeout)));
+  const [sender] = await openMany(o, 1, 0);
+  const payload = "x".repeat(o.size);
+  // One broadcast first, so both servers start the timed part warm.
+  sender.emitNoAck(["broadcast", "room", payload]);
+  await waitUntil(() => delivered >= o.clients, o.timeout, "warm-up broadcast");
+  delivered = 0;
+  const expected = o.clients * o.count;
+  const cpu = cpuMeter();
+  const t0 = performance.now();
+  for (let k = 0; k < o.count; k++) sender.emitNoAck(["broadcast", "room", payload]);
+  let error = null;
+  await waitUntil(() => delivered >= expected, o.timeout, "broadcast deliveries").catch((e) => { error = e.message; });
+  const elapsed = (performance.now() - t0) / 1000;
+  const busy = cpu();
+  closeAll(members);
+  closeAll([sender]);
+  if (error) throw new Error(`${error}: ${delivered} of ${expected} delivered`);
+  return { deliveries_per_s: Math.round(delivered / elapsed), delivered, loadgen_cpu: busy };
+}
+
+async function stableRss(pid) {
+  // Settle: read VmRSS until two reads 250 ms apart agree within 0.5% (at most 3 s).
+  let last = vmRssKb(pid);
+  for (let k = 0; k < 12; k++) {
+    await sleep(250);
+    const now = vmRssKb(pid);
+    if (Math.abs(now - last) <= last * 0.005) return now;
+    last = now;
+  }
+  return last;
+}
+
+async function conns(o) {
+  const [probe] = await openMany(o, 1, 0);
+  const rss0 = await stableRss(o.pid);
+  const cpu = cpuMeter();
+  const t0 = performance.now();
+  const clients = await openMany(o, o.clients, 1);
+  const connectS = (performance.now() - t0) / 1000;
+  const busy = cpu();
+  const rss1 = await stableRss(o.pid);
+  const result = {
+    clients: o.clients,
+    connects_per_s: Math.round(o.clients / connectS),
+    rss_before_kb: rss0,
+    rss_after_kb: rss1,
+    kb_per_conn: round((rss1 - rss0) / o.clients, 2),
+    loadgen_cpu: busy,
+  };
+  if (o.disconnect) {
+    const before = (await probe.call(["stats"], o.timeout));
+    const counted = before[0].clients;
+    if (counted !== o.clients + 1) throw new Error(`server counts ${counted} clients, expected ${o.clients + 1}`);
+    const t1 = performance.now();
+    closeAll(clients);
+    let remaining = counted;
+    const deadline = t1 + o.timeout * 1000;
+    while (remaining > 1) {
+      if (performance.now() > deadline) throw new Error(`${remaining - 1} clients still connected after ${o.timeout}s`);
+      await sleep(5);
+      remaining = (await probe.call(["stats"], o.timeout))[0].clients;
+    }
+    const seconds = (performance.now() - t1) / 1000;
+    result.disconnect_s = round(seconds);
+    result.us_per_disconnect = round((seconds * 1e6) / o.clients, 1);
+  } else {
+    closeAll(clients);
+  }
+  closeAll([probe]);
+  return result;
+}
+
+async function main() {
+  let o;
+  try {
+    o = parseArgs(process.argv.slice(2));
+  } catch (err) {
+    console.error(`loadgen.js: ${err.message}\n${USAGE}`);
+    process.exit(2);
+  }
+  if (o.help) { console.log(USAGE); return; }
+  const run = { echo, latency, broadcast, conns }[o.scenario];
+  let out;
+  try {
+    out = { ok: true, scenario: o.scenario, parser: o.parser, ...(await run(o)) };
+  } catch (err) {
+    out = { ok: false, scenario: o.scenario, parser: o.parser, error: err.message };
+  }
+  process.stdout.write(JSON.stringify(out) + "\n", () => process.exit(out.ok ? 0 : 1));
+}
+
+main();

@@ -1,0 +1,149 @@
+"""What ``bench/run.py`` makes of its measurements: the table, results.json, the PNG chart
+and the run's entry in bench/RESULTS.md. Pure functions of the results plus file writes."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+# A figure the loadgen produced while using this much of its core may be the loadgen's
+# limit rather than the server's: the table marks it.
+LOADGEN_BUSY = 0.9
+RUNS_HEADING = "## Runs"
+
+
+@dataclass(frozen=True)
+class Figure:
+    key: str
+    label: str
+    unit: str
+    higher_is_better: bool
+
+
+def figures(small: int, big: int, disconnect_small: int) -> list[Figure]:
+    return [
+        Figure("echo_eps", "echo rate", "events/s", True),
+        Figure("echo_p50", "echo p50 (saturated)", "ms", False),
+        Figure("echo_p99", "echo p99 (saturated)", "ms", False),
+        Figure("lat_p50", "p50 at equal load", "ms", False),
+        Figure("lat_p99", "p99 at equal load", "ms", False),
+        Figure("bcast_dps", "broadcast", "deliveries/s", True),
+        Figure("connects_s", f"connect rate ({small:,})", "connects/s", True),
+        Figure("kb_small", f"idle memory @{small:,}", "KB/conn", False),
+        Figure("kb_small_deflate", f"idle memory @{small:,} deflate", "KB/conn", False),
+        Figure("kb_big", f"idle memory @{big:,}", "KB/conn", False),
+        Figure("kb_big_deflate", f"idle memory @{big:,} deflate", "KB/conn", False),
+        Figure("disc_small", f"mass disconnect @{disconnect_small:,}", "µs/disconnect", False),
+        Figure("disc_big", f"mass disconnect @{big:,}", "µs/disconnect", False),
+    ]
+
+
+def _fmt(value: float | None) -> str:
+    if value is None:
+        return "—"
+    if abs(value) >= 1000:
+        return f"{value:,.0f}"
+    if abs(value) >= 100:
+        return f"{value:.0f}"
+    if abs(value) >= 10:
+        return f"{value:.1f}"
+    return f"{value:.2f}"
+
+
+def rows(results: dict[str, Any], figs: list[Figure]) -> list[dict[str, Any]]:
+    """One row per figure and parser: both values, the ratio and whether the target is met."""
+    out = []
+    for fig in figs:
+        for parser, servers in results.items():
+            node = servers.get("node", {}).get(fig.key)
+            mine = servers.get("openline", {}).get(fig.key)
+            if node is None and mine is None:
+                continue  # not measured in this mode (e.g. --quick skips msgpack memory)
+            ratio = mine / node if node and mine is not None else None
+            met = None if ratio is None else (ratio >= 1.0 if fig.higher_is_better else ratio <= 1.0)
+            busy = max(servers.get(s, {}).get(fig.key + ":loadgen_cpu") or 0 for s in ("node", "openline"))
+            out.append({"key": fig.key, "figure": fig.label, "unit": fig.unit, "parser": parser,
+                        "node": node, "openline": mine, "ratio": ratio, "target_met": met,
+                        "higher_is_better": fig.higher_is_better, "loadgen_busy": busy >= LOADGEN_BUSY})
+    return out
+
+
+def table(table_rows: list[dict[str, Any]]) -> str:
+    """A Markdown table, readable as plain text too."""
+    head = ["figure", "unit", "parser", "Node", "openline", "openline/Node", "target"]
+    lines = []
+    for r in table_rows:
+        ratio = "—" if r["ratio"] is None else f"{r['ratio']:.2f}×"
+        target = "" if r["target_met"] is None else ("met" if r["target_met"] else "MISSED")
+        note = " *" if r["loadgen_busy"] else ""
+        lines.append([r["figure"] + note, r["unit"], r["parser"], _fmt(r["node"]), _fmt(r["openline"]),
+                      ratio, target])
+    widths = [max(len(h), *(len(line[i]) for line in lines)) for i, h in enumerate(head)]
+    right = {3, 4, 5}
+
+    def render(cells: list[str]) -> str:
+        return "| " + " | ".join(c.rjust(w) if i in right else c.ljust(w)
+                                 for i, (c, w) in enumerate(zip(cells, widths, strict=True))) + " |"
+
+    sep = "|" + "|".join(("-" * (w + 1) + ":") if i in right else "-" * (w + 2)
+                         for i, w in enumerate(widths)) + "|"
+    legend = ("\n* the load generator used ≥ 90% of its core there: that figure may be its limit."
+              if any(r["loadgen_busy"] for r in table_rows) else "")
+    return "\n".join([render(head), sep, *(render(line) for line in lines)]) + legend
+
+
+def write_json(path: Path, meta: dict[str, Any], results: dict[str, Any],
+               table_rows: list[dict[str, Any]]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"meta": meta, "rows": table_rows, "raw": results}, indent=2) + "\n")
+
+
+def draw_chart(path: Path, meta: dict[str, Any], table_rows: list[dict[str, Any]]) -> str | None:
+    """A bar per figure: openline/Node with the target line at 1×. None, or why not drawn."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return "matplotlib is not installed (pip install -e '.[bench]'): no chart"
+    shown = [r for r in table_rows if r["ratio"]]
+    if not shown:
+        return "no figure has both servers: no chart"
+    labels = [f"{r['figure']} [{r['parser']}]" for r in shown]
+    # Plot "how many times better than Node" so that right of 1 is always good.
+    score = [r["ratio"] if r["higher_is_better"] else 1 / r["ratio"] for r in shown]
+    colors = ["#2a9d4a" if s >= 1 else "#c8423b" for s in score]
+    fig, ax = plt.subplots(figsize=(9, 0.32 * len(shown) + 1.6))
+    # Bars grow from 1× (parity) to the score, left for behind Node, right for ahead.
+    ax.barh(range(len(shown)), [s - 1 for s in score], left=1, color=colors)
+    ax.set_yticks(range(len(shown)), labels, fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xscale("log")
+    ax.axvline(1.0, color="black", linewidth=1)
+    ax.set_xlabel("openline vs Node.js socket.io (× better; right of 1 = openline ahead)")
+    ax.set_title(f"make bench {meta['mode']} — {meta['date']}\n{meta['cpu']}", fontsize=9)
+    for i, (s, r) in enumerate(zip(score, shown, strict=True)):
+        ax.text(s, i, f" {r['ratio']:.2f}×", va="center", fontsize=7)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return None
+
+
+def record(path: Path, meta: dict[str, Any], text_table: str, command: str) -> None:
+    """Append the run under '## Runs' of RESULTS.md (created with a heading if missing)."""
+    current = path.read_text() if path.exists() else "# openline benchmark results\n"
+    if RUNS_HEADING not in current:
+        current = current.rstrip("\n") + f"\n\n{RUNS_HEADING}\n"
+    versions = ", ".join(f"{k} {v}" for k, v in meta["versions"].items())
+    entry = (f"\n### {meta['date']} — {meta['mode']} run\n\n"
+             f"- command: `{command}`\n- CPU: {meta['cpu']} ({meta['cores']} cores; server on core "
+             f"{meta['server_core']}, load generator on core {meta['load_core']})\n"
+             f"- versions: {versions}\n- commit: {meta['commit']}\n"
+             f"- note: {meta['note']}\n\n{text_table}\n")
+    path.write_text(re.sub(r"\n*$", "\n", current) + entry)

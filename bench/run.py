@@ -1,0 +1,303 @@
+"""``make bench``: openline against the Node.js socket.io 4.8 reference, side by side.
+
+Each server runs pinned to one core (taskset), the load generator (bench/loadgen.js) to
+another; servers are fresh for every memory figure. Prints one table with both servers
+and the ratio, writes bench/out/results.json and bench/out/chart.png, and appends the run
+to bench/RESULTS.md (full runs; --quick runs only with --record). Loopback only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime
+import importlib.metadata
+import itertools
+import json
+import os
+import platform
+import resource
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import report  # noqa: E402  (bench/ is not a package: run.py is run as a script)
+
+BENCH = Path(__file__).resolve().parent
+ROOT = BENCH.parent
+OUT = BENCH / "out"
+SERVER_CORE, LOAD_CORE = "0", "1"
+SERVERS = ("node", "openline")
+PARSERS = ("json", "msgpack")
+START_TIMEOUT_S = 30
+
+
+@dataclass(frozen=True)
+class Plan:
+    mode: str
+    echo_s: float
+    warmup_s: float
+    broadcasts: int
+    small: int  # connect rate and idle memory
+    big: int  # idle memory and mass disconnect; capped by the open-files limit
+    disconnect_small: int
+    memory_parsers: tuple[str, ...]
+
+
+def plans(fd_limit: int) -> dict[str, Plan]:
+    # Every socket is a descriptor in the server (and the loadgen): keep headroom for the
+    # listening socket, the event loop and libraries.
+    big = min(20_000, fd_limit - 200)
+    return {
+        "full": Plan("full", 5, 1, 200, 5_000, big, 1_000, PARSERS),
+        "quick": Plan("quick", 1.5, 0.5, 50, 2_000, min(5_000, big), 1_000, ("json",)),
+    }
+
+
+def raise_fd_limit() -> int:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
+# ---- servers ---------------------------------------------------------------------------
+
+@dataclass
+class Running:
+    kind: str
+    proc: subprocess.Popen[str]
+    url: str
+
+
+def server_command(kind: str, parser: str, deflate: bool) -> list[str]:
+    if kind == "node":
+        cmd = ["node", str(BENCH / "node_server.js"), "--port", "0", "--parser", parser]
+        return cmd + (["--deflate"] if deflate else [])
+    # openline exactly as `make run` starts it, minus --reload: the parser is detected
+    # per connection, so it takes no parser flag.
+    cmd = [sys.executable, "-m", "server", "run", "--port", "0",
+           "--plugins-dir", str(BENCH / "plugins"), "--log-level", "warning"]
+    return cmd + (["--websocket-compression"] if deflate else [])
+
+
+@contextlib.contextmanager
+def server(kind: str, parser: str, deflate: bool = False) -> Iterator[Running]:
+    # taskset execs the server, so proc.pid is the server's own pid (for VmRSS).
+    cmd = ["taskset", "-c", SERVER_CORE, *server_command(kind, parser, deflate)]
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        url = _wait_listening(proc, kind)
+        yield Running(kind, proc, url)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def _wait_listening(proc: subprocess.Popen[str], kind: str) -> str:
+    assert proc.stdout is not None
+    deadline = time.monotonic() + START_TIMEOUT_S
+    seen = []
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line:
+            break
+        seen.append(line)
+        if " listening on http://" in line:
+            # Leave the pipe drained in the background so a chatty server never blocks.
+            _drain(proc, kind)
+            return line.split(" listening on ")[1].strip()
+    proc.kill()
+    raise RuntimeError(f"{kind} server did not start:\n{''.join(seen)[-2000:]}")
+
+
+def _drain(proc: subprocess.Popen[str], kind: str) -> None:
+    def pump() -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            if "Traceback" in line or "ERROR" in line or "Error" in line:
+                print(f"  [{kind}] {line.rstrip()}", file=sys.stderr)
+
+    threading.Thread(target=pump, daemon=True).start()
+
+
+# ---- the load generator ----------------------------------------------------------------
+
+_runs = itertools.count()
+
+
+def loadgen(scenario: str, srv: Running, parser: str, timeout_s: float = 60,
+            **options: Any) -> dict[str, Any]:
+    cmd = ["taskset", "-c", LOAD_CORE, "node", str(BENCH / "loadgen.js"), "--scenario", scenario,
+           "--url", srv.url, "--parser", parser, "--run", str(next(_runs)), "--timeout", str(timeout_s)]
+    for key, value in options.items():
+        flag = "--" + key.replace("_", "-")
+        if value is True:
+            cmd.append(flag)
+        elif value is not None and value is not False:
+            cmd += [flag, str(value)]
+    try:
+        done = subprocess.run(cmd, cwd=BENCH, capture_output=True, text=True, timeout=timeout_s * 4 + 60)
+    except subprocess.TimeoutExpired:
+        return {"ok": False, "error": "load generator timed out"}
+    lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
+    if not lines:
+        return {"ok": False, "error": (done.stderr.strip() or "no output")[-500:]}
+    return json.loads(lines[-1])
+
+
+# ---- scenarios -------------------------------------------------------------------------
+
+def _store(results: dict[str, Any], parser: str, kind: str, figures: dict[str, str],
+           out: dict[str, Any], label: str) -> None:
+    if not out.get("ok"):
+        print(f"  {kind:8} {parser:7} {label}: FAILED: {out.get('error')}", flush=True)
+        return
+    slot = results[parser][kind]
+    for key, field in figures.items():
+        slot[key] = out[field]
+        slot[key + ":loadgen_cpu"] = out.get("loadgen_cpu")
+    shown = ", ".join(f"{field}={out[field]}" for field in figures.values())
+    print(f"  {kind:8} {parser:7} {label}: {shown} (loadgen cpu {out.get('loadgen_cpu')})", flush=True)
+
+
+def throughput(plan: Plan, parser: str, results: dict[str, Any]) -> None:
+    # Node first: its echo maximum sets the offered load of the latency scenario.
+    for kind in SERVERS:
+        with server(kind, parser) as srv:
+            out = loadgen("echo", srv, parser, duration=plan.echo_s, warmup=plan.warmup_s)
+            _store(results, parser, kind, {"echo_eps": "events_per_s", "echo_p50": "p50_ms",
+                                           "echo_p99": "p99_ms"}, out, "echo")
+            node_max = results[parser]["node"].get("echo_eps")
+            if node_max:
+                rate = max(1, round(node_max * 0.5))
+                out = loadgen("latency", srv, parser, rate=rate, duration=plan.echo_s, warmup=plan.warmup_s)
+                _store(results, parser, kind, {"lat_p50": "p50_ms", "lat_p99": "p99_ms"}, out,
+                       f"latency at {rate}/s")
+                results[parser][kind]["lat_rate"] = rate
+            out = loadgen("broadcast", srv, parser, clients=1000, count=plan.broadcasts)
+            _store(results, parser, kind, {"bcast_dps": "deliveries_per_s"}, out, "broadcast")
+
+
+def connections(plan: Plan, parser: str, results: dict[str, Any]) -> None:
+    runs = [  # (clients, deflate, disconnect, {figure: loadgen field})
+        (plan.disconnect_small, False, True, {"disc_small": "us_per_disconnect"}),
+        (plan.small, False, False, {"connects_s": "connects_per_s", "kb_small": "kb_per_conn"}),
+        (plan.small, True, False, {"kb_small_deflate": "kb_per_conn"}),
+        (plan.big, False, True, {"kb_big": "kb_per_conn", "disc_big": "us_per_disconnect"}),
+        (plan.big, True, False, {"kb_big_deflate": "kb_per_conn"}),
+    ]
+    for clients, deflate, disconnect, figures in runs:
+        for kind in SERVERS:
+            with server(kind, parser, deflate) as srv:
+                out = loadgen("conns", srv, parser, clients=clients, pid=srv.proc.pid,
+                              deflate=deflate, disconnect=disconnect)
+                label = f"{clients} conns{' deflate' if deflate else ''}"
+                _store(results, parser, kind, figures, out, label)
+
+
+# ---- the record ------------------------------------------------------------------------
+
+def _version(dist: str) -> str:
+    try:
+        return importlib.metadata.version(dist)
+    except importlib.metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def _node_package(name: str) -> str:
+    path = BENCH / "node_modules" / name / "package.json"
+    return json.loads(path.read_text())["version"] if path.exists() else "not installed"
+
+
+def metadata(plan: Plan, fd_limit: int) -> dict[str, Any]:
+    cpu = "unknown"
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    node = subprocess.run(["node", "--version"], capture_output=True, text=True).stdout.strip()
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
+                            text=True).stdout.strip() or "unknown"
+    return {
+        "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "mode": plan.mode, "cpu": cpu, "cores": os.cpu_count(), "kernel": platform.release(),
+        "server_core": SERVER_CORE, "load_core": LOAD_CORE, "fd_limit": fd_limit, "commit": commit,
+        "versions": {
+            "python": platform.python_version(), "node": node.lstrip("v"),
+            "socket.io": _node_package("socket.io"), "ws": _node_package("ws"),
+            "python-socketio": _version("python-socketio"), "python-engineio": _version("python-engineio"),
+            "aiohttp": _version("aiohttp"), "uvloop": _version("uvloop"),
+        },
+        "note": ("2 shared cores; other work may run at the same time, so figures are noisy"
+                 + (f"; the open-files hard limit ({fd_limit}) caps the large connection count at "
+                    f"{plan.big:,}" if plan.big < 20_000 else "")),
+    }
+
+
+def check_tools() -> str | None:
+    for tool in ("node", "taskset"):
+        if shutil.which(tool) is None:
+            return f"{tool} not found on PATH"
+    if not (BENCH / "node_modules" / "socket.io").exists():
+        return "bench/node_modules missing: run `make js-deps` (or npm ci in bench/)"
+    if (os.cpu_count() or 1) < 2:
+        return "needs 2 cores: the server on core 0, the load generator on core 1"
+    return None
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="bench/run.py", description=__doc__.split("\n\n")[0])
+    ap.add_argument("--quick", action="store_true", help="about a minute instead of about five")
+    ap.add_argument("--record", action="store_true", help="append a --quick run to RESULTS.md too")
+    ap.add_argument("--only", choices=("throughput", "connections"), help="run one group of scenarios")
+    ap.add_argument("--results-md", type=Path, default=BENCH / "RESULTS.md", help="where runs are recorded")
+    args = ap.parse_args(argv)
+
+    problem = check_tools()
+    if problem:
+        print(f"bench: {problem}", file=sys.stderr)
+        return 2
+    fd_limit = raise_fd_limit()
+    plan = plans(fd_limit)["quick" if args.quick else "full"]
+    meta = metadata(plan, fd_limit)
+    results: dict[str, Any] = {p: {k: {} for k in SERVERS} for p in PARSERS}
+    started = time.monotonic()
+    print(f"bench ({plan.mode}): servers on core {SERVER_CORE}, load on core {LOAD_CORE}", flush=True)
+    for parser in PARSERS:
+        if args.only in (None, "throughput"):
+            throughput(plan, parser, results)
+        if args.only in (None, "connections") and parser in plan.memory_parsers:
+            connections(plan, parser, results)
+    meta["seconds"] = round(time.monotonic() - started)
+
+    table_rows = report.rows(results, report.figures(plan.small, plan.big, plan.disconnect_small))
+    text = report.table(table_rows)
+    rate = {p: results[p]["node"].get("lat_rate") for p in PARSERS}
+    print(f"\n{text}\n\nequal load = 50% of Node's echo rate: {rate}; took {meta['seconds']} s")
+    report.write_json(OUT / "results.json", meta, results, table_rows)
+    why_not = report.draw_chart(OUT / "chart.png", meta, table_rows)
+    print(f"wrote {OUT / 'results.json'}" + (f"; {why_not}" if why_not else f", {OUT / 'chart.png'}"))
+    if plan.mode == "full" or args.record:
+        command = "make bench" + (" ARGS=" + shlex.quote(" ".join(sys.argv[1:])) if sys.argv[1:] else "")
+        report.record(args.results_md, meta, text, command)
+        print(f"recorded in {args.results_md}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
