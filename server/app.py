@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import html
 import logging
+from collections.abc import AsyncIterator
 
 from aiohttp import web
 
+from . import api, cluster
 from .config import Config
 from .plugins import Plugin, discover
 from .realtime import OpenlineServer
@@ -24,7 +26,7 @@ def create_app(config: Config) -> web.Application:
     Raises PluginError when a plugin is unusable; nothing is started until the app runs.
     """
     plugins = discover(config)
-    sio = OpenlineServer(config)
+    sio = OpenlineServer(config, client_manager=cluster.client_manager(config))
     for plugin in plugins:
         sio.register_namespace(plugin.namespace)
 
@@ -35,9 +37,24 @@ def create_app(config: Config) -> web.Application:
     sio.attach(app, socketio_path="socket.io")
     app.router.add_get("/", status_page)
     app.router.add_get("/status", status_page)
+    api.add_routes(app, sio, config.api_token)
+    app.cleanup_ctx.append(_cluster)
     app.on_shutdown.append(_shutdown)
     log.info("namespaces: %s", ", ".join(p.path for p in plugins) or "(none)")
     return app
+
+
+async def _cluster(app: web.Application) -> AsyncIterator[None]:
+    """Subscribe to Redis before taking clients; unsubscribe and close at the end."""
+    sio = app[SIO_KEY]
+    manager = sio.manager
+    if isinstance(manager, cluster.RedisManager):
+        sio.manager_initialized = True
+        await manager.start()
+        yield
+        await manager.stop()
+    else:
+        yield
 
 
 async def _shutdown(app: web.Application) -> None:

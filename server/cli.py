@@ -12,8 +12,9 @@ import sys
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
+from . import publish
 from .config import OPTIONS, Config, options_from_env
-from .errors import OpenlineError
+from .errors import ConfigError, OpenlineError
 
 log = logging.getLogger("openline.cli")
 
@@ -37,6 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
             run.add_argument(opt.flag, dest=opt.name, action="append", metavar=opt.metavar, help=help_text)
         else:
             run.add_argument(opt.flag, dest=opt.name, metavar=opt.metavar, help=help_text)
+    publish.add_parser(commands)
     return parser
 
 
@@ -64,6 +66,13 @@ def configure_logging(level: str) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
+    if args.command == "emit":
+        try:
+            print(publish.run_command(args, dict(os.environ)))
+        except OpenlineError as exc:
+            print(f"openline: error: {exc}", file=sys.stderr)
+            return 2 if isinstance(exc, ConfigError) else 1
+        return 0
     try:
         config = config_from_args(args, dict(os.environ))
     except OpenlineError as exc:

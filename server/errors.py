@@ -6,6 +6,7 @@
     ├── ConfigError                a setting has a value it cannot take (names the flag)
     ├── PluginError                a namespace plugin cannot be loaded (names the file)
     ├── EventError                 public: a handler refuses an event with its own message
+    ├── ClusterError               Redis cannot be reached or refused a publish (names the URL)
     └── ProtocolError              the peer sent bytes the protocol does not allow
                                    (the peer misbehaved, not us; the connection closes)
 
@@ -58,6 +59,23 @@ class EventError(OpenlineError):
 
     def __str__(self) -> str:
         return self.message
+
+
+class ClusterError(OpenlineError):
+    """Publishing through Redis failed (``openline emit``, ``Emitter``); names the URL.
+
+    Nodes never raise it: a node survives Redis outages and logs them instead.
+    """
+
+    def __init__(self, url: str, cause: BaseException) -> None:
+        self.url = url
+        self.cause = cause
+        super().__init__(url, cause)
+
+    def __str__(self) -> str:
+        cause = type(self.cause).__name__
+        return f"Redis at {self.url}: {cause}: {self.cause}" if str(self.cause) else \
+            f"Redis at {self.url}: {cause}"
 
 
 class ProtocolError(OpenlineError):

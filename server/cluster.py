@@ -1,0 +1,283 @@
+"""Scale-out: nodes that share one Redis share rooms, broadcasts, kicks and acks.
+
+``RedisManager`` is python-socketio's ``AsyncRedisManager`` (its pub/sub protocol on the
+``socketio`` channel, so stock python-socketio emitters interoperate) with openline's
+``FastEmitManager`` doing every local delivery. Where it departs from the stock class:
+
+- local clients first, Redis second: an emit is written to this node's clients before it
+  is published, and a failed publish never fails the emit;
+- an emit ``to=`` a sid connected here is not published at all (sids are unique, so no
+  other node can hold it);
+- the argument list travels exactly (key ``args``): stock folds one-element lists into a
+  single value, so ``()`` arrived as one ``[]`` argument and ``(None,)`` as no argument;
+- Redis outages: stock logs every failed publish twice and every reconnect attempt, and
+  builds a new client per attempt. Here a node logs the outage once, drops cross-node
+  traffic while Redis is away (Redis pub/sub is at-most-once anyway), keeps serving its
+  own clients, reconnects with capped, jittered backoff and logs the recovery once with
+  the number of messages that stayed local.
+
+What the pub/sub protocol itself provides, unchanged: ``enter_room``/``leave_room`` of a
+sid on another node are published and applied there; ``disconnect`` of a remote sid is
+published (a kick); an emit with a callback to a remote sid gets its ack back through a
+``callback`` message addressed to the emitting node. Known limit kept from stock: an
+ack that never comes leaves its callback on the emitting node until restart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import logging
+import random
+import time
+from collections.abc import AsyncIterator, Sequence
+from functools import partial
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import socketio
+from socketio.packet import Packet
+
+from .config import Config
+from .manager import FastEmitManager
+
+log = logging.getLogger("openline.cluster")
+
+CHANNEL = "socketio"  # python-socketio's default, so its write-only managers reach us
+ARGS_KEY = "args"  # marks messages whose "data" is the exact argument list
+BACKOFF_FIRST = 0.1  # seconds before the first reconnect attempt
+BACKOFF_MAX = 5.0
+STARTUP_WAIT = 5.0  # how long start() waits for the first subscribe before serving anyway
+# One immediate retry inside redis-py, no backoff: a pooled connection left stale by a
+# Redis restart gets reconnected once (without it the first publish after every restart
+# failed), while a dead Redis still fails fast so emits never wait on it. Backoff and
+# reconnecting the subscription are this module's job. Keepalive notices dropped peers.
+REDIS_OPTIONS: dict[str, Any] = {
+    "socket_connect_timeout": 2.0,
+    "socket_timeout": 2.0,  # publishes; the subscription's blocking read has no timeout
+    "socket_keepalive": True,
+}
+
+
+def redis_options() -> dict[str, Any]:
+    from redis.asyncio.retry import Retry
+    from redis.backoff import NoBackoff
+
+    return {**REDIS_OPTIONS, "retry": Retry(NoBackoff(), 1)}
+
+
+def client_manager(config: Config) -> socketio.AsyncManager:
+    """The manager ``create_app`` gives the server: Redis-backed with ``--redis-url``."""
+    if config.redis_url is None:
+        return FastEmitManager()
+    return RedisManager(config.redis_url)
+
+
+def redact(url: str) -> str:
+    """The URL without its password, for logs and error messages."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.rsplit("@", 1)[1]
+    user = f"{parts.username}:***@" if parts.username else ":***@"
+    return urlunsplit(parts._replace(netloc=user + netloc))
+
+
+def as_args(data: Any) -> list[Any]:
+    """python-socketio's ``data`` convention: a tuple is the arguments, None is none."""
+    if isinstance(data, tuple):
+        return list(data)
+    return [] if data is None else [data]
+
+
+def emit_message(event: str, args: Sequence[Any], namespace: str, room: Any = None,
+                 skip_sid: Any = None, callback: Any = None, host_id: str = "") -> dict[str, Any]:
+    """The pub/sub ``emit`` message; bytes anywhere go as base64 attachments, as stock."""
+    data: list[Any] = list(args)
+    binary = Packet.data_is_binary(data)
+    if binary:
+        skeleton, attachments = Packet.deconstruct_binary(data)
+        data = [skeleton, *[base64.b64encode(a).decode() for a in attachments]]
+    return {"method": "emit", "event": event, "data": data, ARGS_KEY: True, "binary": binary,
+            "namespace": namespace, "room": room, "skip_sid": skip_sid, "callback": callback,
+            "host_id": host_id}
+
+
+def message_args(message: dict[str, Any]) -> tuple[Any, ...]:
+    """The argument tuple of an ``emit`` message from openline or stock python-socketio."""
+    data = message["data"]
+    if message.get("binary"):
+        data = Packet.reconstruct_binary(data[0], [base64.b64decode(a) for a in data[1:]])
+    if message.get(ARGS_KEY) or not isinstance(data, list):
+        return tuple(data) if isinstance(data, list) else (data,)
+    # stock format: one element means that value; stock never sends [] for anything else
+    if len(data) == 1:
+        return tuple(as_args(data[0]))
+    return tuple(data)
+
+
+class RedisManager(socketio.AsyncRedisManager, FastEmitManager):
+    """Shares rooms across nodes through Redis; local delivery is ``FastEmitManager``'s.
+
+    MRO: RedisManager → AsyncRedisManager → AsyncPubSubManager → FastEmitManager →
+    AsyncManager, so the pub/sub layer's ``super().emit`` reaches our local emit.
+    """
+
+    def __init__(self, url: str, channel: str = CHANNEL) -> None:
+        super().__init__(url, channel=channel, redis_options=redis_options())
+        self.up = asyncio.Event()  # set while both publishing and the subscription work
+        self.outage = asyncio.Event()  # set from the failure that is logged to the recovery
+        self._pub_ok = True  # optimistic until a publish fails or the subscription drops
+        self._sub_ok = False
+        self._outage_since: float | None = None
+        self._dropped = 0
+        self._first_attempt = asyncio.Event()
+        self._probe: asyncio.Task[None] | None = None
+        self._started = False
+
+    # --- lifecycle (create_app's cleanup context) ----------------------------
+
+    def initialize(self) -> None:
+        # python-socketio calls this on the first client; start() already did it.
+        if not self._started:
+            self._started = True
+            super().initialize()
+
+    async def start(self) -> None:
+        """Subscribe before the node takes clients, so nothing published is missed;
+        if Redis is away the node still starts and serves its own clients."""
+        self._redis_connect()
+        self.initialize()
+        try:
+            await asyncio.wait_for(self._first_attempt.wait(), STARTUP_WAIT)
+        except TimeoutError:
+            log.warning("Redis at %s did not answer within %ss; starting anyway",
+                        redact(self.redis_url), STARTUP_WAIT)
+
+    async def stop(self) -> None:
+        for task in (getattr(self, "thread", None), self._probe):
+            if task is not None and not task.done():
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
+        if self.pubsub is not None:
+            await self.pubsub.aclose()
+        if self.redis is not None:
+            await self.redis.aclose()
+
+    # --- emits ---------------------------------------------------------------
+
+    async def emit(self, event: str, data: Any, namespace: str | None = None,  # type: ignore[override]
+                   room: Any = None, skip_sid: Any = None, callback: Any = None,
+                   to: Any = None, **kwargs: Any) -> None:
+        room = to or room
+        namespace = namespace or "/"
+        await FastEmitManager.emit(self, event, data, namespace, room=room, skip_sid=skip_sid,
+                                   callback=callback)
+        if kwargs.get("ignore_queue") or (
+                isinstance(room, str) and self.is_sid_room(namespace, room)):
+            return
+        remote_callback = None
+        if callback is not None:
+            if room is None:
+                raise ValueError("Cannot use callback without a room set.")
+            remote_callback = (room, namespace, self._generate_ack_id(room, callback))
+        await self._publish(emit_message(event, as_args(data), namespace, room, skip_sid,
+                                         remote_callback, self.host_id))
+
+    async def _handle_emit(self, message: dict[str, Any]) -> None:
+        """An emit published by another node (or a worker): deliver to our clients."""
+        remote = message.get("callback")
+        callback = None
+        if remote is not None and len(remote) == 3:
+            callback = partial(self._return_callback, message.get("host_id"), *remote)
+        await FastEmitManager.emit(self, message["event"], message_args(message),
+                                   message.get("namespace") or "/", room=message.get("room"),
+                                   skip_sid=message.get("skip_sid"), callback=callback)
+
+    # --- Redis I/O and outages ----------------------------------------------
+
+    async def _publish(self, data: dict[str, Any]) -> None:
+        if not self._pub_ok or self.redis is None:
+            self._dropped += 1
+            return
+        try:
+            await self.redis.publish(self.channel, self.json.dumps(data))
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # redis-py raises its own errors and OSError subclasses
+            self._dropped += 1
+            self._pub_ok = False
+            self._changed(exc)
+            if self._probe is None or self._probe.done():
+                self._probe = asyncio.ensure_future(self._probe_publishing())
+
+    async def _probe_publishing(self) -> None:
+        """A failed publish while the subscription still works: PING until Redis answers."""
+        delay = BACKOFF_FIRST
+        while not self._pub_ok:
+            await asyncio.sleep(_jitter(delay))
+            delay = min(delay * 2, BACKOFF_MAX)
+            try:
+                await self.redis.ping()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                continue
+            self._pub_ok = True
+            self._changed()
+
+    async def _listen(self) -> AsyncIterator[bytes]:  # type: ignore[override]
+        """Messages on the channel, forever: resubscribes with backoff after failures."""
+        channel = self.channel.encode()
+        delay = BACKOFF_FIRST
+        while True:
+            try:
+                await self.pubsub.subscribe(self.channel)
+                # a working subscription proves Redis is back for publishing too
+                self._sub_ok = self._pub_ok = True
+                self._changed()
+                self._first_attempt.set()
+                delay = BACKOFF_FIRST
+                async for message in self.pubsub.listen():
+                    if message["type"] == "message" and message["channel"] == channel:
+                        yield message["data"]
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                self._sub_ok = self._pub_ok = False
+                self._changed(exc)
+                self._first_attempt.set()
+                with contextlib.suppress(Exception):
+                    await self.pubsub.aclose()  # releases the broken connection; stays usable
+                await asyncio.sleep(_jitter(delay))
+                delay = min(delay * 2, BACKOFF_MAX)
+
+    def _changed(self, exc: BaseException | None = None) -> None:
+        """Log transitions only: one line when Redis goes away, one when it is back."""
+        healthy = self._pub_ok and self._sub_ok
+        if healthy:
+            self.up.set()
+            if self._outage_since is not None:
+                log.warning("Redis at %s is back after %.1fs; cluster-wide delivery resumed "
+                            "(%d message(s) were delivered on this node only)", redact(self.redis_url),
+                            time.monotonic() - self._outage_since, self._dropped)
+                self._outage_since = None
+                self.outage.clear()
+            self._dropped = 0
+            return
+        self.up.clear()
+        if self._outage_since is None and exc is not None:
+            self._outage_since = time.monotonic()
+            self.outage.set()
+            log.warning("Redis at %s is unreachable (%s); serving this node's clients only "
+                        "and reconnecting with backoff", redact(self.redis_url), _describe(exc))
+
+
+def _jitter(delay: float) -> float:
+    # nodes restarted together should not reconnect in lockstep
+    return delay * random.uniform(0.8, 1.2)
+
+
+def _describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
