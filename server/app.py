@@ -8,7 +8,8 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from . import api, cluster
+from . import api, cluster, demo
+from .bridge import Bridge
 from .config import Config
 from .plugins import Plugin, discover
 from .realtime import OpenlineServer
@@ -35,8 +36,9 @@ def create_app(config: Config) -> web.Application:
     app[SIO_KEY] = sio
     app[PLUGINS_KEY] = plugins
     sio.attach(app, socketio_path="socket.io")
-    app.router.add_get("/", status_page)
+    demo.add_routes(app)  # GET / is the client_demo page; the status page is at /status
     app.router.add_get("/status", status_page)
+    Bridge(sio, config).install(app)  # WebSocket upgrades outside /socket.io/
     api.add_routes(app, sio, config.api_token)
     app.cleanup_ctx.append(_cluster)
     app.on_shutdown.append(_shutdown)

@@ -8,7 +8,9 @@
     ├── EventError                 public: a handler refuses an event with its own message
     ├── ClusterError               Redis cannot be reached or refused a publish (names the URL)
     └── ProtocolError              the peer sent bytes the protocol does not allow
-                                   (the peer misbehaved, not us; the connection closes)
+        │                          (the peer misbehaved, not us; the connection closes)
+        └── EnvelopeError          a plain-WebSocket client's JSON envelope is malformed
+                                   (it gets an ``error`` event; the connection stays)
 
 Handlers refuse a connection with ``ConnectionRefusedError`` (Python's builtin or
 ``socketio.exceptions.ConnectionRefusedError``), as python-socketio documents; that is
@@ -80,3 +82,11 @@ class ClusterError(OpenlineError):
 
 class ProtocolError(OpenlineError):
     """The peer sent something the Engine.IO/Socket.IO protocol does not allow."""
+
+
+class EnvelopeError(ProtocolError):
+    """A bridge client's ``{"event": …}`` envelope is malformed; ``str()`` says how.
+
+    Unlike other protocol errors this one is answered, not punished: a person typing
+    into a browser console should learn what was wrong and keep the connection.
+    """

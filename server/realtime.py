@@ -45,6 +45,7 @@ class OpenlineServer(socketio.AsyncServer):
         self._held: dict[str, list[eio_packet.Packet]] = {}
         self._last_event: dict[str, asyncio.Future[Any]] = {}
         self._connect_deadlines: dict[str, asyncio.TimerHandle] = {}
+        self._foreign: dict[str, Any] = {}  # bridge: eio_sid -> its session (see below)
         cors: Any = None if config.cors_origins is None else (
             "*" if config.cors_origins == ("*",) else list(config.cors_origins))
         super().__init__(
@@ -82,7 +83,7 @@ class OpenlineServer(socketio.AsyncServer):
         if held is not None:
             held.append(eio_pkt)
             return
-        await self.eio.send_packet(eio_sid, eio_pkt)
+        await self._engine_for(eio_sid).send_packet(eio_sid, eio_pkt)  # bridge: was self.eio
 
     # --- Engine.IO session lifecycle ----------------------------------------
 
@@ -95,7 +96,7 @@ class OpenlineServer(socketio.AsyncServer):
     def _connect_timed_out(self, eio_sid: str) -> None:
         self._connect_deadlines.pop(eio_sid, None)
         log.info("closing %s: no CONNECT within %ss", eio_sid, self.config.connect_timeout)
-        self.start_background_task(self.eio.disconnect, eio_sid)
+        self.start_background_task(self._engine_for(eio_sid).disconnect, eio_sid)  # bridge
 
     async def _handle_eio_disconnect(self, eio_sid: str, reason: Any) -> None:
         deadline = self._connect_deadlines.pop(eio_sid, None)
@@ -105,6 +106,39 @@ class OpenlineServer(socketio.AsyncServer):
         self._parsers.pop(eio_sid, None)
         self._held.pop(eio_sid, None)
         self._last_event.pop(eio_sid, None)
+        self._foreign.pop(eio_sid, None)  # bridge
+
+    # --- foreign sessions (server/bridge.py) ----------------------------------
+    # Plain-WebSocket bridge sessions are not Engine.IO's: each registers here with the
+    # engine calls it answers (send_packet, disconnect, get_session, transport) and its
+    # packet class, then goes through _handle_eio_connect/_handle_connect/_handle_event
+    # like any session, so namespaces, rooms and broadcasts treat both kinds alike.
+
+    def add_foreign_session(self, eio_sid: str, session: Any,
+                            parser: type[sio_packet.Packet]) -> None:
+        self._foreign[eio_sid] = session
+        self._parsers[eio_sid] = parser
+
+    def _engine_for(self, eio_sid: str) -> Any:
+        return self._foreign.get(eio_sid) or self.eio
+
+    async def get_session(self, sid: str, namespace: str | None = None) -> Any:
+        namespace = namespace or "/"
+        eio_sid = self.manager.eio_sid_from_sid(sid, namespace)
+        engine_session = await self._engine_for(eio_sid).get_session(eio_sid)
+        return engine_session.setdefault(namespace, {})
+
+    async def save_session(self, sid: str, session: Any, namespace: str | None = None) -> None:
+        namespace = namespace or "/"
+        eio_sid = self.manager.eio_sid_from_sid(sid, namespace)
+        engine_session = await self._engine_for(eio_sid).get_session(eio_sid)
+        engine_session[namespace] = session
+
+    def transport(self, sid: str, namespace: str | None = None) -> str:
+        eio_sid = self.manager.eio_sid_from_sid(sid, namespace or "/")
+        return str(self._engine_for(eio_sid).transport(eio_sid))
+
+    # --- end of foreign sessions ----------------------------------------------
 
     async def _handle_eio_message(self, eio_sid: str, data: str | bytes) -> None:
         try:
@@ -112,7 +146,7 @@ class OpenlineServer(socketio.AsyncServer):
         except (ProtocolError, ValueError, KeyError, TypeError, IndexError) as exc:
             # The peer broke the protocol: Socket.IO v5 says the connection closes.
             log.warning("closing %s: malformed Socket.IO packet: %s", eio_sid, exc)
-            await self.eio.disconnect(eio_sid)
+            await self._engine_for(eio_sid).disconnect(eio_sid)  # bridge: was self.eio
 
     async def _dispatch(self, eio_sid: str, data: str | bytes) -> None:
         if eio_sid in self._binary_packet:

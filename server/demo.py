@@ -1,0 +1,51 @@
+"""The client_demo page at ``/`` and the socket.io-client browser bundles it loads.
+
+The bundles come from ``client_demo/node_modules`` (``npm ci`` there, which ``make run``
+does); when they are missing /vendor/ answers 404 with a hint and the page says how to
+get them, while its plain-WebSocket mode needs nothing.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from aiohttp import web
+
+DEMO_DIR = Path(__file__).resolve().parent.parent / "client_demo"
+# What the page may load, by name: nothing else under client_demo/ is served.
+PAGE_FILES = {"app.js": "text/javascript", "style.css": "text/css"}
+SOCKETIO_DIST = DEMO_DIR / "node_modules" / "socket.io-client" / "dist"
+# socket.io-client ships a build with socket.io-msgpack-parser inside, so msgpack mode
+# needs no bundler: the page loads one bundle or the other.
+VENDOR_FILES = {"socket.io.min.js": "socket.io.min.js",
+                "socket.io.msgpack.min.js": "socket.io.msgpack.min.js"}
+MISSING_BUNDLE = ("socket.io-client is not installed for the demo page: run `make run`, "
+                  "or `npm ci` in client_demo/\n")
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_get("/", index)
+    app.router.add_get("/demo/{name}", page_file)
+    app.router.add_get("/vendor/{name}", vendor_file)
+
+
+async def index(request: web.Request) -> web.StreamResponse:
+    return web.FileResponse(DEMO_DIR / "index.html", headers={"Cache-Control": "no-cache"})
+
+
+async def page_file(request: web.Request) -> web.StreamResponse:
+    name = request.match_info["name"]
+    if name not in PAGE_FILES:
+        raise web.HTTPNotFound()
+    return web.FileResponse(DEMO_DIR / name, headers={
+        "Content-Type": PAGE_FILES[name], "Cache-Control": "no-cache"})
+
+
+async def vendor_file(request: web.Request) -> web.StreamResponse:
+    dist_name = VENDOR_FILES.get(request.match_info["name"])
+    if dist_name is None:
+        raise web.HTTPNotFound()
+    path = SOCKETIO_DIST / dist_name
+    if not path.is_file():
+        raise web.HTTPNotFound(text=MISSING_BUNDLE)
+    return web.FileResponse(path, headers={"Content-Type": "text/javascript"})

@@ -1,0 +1,197 @@
+"""The plain-WebSocket bridge's framing: pure functions, no sockets.
+
+Client → server (``decode_frame``):
+
+- a binary frame is a ``message`` event with the bytes;
+- a text frame holding a JSON object with an ``event`` member is that event:
+  ``{"event": E, "data": [args…] or one value, "id": N}`` (``id`` asks for an ack);
+- a text frame holding a JSON object with an ``ack`` member and no ``event`` answers
+  an event the server sent with an ``id``: ``{"ack": N, "data": [args…]}``;
+- any other text frame is a ``message`` event with the text as its one argument.
+
+Server → client (``BridgePacket.encode``): a ``message`` event with one string argument
+is a plain text frame, with one bytes argument a binary frame; other events are
+``{"event": E, "data": [args…]}`` (plus ``"id"`` when the server wants an ack); acks are
+``{"ack": N, "data": [args…]}``. Bytes inside JSON travel as ``{"$binary": "<base64>"}``
+both ways. Refusals and server disconnects become ``Close`` instructions.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json as _stdlib_json
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from socketio import packet as sio_packet
+
+from .errors import EnvelopeError
+from .realtime import INVALID_NAMESPACE as _INVALID_NAMESPACE
+from .realtime import RESERVED_EVENTS
+
+EVENT_KEYS = frozenset({"event", "data", "id"})
+ACK_KEYS = frozenset({"ack", "data"})
+BINARY_KEY = "$binary"
+# RFC 6455 §5.5: a close frame's payload is at most 125 bytes, 2 of them the code.
+MAX_CLOSE_REASON = 123
+
+CLOSE_NORMAL = 1000
+CLOSE_GOING_AWAY = 1001
+CLOSE_REFUSED = 4403  # 4000-4999 are for applications (RFC 6455 §7.4.2): HTTP 403's cousin
+CLOSE_NO_NAMESPACE = 4404
+INVALID_NAMESPACE = _INVALID_NAMESPACE["message"]
+
+
+@dataclass(frozen=True, slots=True)
+class Close:
+    """An instruction to the session: close the WebSocket with this code and reason."""
+
+    code: int
+    reason: str = ""
+
+    def reason_bytes(self) -> bytes:
+        raw = self.reason.encode()
+        if len(raw) <= MAX_CLOSE_REASON:
+            return raw
+        return raw[:MAX_CLOSE_REASON].decode(errors="ignore").encode()
+
+
+@dataclass(frozen=True, slots=True)
+class Inbound:
+    """One decoded client frame: an event (``ack`` False) or an ack of a server event."""
+
+    name: str | None
+    args: list[Any]
+    id: int | None = None
+    ack: bool = False
+
+
+# --- client → server -----------------------------------------------------------
+
+
+def decode_frame(data: str | bytes) -> Inbound:
+    """The event or ack a client frame stands for; EnvelopeError says what is wrong."""
+    if not isinstance(data, str):
+        return Inbound("message", [bytes(data)])
+    if not data.lstrip().startswith("{"):
+        return Inbound("message", [data])
+    try:
+        obj = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return Inbound("message", [data])  # text that merely starts with "{"
+    if not isinstance(obj, dict):
+        return Inbound("message", [data])
+    if BINARY_KEY in data:
+        obj = _from_binary(obj)
+    if "event" in obj:
+        return _event(obj)
+    if "ack" in obj:
+        return _ack(obj)
+    return Inbound("message", [data])
+
+
+def _event(obj: dict[str, Any]) -> Inbound:
+    extra = set(obj) - EVENT_KEYS
+    if extra:
+        raise EnvelopeError(f"unknown member {sorted(extra)[0]!r} (allowed: event, data, id)")
+    name = obj["event"]
+    if not isinstance(name, str) or not name:
+        raise EnvelopeError("event must be a non-empty string")
+    if name in RESERVED_EVENTS:
+        raise EnvelopeError(f"event name {name!r} is reserved")
+    ack_id = obj.get("id")
+    if "id" in obj and not _is_ack_id(ack_id):
+        raise EnvelopeError("id must be a non-negative integer")
+    return Inbound(name, _args(obj), ack_id)
+
+
+def _ack(obj: dict[str, Any]) -> Inbound:
+    extra = set(obj) - ACK_KEYS
+    if extra:
+        raise EnvelopeError(f"unknown member {sorted(extra)[0]!r} (allowed: ack, data)")
+    if not _is_ack_id(obj["ack"]):
+        raise EnvelopeError("ack must be a non-negative integer")
+    return Inbound(None, _args(obj), obj["ack"], ack=True)
+
+
+def _is_ack_id(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _args(obj: dict[str, Any]) -> list[Any]:
+    if "data" not in obj:
+        return []
+    data = obj["data"]
+    return data if isinstance(data, list) else [data]
+
+
+def _from_binary(value: Any) -> Any:
+    if isinstance(value, dict):
+        if len(value) == 1 and BINARY_KEY in value:
+            encoded = value[BINARY_KEY]
+            if not isinstance(encoded, str):
+                raise EnvelopeError("$binary must be a base64 string")
+            try:
+                return base64.b64decode(encoded, validate=True)
+            except binascii.Error:
+                raise EnvelopeError("$binary is not valid base64") from None
+        return {k: _from_binary(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_from_binary(v) for v in value]
+    return value
+
+
+# --- server → client -----------------------------------------------------------
+
+
+def _binary_default(value: Any) -> Any:
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return {BINARY_KEY: base64.b64encode(value).decode()}
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+def dumps(obj: Any) -> str:
+    """JSON text; bytes become {"$binary": …}. Falls back to the stdlib for what orjson
+    refuses (integers past 64 bits), as the Socket.IO JSON parser does."""
+    try:
+        return orjson.dumps(obj, default=_binary_default, option=orjson.OPT_NON_STR_KEYS).decode()
+    except TypeError:
+        return _stdlib_json.dumps(obj, default=_binary_default, separators=(",", ":"))
+
+
+class BridgePacket(sio_packet.Packet):
+    """The "parser" of bridge sessions: python-socketio builds these for them, and the
+    manager encodes one per broadcast for all bridge recipients, as for JSON or msgpack.
+
+    ``encode`` returns a ``str`` (text frame), ``bytes`` (binary frame), a ``Close``, or
+    None (nothing to send: the WebSocket is already open when the CONNECT ack is made).
+    Inbound frames are decoded by ``decode_frame``, never by this class.
+    """
+
+    uses_binary_events = False
+
+    def encode(self) -> Any:  # type: ignore[override]
+        ptype, data = self.packet_type, self.data
+        if ptype in (sio_packet.EVENT, sio_packet.BINARY_EVENT):
+            if (len(data) == 2 and data[0] == "message" and self.id is None
+                    and isinstance(data[1], (str, bytes, bytearray, memoryview))):
+                return data[1] if isinstance(data[1], str) else bytes(data[1])
+            envelope: dict[str, Any] = {"event": data[0], "data": data[1:]}
+            if self.id is not None:
+                envelope["id"] = self.id
+            return dumps(envelope)
+        if ptype in (sio_packet.ACK, sio_packet.BINARY_ACK):
+            return dumps({"ack": self.id, "data": data})
+        if ptype == sio_packet.CONNECT_ERROR:
+            message = data.get("message") if isinstance(data, dict) else None
+            message = str(message) if message is not None else "Connection rejected by server"
+            code = CLOSE_NO_NAMESPACE if message == INVALID_NAMESPACE else CLOSE_REFUSED
+            return Close(code, message)
+        if ptype == sio_packet.DISCONNECT:
+            return Close(CLOSE_NORMAL, "disconnected by server")
+        return None  # CONNECT
+
+    def decode(self, encoded_packet: Any) -> int:
+        raise NotImplementedError("bridge frames are decoded by envelope.decode_frame")
