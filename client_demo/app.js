@@ -43,9 +43,8 @@ function error(text) {
 function setState(state, text) {
   $("state").dataset.state = state;
   $("state").textContent = text;
-  const live = state !== "idle" && state !== "closed";
-  $("connect").disabled = live;
-  $("disconnect").disabled = !live;
+  // Connect stays enabled: it replaces the current client with one made from the form.
+  $("disconnect").disabled = state === "idle" || state === "closed";
   $("send").disabled = state !== "open";
 }
 
@@ -151,13 +150,18 @@ async function connectSocketIO(s) {
   };
   setState("connecting", "connecting");
 
+  // The engine may upgrade before the namespace's CONNECT ack: listen from its "open".
+  socket.io.on("open", () => {
+    const engine = socket.io.engine;
+    log("info", `engine open over ${engine.transport.name}`);
+    engine.on("upgrade", (t) => {
+      log("info", `upgraded to ${t.name}`);
+      if (socket.connected) setState("open", describe());
+    });
+  });
   socket.on("connect", () => {
     setState("open", describe());
     log("info", `connected as ${socket.id} over ${socket.io.engine.transport.name}`);
-    socket.io.engine.once("upgrade", (t) => {
-      log("info", `upgraded to ${t.name}`);
-      setState("open", describe());
-    });
   });
   socket.on("connect_error", (e) => {
     error(`connect_error: ${e.message}`);

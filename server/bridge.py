@@ -22,6 +22,7 @@ from typing import Any
 from aiohttp import WSMsgType, web
 from engineio import packet as eio_packet
 from socketio import packet as sio_packet
+from yarl import URL
 
 from .config import Config
 from .envelope import CLOSE_GOING_AWAY, BridgePacket, Close, decode_frame
@@ -160,8 +161,22 @@ def origin_allowed(request: web.BaseRequest, cors_origins: tuple[str, ...] | Non
         proto, host = request.headers.get("X-Forwarded-Proto"), request.headers.get("X-Forwarded-Host")
         if proto or host:
             own.add(f"{proto or request.scheme}://{host or request.host}")
-        return origin in own
+        return origin in own or any(_loopback_aliases(origin, o) for o in own)
     return cors_origins == ("*",) or origin in cors_origins
+
+
+LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
+
+
+def _loopback_aliases(a: str, b: str) -> bool:
+    """http://127.0.0.1:1740 and http://localhost:1740 are one server: `make run` prints
+    the first, the seed's snippet types the second into that very page's console."""
+    try:
+        url_a, url_b = URL(a), URL(b)
+    except ValueError:
+        return False
+    return (url_a.scheme == url_b.scheme and url_a.port == url_b.port
+            and url_a.host in LOOPBACK_HOSTS and url_b.host in LOOPBACK_HOSTS)
 
 
 def make_environ(request: web.BaseRequest, config: Config) -> dict[str, Any]:

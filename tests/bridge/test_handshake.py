@@ -56,6 +56,8 @@ async def test_origin_null_refused_by_default(start_server: ServerFactory) -> No
 @pytest.mark.parametrize("cors,origin,allowed", [
     (None, None, True),                      # not a browser: nothing to protect
     (None, "SAME", True),
+    (None, "LOOPBACK", True),                # page at 127.0.0.1:PORT, snippet says localhost:PORT
+    (None, "http://localhost:1", False),
     (None, "http://evil.example", False),
     (("*",), "http://evil.example", True),
     (("http://app.example",), "http://app.example", True),
@@ -65,7 +67,7 @@ async def test_origin_policy(start_server: ServerFactory, cors: tuple[str, ...] 
                              origin: str | None, allowed: bool) -> None:
     """Origin is checked against --cors-origins as Engine.IO checks it (None: same origin)."""
     url = await start_server(cors_origins=cors)
-    sent = url.replace("127.0.0.1", "localhost") if origin == "SAME" else origin
+    sent = {"SAME": url.replace("127.0.0.1", "localhost"), "LOOPBACK": url}.get(origin or "", origin)
     status, _ = await raw_handshake(url, origin=sent)
     assert status == ("HTTP/1.1 101 Switching Protocols" if allowed else "HTTP/1.1 403 Forbidden")
 
