@@ -16,6 +16,7 @@ import inspect
 import logging
 from typing import Any
 
+import engineio
 import socketio
 from engineio import packet as eio_packet
 from socketio import packet as sio_packet
@@ -96,7 +97,18 @@ class OpenlineServer(socketio.AsyncServer):
     def _connect_timed_out(self, eio_sid: str) -> None:
         self._connect_deadlines.pop(eio_sid, None)
         log.info("closing %s: no CONNECT within %ss", eio_sid, self.config.connect_timeout)
-        self.start_background_task(self._engine_for(eio_sid).disconnect, eio_sid)  # bridge
+        self.start_background_task(self._close_session, eio_sid)
+
+    async def _close_session(self, eio_sid: str) -> None:
+        engine = self._engine_for(eio_sid)
+        socket = engine.sockets.get(eio_sid) if isinstance(engine, engineio.AsyncServer) else None
+        if socket is None:
+            await engine.disconnect(eio_sid)
+            return
+        # stock python-engineio's disconnect() waits until a GET fetches the CLOSE packet,
+        # so a polling client that sent a bad packet in a POST with no GET pending would
+        # hang that POST, and keep the session, forever
+        await socket.close(wait=False, reason=engine.reason.SERVER_DISCONNECT)
 
     async def _handle_eio_disconnect(self, eio_sid: str, reason: Any) -> None:
         deadline = self._connect_deadlines.pop(eio_sid, None)
@@ -141,12 +153,14 @@ class OpenlineServer(socketio.AsyncServer):
     # --- end of foreign sessions ----------------------------------------------
 
     async def _handle_eio_message(self, eio_sid: str, data: str | bytes) -> None:
+        if eio_sid not in self.environ:
+            return  # the rest of a polling payload whose session was closed
         try:
             await self._dispatch(eio_sid, data)
         except (ProtocolError, ValueError, KeyError, TypeError, IndexError) as exc:
             # The peer broke the protocol: Socket.IO v5 says the connection closes.
             log.warning("closing %s: malformed Socket.IO packet: %s", eio_sid, exc)
-            await self._engine_for(eio_sid).disconnect(eio_sid)  # bridge: was self.eio
+            await self._close_session(eio_sid)
 
     async def _dispatch(self, eio_sid: str, data: str | bytes) -> None:
         if eio_sid in self._binary_packet:

@@ -1,0 +1,172 @@
+"""python-socketio's AsyncClient (JSON and msgpack serializers) against a real server."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import aiohttp
+import pytest
+import socketio
+
+from tests.conftest import UNIT, run_node
+from tests.integration.conftest import TRANSPORTS, Inbox
+
+SERIALIZERS = ("default", "msgpack")
+clients = pytest.mark.parametrize(
+    "transport,serializer", [(t, s) for t in TRANSPORTS for s in SERIALIZERS])
+
+
+async def connect(py_client: Any, url: str, namespace: str = "/test", *events: str,
+                  transport: str = "upgrade", serializer: str = "default", auth: Any = None,
+                  **kwargs: Any) -> tuple[socketio.AsyncClient, Inbox]:
+    client = py_client(serializer=serializer, **kwargs)
+    inbox = Inbox(client, namespace, "connect", "welcome", *events)
+    await client.connect(url, namespaces=[namespace], auth=auth,
+                         transports=TRANSPORTS[transport], wait_timeout=5 * UNIT)
+    return client, inbox
+
+
+@clients
+async def test_auth_and_connect_emit_order(server_url, py_client, transport, serializer):
+    """auth reaches on_connect; its emit arrives after the client's connect event."""
+    client, inbox = await connect(py_client, server_url, transport=transport,
+                                  serializer=serializer, auth={"user": "ann", "n": 2})
+    assert await inbox.get("welcome") == {"auth": {"user": "ann", "n": 2}, "addr": "127.0.0.1"}
+    assert inbox.log == ["connect", "welcome"]
+    assert client.transport() == ("polling" if transport == "polling" else "websocket")
+
+
+@pytest.mark.parametrize("serializer", SERIALIZERS)
+async def test_refusal_and_unknown_namespace(server_url, py_client, serializer):
+    """Refusal reasons and "Invalid namespace" reach the python client's connect_error."""
+    for namespace, auth, message in [("/test", {"refuse": "no entry"}, "no entry"),
+                                     ("/missing", None, "Invalid namespace")]:
+        client = py_client(serializer=serializer)
+        inbox = Inbox(client, namespace, "connect_error")
+        with pytest.raises(socketio.exceptions.ConnectionError):
+            await client.connect(server_url, namespaces=[namespace], auth=auth,
+                                 wait_timeout=5 * UNIT)
+        assert await inbox.get("connect_error") == {"message": message}
+
+
+@clients
+async def test_message_echo_and_acks(server_url, py_client, transport, serializer):
+    """send() comes back as message; echo acks several arguments, bytes and None included."""
+    client, inbox = await connect(py_client, server_url, "/", "message",
+                                  transport=transport, serializer=serializer)
+    await client.send({"text": "hi", "list": [1, None]})
+    assert await inbox.get("message") == {"text": "hi", "list": [1, None]}
+    acked = await client.call("echo", (1, "two", b"\x00\xff", None, {"k": [True]}),
+                              timeout=5 * UNIT)
+    assert acked == (1, "two", b"\x00\xff", None, {"k": [True]})
+
+
+@pytest.mark.parametrize("serializer", SERIALIZERS)
+async def test_binary_arrives_as_bytes(server_url, py_client, serializer):
+    """bytes sent by the python client reach the handler as bytes, nested ones too."""
+    client, _ = await connect(py_client, server_url, serializer=serializer)
+    types = await client.call("types", (b"ab", bytearray(b"cd"), {"x": b"e"}, None),
+                              namespace="/test", timeout=5 * UNIT)
+    assert types == ["bytes", "bytes", "dict", "NoneType"]
+    back = await client.call("binary", ({"x": b"e"},), namespace="/test", timeout=5 * UNIT)
+    assert back == {"x": b"e"}
+
+
+@pytest.mark.parametrize("serializer", SERIALIZERS)
+async def test_errors_and_connection_survives(server_url, py_client, serializer):
+    """crash → internal server error (secret withheld); EventError → its text; still usable."""
+    client, inbox = await connect(py_client, server_url, "/test", "error", serializer=serializer)
+    await client.emit("crash", namespace="/test")
+    assert await inbox.get("error") == {"message": "internal server error"}
+    await client.emit("fail", "bad input: 7", namespace="/test")
+    assert await inbox.get("error") == {"message": "bad input: 7"}
+    assert await client.call("echo", "ok", namespace="/test", timeout=5 * UNIT) == "ok"
+
+
+async def test_on_error_shapes_reply_for_python_client(server_url, py_client):
+    """/shaped's on_error reply reaches a python client unchanged."""
+    client, inbox = await connect(py_client, server_url, "/shaped", "error")
+    await client.emit("fail", "why", namespace="/shaped")
+    assert await inbox.get("error") == {"code": "E_FAIL", "kind": "EventError", "public": "why"}
+    assert await client.call("check", namespace="/shaped", timeout=5 * UNIT) == "ok"
+
+
+@pytest.mark.parametrize("serializer", SERIALIZERS)
+async def test_kick_disconnects_python_client(server_url, py_client, serializer):
+    """The server's disconnect(sid) ends the namespace with reason "server disconnect"."""
+    client, inbox = await connect(py_client, server_url, "/test", "disconnect",
+                                  serializer=serializer)
+    await client.emit("kick", namespace="/test")
+    assert await inbox.get("disconnect") == client.reason.SERVER_DISCONNECT
+
+
+async def test_server_call_gets_python_client_ack(server_url, py_client):
+    """The server's call() returns what the python client's handler returns."""
+    client, _ = await connect(py_client, server_url)
+    client.on("ask", lambda data: {"got": data, "from": "py"}, namespace="/test")
+    result = await client.call("call_client", ("ask", [1, b"\x01"], 5), namespace="/test",
+                               timeout=5 * UNIT)
+    assert result == {"result": {"got": [1, b"\x01"], "from": "py"}}
+
+
+async def test_json_and_msgpack_clients_of_both_kinds_share_a_room(server_url, py_client):
+    """Python JSON and msgpack clients get the broadcast a Node client sends to their room."""
+    inboxes = []
+    for serializer in SERIALIZERS:
+        client, inbox = await connect(py_client, server_url, "/test", "broadcast",
+                                      serializer=serializer)
+        assert await client.call("join", "shared", namespace="/test", timeout=5 * UNIT) == "shared"
+        inboxes.append(inbox)
+    result = await run_node("scenario.mjs", {
+        "url": server_url, "scenario": "room", "namespace": "/test", "room": "shared",
+        "parsers": ["msgpack", "json"], "payload": {"from": "node", "n": [1, 2]}})
+    assert result["received"] == [{"from": "node", "n": [1, 2]}]
+    for inbox in inboxes:
+        assert await inbox.get("broadcast") == {"from": "node", "n": [1, 2]}
+
+
+async def test_python_broadcast_skips_sender(server_url, py_client):
+    """A python client's room broadcast reaches the other members but not itself."""
+    members = [await connect(py_client, server_url, "/test", "broadcast", serializer=s)
+               for s in ("default", "msgpack", "default")]
+    for client, _ in members:
+        await client.call("join", "r", namespace="/test", timeout=5 * UNIT)
+    sender, sender_inbox = members[0]
+    assert await sender.call("broadcast", ("r", [b"\x02", "x"]), namespace="/test",
+                             timeout=5 * UNIT) == "sent"
+    for _, inbox in members[1:]:
+        assert await inbox.get("broadcast") == [b"\x02", "x"]
+    # the server writes to one client in order: a broadcast to the sender precedes this ack
+    await sender.call("echo", "sync", namespace="/test", timeout=5 * UNIT)
+    assert sender_inbox.empty("broadcast")
+
+
+async def _whoami(py_client: Any, url: str, source: str, headers: dict[str, str]) -> str:
+    session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(local_addr=(source, 0)))
+    try:
+        client = py_client(http_session=session)
+        await client.connect(url, namespaces=["/test"], headers=headers, wait_timeout=5 * UNIT)
+        address = await client.call("whoami", namespace="/test", timeout=5 * UNIT)
+        await client.disconnect()
+        return address
+    finally:
+        await session.close()
+
+
+async def test_remote_addr_is_the_peer_address(server_url, py_client):
+    """environ REMOTE_ADDR is the socket's peer (127.0.0.2 here), not a hard-coded 127.0.0.1."""
+    assert await _whoami(py_client, server_url, "127.0.0.2", {}) == "127.0.0.2"
+
+
+async def test_forwarded_for_only_from_trusted_proxies(start_server, py_client):
+    """X-Forwarded-For names the client only when the peer is a trusted proxy."""
+    import ipaddress
+
+    xff = {"X-Forwarded-For": "198.51.100.9, 127.0.0.3"}
+    trusting = await start_server(trusted_proxies=(ipaddress.ip_network("127.0.0.2/31"),
+                                                   ipaddress.ip_network("127.0.0.3/32")))
+    assert await _whoami(py_client, trusting, "127.0.0.2", xff) == "198.51.100.9"
+    assert await _whoami(py_client, trusting, "127.0.0.5", xff) == "127.0.0.5"
+    plain = await start_server()
+    assert await _whoami(py_client, plain, "127.0.0.2", xff) == "127.0.0.2"

@@ -1,0 +1,157 @@
+"""Raw Engine.IO/Socket.IO frames against a real server: ordering, malformed input, CORS."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import aiohttp
+import msgpack
+import pytest
+
+from tests.conftest import UNIT
+
+
+def ws_url(url: str) -> str:
+    return url.replace("http://", "ws://") + "/socket.io/?EIO=4&transport=websocket"
+
+
+async def open_ws(session: aiohttp.ClientSession, url: str) -> aiohttp.ClientWebSocketResponse:
+    ws = await session.ws_connect(ws_url(url))
+    opening = await ws.receive_str(timeout=5 * UNIT)
+    assert opening.startswith("0{") and '"sid"' in opening
+    return ws
+
+
+async def assert_closed(ws: aiohttp.ClientWebSocketResponse) -> None:
+    """The server ends the session: an Engine.IO CLOSE packet at most, then the close."""
+    msg = await ws.receive(timeout=5 * UNIT)
+    if msg.type == aiohttp.WSMsgType.TEXT:
+        assert msg.data == "1", msg
+        msg = await ws.receive(timeout=5 * UNIT)
+    assert msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED), msg
+
+
+async def test_connect_emit_follows_connect_ack_on_the_wire(server_url):
+    """The frame after CONNECT is its ack; the emit from on_connect comes next, not before."""
+    async with aiohttp.ClientSession() as session:
+        ws = await open_ws(session, server_url)
+        await ws.send_str('40/test,{"k":"v"}')
+        ack = await ws.receive_str(timeout=5 * UNIT)
+        assert ack.startswith('40/test,{"sid":"')
+        welcome = await ws.receive_str(timeout=5 * UNIT)
+        assert welcome == '42/test,["welcome",{"auth":{"k":"v"},"addr":"127.0.0.1"}]'
+        await ws.close()
+
+
+async def test_unknown_namespace_frame(server_url):
+    """An unknown namespace is answered with CONNECT_ERROR {"message":"Invalid namespace"}."""
+    async with aiohttp.ClientSession() as session:
+        ws = await open_ws(session, server_url)
+        await ws.send_str("40/nope,")
+        assert await ws.receive_str(timeout=5 * UNIT) == '44/nope,{"message":"Invalid namespace"}'
+        await ws.close()
+
+
+@pytest.mark.parametrize("garbage", [
+    '42["x"', "4{", "42[1]", "42[]", '42"text"', "49", '42["connect"]', "40/test,[1]",
+    '42/test,["join","r"]', '43["x"]', "44{}",
+], ids=["truncated", "bad-json", "non-string-event", "empty-event", "not-list", "bad-type",
+        "reserved-event", "connect-not-object", "not-connected-namespace", "ack-no-id",
+        "client-connect-error"])
+async def test_malformed_packet_closes_the_connection(server_url, garbage):
+    """A packet the Socket.IO v5 protocol does not allow closes the connection."""
+    async with aiohttp.ClientSession() as session:
+        ws = await open_ws(session, server_url)
+        await ws.send_str("40")
+        assert (await ws.receive_str(timeout=5 * UNIT)).startswith('40{"sid":"')
+        await ws.send_str(garbage)
+        await assert_closed(ws)
+
+
+async def test_malformed_msgpack_packet_closes_the_connection(server_url):
+    """A binary first packet that is not a msgpack map closes the connection."""
+    async with aiohttp.ClientSession() as session:
+        ws = await open_ws(session, server_url)
+        await ws.send_bytes(msgpack.packb([0, "/"]))
+        await assert_closed(ws)
+
+
+async def test_msgpack_kick_has_no_nil_data(server_url):
+    """A server kick in msgpack is {type: 1, nsp} without data: nil (the JS parser rejects it)."""
+    async with aiohttp.ClientSession() as session:
+        ws = await open_ws(session, server_url)
+        await ws.send_bytes(msgpack.packb({"type": 0, "nsp": "/test"}))
+        connect = msgpack.unpackb(await ws.receive_bytes(timeout=5 * UNIT))
+        assert set(connect) == {"type", "nsp", "data"} and connect["type"] == 0
+        welcome = msgpack.unpackb(await ws.receive_bytes(timeout=5 * UNIT))
+        assert welcome == {"type": 2, "nsp": "/test",
+                           "data": ["welcome", {"auth": None, "addr": "127.0.0.1"}]}
+        await ws.send_bytes(msgpack.packb({"type": 2, "nsp": "/test", "data": ["kick"]}))
+        assert msgpack.unpackb(await ws.receive_bytes(timeout=5 * UNIT)) == {"type": 1, "nsp": "/test"}
+        await ws.close()
+
+
+async def test_pending_poll_is_answered_when_client_closes(server_url):
+    """A long-poll GET pending when the client POSTs CLOSE gets a CLOSE packet at once."""
+    base = server_url + "/socket.io/?EIO=4&transport=polling"
+    async with aiohttp.ClientSession() as session:
+        async with session.get(base) as r:
+            sid = json.loads((await r.text())[1:])["sid"]
+        url = f"{base}&sid={sid}"
+        async with session.post(url, data="40") as r:
+            assert await r.text() == "OK"
+        async with session.get(url) as r:
+            assert (await r.text()).startswith('40{"sid":"')
+
+        async def poll() -> str:
+            async with session.get(url) as r:
+                return await r.text()
+
+        pending = asyncio.ensure_future(poll())
+        await asyncio.sleep(0.05 * UNIT)  # let the GET reach the server; the poll is long
+        async with session.post(url, data="1") as r:
+            assert await r.text() == "OK"
+        # stock python-engineio answers only after ping_interval + ping_timeout (45 s)
+        assert await asyncio.wait_for(pending, 5 * UNIT) == "1"
+
+
+@pytest.mark.parametrize("origins,origin,allowed", [
+    (None, "SAME", True),
+    (None, "http://evil.example", False),
+    (("http://good.example",), "http://good.example", True),
+    (("http://good.example",), "http://evil.example", False),
+    (("*",), "http://any.example", True),
+])
+async def test_cors_origins(start_server, origins, origin, allowed):
+    """--cors-origins decides which Origin may open a session (default: same origin only)."""
+    url = await start_server(cors_origins=origins)
+    origin = url if origin == "SAME" else origin
+    async with aiohttp.ClientSession() as session:
+        async with session.get(url + "/socket.io/?EIO=4&transport=polling",
+                               headers={"Origin": origin}) as r:
+            assert r.status == (200 if allowed else 400)
+            if allowed:
+                assert r.headers["Access-Control-Allow-Origin"] == origin
+                assert (await r.text()).startswith('0{"sid":"')
+        if not allowed:
+            with pytest.raises(aiohttp.WSServerHandshakeError):
+                await session.ws_connect(ws_url(url), headers={"Origin": origin})
+
+
+async def test_malformed_packet_in_a_poll_post_ends_the_session_at_once(server_url):
+    """A bad packet POSTed with no GET pending gets its answer and ends the session."""
+    base = server_url + "/socket.io/?EIO=4&transport=polling"
+    async with aiohttp.ClientSession() as session:
+        async with session.get(base) as r:
+            url = f"{base}&sid={json.loads((await r.text())[1:])['sid']}"
+        async with session.post(url, data="40") as r:
+            assert await r.text() == "OK"
+        async with session.get(url) as r:
+            assert (await r.text()).startswith('40{"sid":"')
+        # stock eio.disconnect() waits for a GET to fetch CLOSE: this POST would never end
+        post = session.post(url, data='42["x"\x1e40/test,\x1e42["echo"]')
+        async with await asyncio.wait_for(post, 5 * UNIT) as r:
+            assert (r.status, await r.text()) == (200, "OK")
+        async with session.get(url) as r:
+            assert r.status == 400
