@@ -53,7 +53,7 @@ def _short(frame: str) -> str:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--scenario", choices=("echo", "broadcast"), default="echo")
+    ap.add_argument("--scenario", choices=("echo", "broadcast", "conns"), default="echo")
     ap.add_argument("--parser", choices=run.PARSERS, default="json")
     ap.add_argument("--seconds", type=float, default=5)
     ap.add_argument("--top", type=int, default=20)
@@ -72,8 +72,10 @@ def main() -> int:
         time.sleep(1)  # py-spy attaches
         if args.scenario == "echo":
             out = run.loadgen("echo", srv, args.parser, duration=args.seconds, warmup=0.5)
-        else:
+        elif args.scenario == "broadcast":
             out = run.loadgen("broadcast", srv, args.parser, clients=1000, count=300)
+        else:
+            out = run.loadgen("conns", srv, args.parser, clients=5000, pid=srv.proc.pid, disconnect=True)
         spy.send_signal(signal.SIGINT)  # py-spy writes its output on Ctrl+C, not on SIGTERM
         _, err = spy.communicate(timeout=30)
     print(f"load: {out}")

@@ -10,8 +10,10 @@
 
 ``rooms`` keeps stock's shape (namespace → room → bidict sid ⇄ eio_sid) because the
 pub/sub managers and python-socketio read it; ``_memberships`` is the reverse index
-(namespace → sid → rooms, in join order) kept beside it. ``pending_connect`` and
-``pending_disconnect`` hold sets instead of stock's lists; only this class touches them.
+(namespace → sid → rooms joined, in join order) kept beside it. It leaves out the two
+rooms every connected sid is in (``None`` and its own), so an idle client costs it nothing.
+``pending_connect`` and ``pending_disconnect`` hold sets instead of stock's lists; only
+this class touches them.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ class FastEmitManager(socketio.AsyncManager):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        # namespace -> sid -> {room: None}: the rooms a sid is in, None and its own included
+        # namespace -> sid -> {room: None}: rooms joined, besides None and the sid's own
         self._memberships: dict[str, dict[str, dict[Any, None]]] = {}
 
     # --- connect / disconnect bookkeeping ---------------------------------------------
@@ -79,9 +81,9 @@ class FastEmitManager(socketio.AsyncManager):
     def basic_disconnect(self, sid: str, namespace: str, **kwargs: Any) -> None:
         if namespace not in self.rooms:
             return
-        joined = self._memberships.get(namespace, {}).get(sid, {})
+        joined = list(self._memberships.get(namespace, {}).get(sid, ()))
         # the None room last: the sid stays resolvable until it has left everything else
-        for room in [r for r in joined if r is not None] + ([None] if None in joined else []):
+        for room in [*joined, sid, None]:
             self.basic_leave_room(sid, namespace, room)
         self.callbacks.pop(sid, None)
         _discard(self.pending_connect, namespace, sid)
@@ -91,7 +93,8 @@ class FastEmitManager(socketio.AsyncManager):
 
     def basic_enter_room(self, sid: str, namespace: str, room: Any, eio_sid: str | None = None) -> None:
         super().basic_enter_room(sid, namespace, room, eio_sid=eio_sid)
-        self._memberships.setdefault(namespace, {}).setdefault(sid, {})[room] = None
+        if room is not None and room != sid:
+            self._memberships.setdefault(namespace, {}).setdefault(sid, {})[room] = None
 
     def basic_leave_room(self, sid: str, namespace: str, room: Any) -> None:
         super().basic_leave_room(sid, namespace, room)
@@ -107,7 +110,8 @@ class FastEmitManager(socketio.AsyncManager):
                     del self._memberships[namespace]
 
     def get_rooms(self, sid: str, namespace: str) -> list[Any]:
-        return [r for r in self._memberships.get(namespace, {}).get(sid, ()) if r is not None]
+        own = [sid] if sid in self.rooms.get(namespace, {}) else []
+        return own + list(self._memberships.get(namespace, {}).get(sid, ()))
 
     # --- emit -----------------------------------------------------------------------
 
@@ -143,14 +147,18 @@ class FastEmitManager(socketio.AsyncManager):
                     sio_packet.EVENT, namespace=namespace, data=[event, *args], id=ack_id))
             return
         encoded: dict[type, list[eio_packet.Packet]] = {}
+        parser_of, send = server.parser_of, server._send_eio_packet  # hoisted: per-recipient loop
         for _sid, eio_sid in recipients:
-            parser = server.parser_of(eio_sid)
+            parser = parser_of(eio_sid)
             frames = encoded.get(parser)
             if frames is None:
                 frames = encoded[parser] = server.eio_frames(parser(
                     sio_packet.EVENT, namespace=namespace, data=[event, *args]))
-            for frame in frames:
-                await server._send_eio_packet(eio_sid, frame)
+            if len(frames) == 1:
+                await send(eio_sid, frames[0])
+            else:  # a packet with binary attachments: the header frame, then each attachment
+                for frame in frames:
+                    await send(eio_sid, frame)
 
 
 def _discard(pending: dict[str, set[str]], namespace: str, sid: str | None) -> None:

@@ -42,7 +42,14 @@ async def _serve(config: Config) -> None:
 
 
 def serve(config: Config) -> int:
-    asyncio.run(_serve(config))
+    try:
+        # uvloop (the optional `uvloop` extra) runs the same code faster; never required.
+        import uvloop
+    except ImportError:
+        asyncio.run(_serve(config))
+    else:
+        log.debug("event loop: uvloop %s", uvloop.__version__)
+        uvloop.run(_serve(config))
     return 0
 
 

@@ -33,6 +33,7 @@ async def test_pending_connect_is_not_connected_until_connect() -> None:
     assert manager.is_pre_connected(sid, NS) is False
     assert manager.is_connected(sid, NS) is True
     assert manager.pending_connect == {}
+    assert manager._memberships == {}  # an idle client costs the reverse index nothing
 
 
 async def test_second_pre_connect_of_one_session_is_refused() -> None:
