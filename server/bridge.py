@@ -34,6 +34,8 @@ log = logging.getLogger("openline.bridge")
 
 SOCKETIO_PREFIX = "/socket.io/"
 TRANSPORT_NAME = "websocket-bridge"
+# Unsent bytes a session may hold, in --max-payload units, before its client is dropped.
+SEND_LIMIT_PAYLOADS = 4
 
 
 class BridgeSocket(web.WebSocketResponse):
@@ -51,10 +53,13 @@ class BridgeSocket(web.WebSocketResponse):
 class BridgeSession:
     """One plain WebSocket; answers the engine calls python-socketio makes for its sid."""
 
-    def __init__(self, ws: web.WebSocketResponse, eio_sid: str, namespace: str) -> None:
+    def __init__(self, ws: web.WebSocketResponse, eio_sid: str, namespace: str,
+                 tcp: asyncio.BaseTransport | None = None, send_limit: int = 0) -> None:
         self.ws = ws
         self.eio_sid = eio_sid
         self.namespace = namespace
+        self.tcp = tcp
+        self.send_limit = send_limit
         self.data: dict[str, Any] = {}  # what python-socketio keeps per engine session
         self.closing: asyncio.Task[Any] | None = None
 
@@ -69,6 +74,8 @@ class BridgeSession:
             return
         if self.ws.closed:
             return
+        if self._backlogged():
+            return
         try:
             if isinstance(frame, str):
                 await self.ws.send_str(frame)
@@ -77,6 +84,20 @@ class BridgeSession:
         except (ConnectionError, RuntimeError) as exc:
             # the peer went away mid-broadcast: its reader ends the session; others go on
             log.debug("send to %s failed: %s", self.eio_sid, exc)
+
+    def _backlogged(self) -> bool:
+        """Drop a client that stopped reading rather than let its backlog grow or stall
+        the broadcast that is writing to it (a write only waits past aiohttp's limit)."""
+        tcp = self.tcp
+        if tcp is None or not self.send_limit or not isinstance(tcp, asyncio.WriteTransport):
+            return False
+        unsent = tcp.get_write_buffer_size()
+        if unsent <= self.send_limit:
+            return False
+        log.warning("bridge %s: %d bytes unsent, dropping a client that does not read",
+                    self.eio_sid, unsent)
+        tcp.abort()  # a close frame would only queue behind the backlog
+        return True
 
     async def disconnect(self, eio_sid: str) -> None:
         self.close(Close(1000, "closed by server"))
@@ -233,12 +254,16 @@ class Bridge:
             log.info("bridge refused origin %r", request.headers.get("Origin"))
             raise web.HTTPForbidden(text=f"origin {request.headers.get('Origin')} not allowed\n")
         # aiohttp refuses an uncompressed frame of exactly max_msg_size; --max-payload
-        # is the largest frame accepted, as Engine.IO's maxHttpBufferSize is.
+        # is the largest frame accepted, as Engine.IO's maxHttpBufferSize is. Writes wait
+        # for the socket only every writer_limit bytes; the session bounds the backlog.
+        send_limit = SEND_LIMIT_PAYLOADS * config.max_payload
         ws = BridgeSocket(
             pong_timeout=config.ping_timeout, heartbeat=config.ping_interval,
-            compress=config.websocket_compression, max_msg_size=config.max_payload + 1)
+            compress=config.websocket_compression, max_msg_size=config.max_payload + 1,
+            writer_limit=send_limit)
         await ws.prepare(request)  # answers a bad handshake with 400 itself
-        session = BridgeSession(ws, "b" + secrets.token_urlsafe(15), request.path)
+        session = BridgeSession(ws, "b" + secrets.token_urlsafe(15), request.path,
+                                request.transport, send_limit)
         auth = {key: request.query[key] for key in request.query.keys()}
         self.sessions.add(session)
         try:

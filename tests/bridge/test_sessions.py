@@ -4,6 +4,7 @@ server-side disconnects, heartbeat, shutdown."""
 from __future__ import annotations
 
 import asyncio
+import socket
 from collections.abc import Callable
 from typing import Any
 
@@ -123,3 +124,40 @@ async def test_shutdown_closes_with_1001() -> None:
             closed.append(await receive(ws))
     assert (closed[0].type, closed[0].data, closed[0].extra) == (
         aiohttp.WSMsgType.CLOSE, 1001, "server shutting down")
+
+
+def _masked_text_frame(payload: bytes) -> bytes:
+    """A client text frame (RFC 6455 §5.2); the all-zero mask leaves the payload as is."""
+    n = len(payload)
+    length = bytes([0x80 | n]) if n < 126 else bytes([0x80 | 126]) + n.to_bytes(2, "big")
+    return b"\x81" + length + b"\x00\x00\x00\x00" + payload
+
+
+async def test_client_that_stops_reading_is_dropped(start_server: ServerFactory,
+                                                    ws_connect: WsFactory) -> None:
+    """A client that never reads is dropped once 4 × --max-payload is unsent; others go on."""
+    url = await start_server(max_payload=16_000)
+    host, port = url.removeprefix("http://").split(":")
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # fill up fast
+    sock.setblocking(False)
+    await asyncio.get_running_loop().sock_connect(sock, (host, int(port)))
+    reader, writer = await asyncio.open_connection(sock=sock)
+    writer.write(f"GET / HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\n"
+                 "Connection: Upgrade\r\nSec-WebSocket-Key: sN9cRrP/n9NdMgdcy2VJFQ==\r\n"
+                 "Sec-WebSocket-Version: 13\r\n\r\n".encode())
+    assert (await reader.readuntil(b"\r\n\r\n")).startswith(b"HTTP/1.1 101")
+    frame = _masked_text_frame(b"x" * 15_000)  # each one is echoed back, and never read
+    dropped = False
+    try:
+        for _ in range(4000):  # 60 MB: far past any loopback socket buffer
+            writer.write(frame)
+            await asyncio.wait_for(writer.drain(), 10 * UNIT)
+    except (ConnectionResetError, BrokenPipeError):
+        dropped = True
+    finally:
+        writer.close()
+    assert dropped, "the server kept a client that never reads"
+    ws = await ws_connect(url)
+    await ws.send_str("still serving")
+    assert (await receive(ws)).data == "still serving"
