@@ -1,0 +1,86 @@
+"""``python -m server.engine``: a bare Engine.IO v4 echo server at /engine.io/.
+
+Every message a client sends comes back to it, as the reference server's protocol test
+suite expects; the protocol tests run against this as well as the full server.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+from typing import Any
+
+from aiohttp import web
+
+from ..config import Config
+from ..errors import ConfigError
+from .server import Engine
+
+log = logging.getLogger("openline.engine")
+
+
+def create_echo_app(config: Config) -> web.Application:
+    """An aiohttp app serving only an echoing Engine at /engine.io/."""
+    engine = Engine(config)
+
+    async def echo(sid: str, data: Any) -> None:
+        await engine.send(sid, data)
+
+    engine.on("message", echo)
+    app = web.Application(client_max_size=config.max_payload)
+    engine.attach(app, "engine.io")
+
+    async def shutdown(_app: web.Application) -> None:
+        await engine.shutdown()
+
+    app.on_shutdown.append(shutdown)
+    return app
+
+
+def parse(argv: list[str]) -> Config:
+    parser = argparse.ArgumentParser(prog="python -m server.engine", description=__doc__)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", default="0")
+    parser.add_argument("--ping-interval", default="25")
+    parser.add_argument("--ping-timeout", default="20")
+    parser.add_argument("--max-payload", default="1000000")
+    parser.add_argument("--cors-origins", default="")
+    parser.add_argument("--transports", default="polling,websocket")
+    args = parser.parse_args(argv)
+    return Config.from_options({name: value for name, value in vars(args).items() if value != ""})
+
+
+async def serve(config: Config) -> None:
+    runner = web.AppRunner(create_echo_app(config), handle_signals=False, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, config.host, config.port)
+    await site.start()
+    port = runner.addresses[0][1] if runner.addresses else config.port
+    # tests read this line to learn the port chosen for --port 0
+    print(f"engine.io listening on http://{config.host}:{port}/engine.io/", flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        await runner.cleanup()
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        config = parse(sys.argv[1:] if argv is None else argv)
+    except ConfigError as exc:
+        print(f"python -m server.engine: {exc}", file=sys.stderr)
+        return 2
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    asyncio.run(serve(config))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,136 @@
+"""HTTP long-polling (Engine.IO v4 "HTTP long-polling"): handshake, GET, POST."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING
+
+from aiohttp import web
+
+from ..errors import ProtocolError
+from .packets import BAD_REQUEST, CLOSE, MESSAGE, NOOP_FRAME, decode_payload
+from .request import refuse
+
+if TYPE_CHECKING:
+    from .server import Engine
+    from .session import Session
+
+log = logging.getLogger("openline.engine")
+
+TEXT = "text/plain"
+
+
+def _payload(body: str, headers: dict[str, str]) -> web.Response:
+    headers["Cache-Control"] = "no-store"
+    return web.Response(text=body, content_type=TEXT, charset="utf-8", headers=headers)
+
+
+async def handshake(engine: Engine, request: web.Request, headers: dict[str, str]) -> web.StreamResponse:
+    """First GET: a new session, answered with the open packet."""
+    session = await engine.open_session(request, "polling")
+    if session is None:
+        return engine.refused_connection(headers)
+    return _payload(session.take_payload(), headers)
+
+
+async def get(engine: Engine, session: Session, request: web.Request,
+              headers: dict[str, str]) -> web.StreamResponse:
+    """A poll: answered at once when packets wait, else when the first one arrives."""
+    if session.poll is not None:
+        # "MUST NOT have more than one active GET ... return 400 and close the session";
+        # the first GET then ends with the close packet.
+        log.info("closing %s: a second concurrent GET", session.sid)
+        await engine.close(session, engine.reason.TRANSPORT_ERROR)
+        return refuse(BAD_REQUEST, headers)
+    if session.lingering:  # closed by us: deliver what was queued and the close packet
+        engine.forget(session)
+        return _payload(session.take_payload(), headers)
+    if session.probe is not None:
+        # the client pauses polling to upgrade; a GET it still sends ends with a noop
+        return _payload(session.take_payload(NOOP_FRAME), headers)
+    if not session.queue:
+        poll = session.poll = asyncio.get_running_loop().create_future()
+        try:
+            await poll
+        finally:
+            session.poll = None
+    transport = request.transport
+    if transport is None or transport.is_closing():
+        # the client gave up on this GET; what it would carry cannot be delivered
+        log.info("closing %s: poll request closed by the client", session.sid)
+        session.queue.clear()
+        await engine.close(session, engine.reason.TRANSPORT_CLOSE, by_client=True)
+        return web.Response(status=499)
+    return _payload(session.take_payload(), headers)
+
+
+async def post(engine: Engine, session: Session, request: web.Request,
+               headers: dict[str, str]) -> web.StreamResponse:
+    """Packets from the client; answered ``ok`` once each has been handled in order."""
+    if session.lingering:
+        return refuse(BAD_REQUEST, headers)
+    if session.posting:
+        log.info("closing %s: a second concurrent POST", session.sid)
+        await engine.close(session, engine.reason.TRANSPORT_ERROR)
+        return refuse(BAD_REQUEST, headers)
+    session.posting = True
+    try:
+        body = await _read_body(engine, session, request)
+        if isinstance(body, int):  # refused, session closed
+            return refuse(BAD_REQUEST, headers) if body == 400 else web.Response(
+                status=body, headers=headers)
+        try:
+            packets = decode_payload(body)
+        except ProtocolError as exc:
+            log.info("closing %s: %s", session.sid, exc)
+            await engine.close(session, engine.reason.TRANSPORT_ERROR)
+            return refuse(BAD_REQUEST, headers)
+        on_message = engine.on_message
+        for ptype, data in packets:
+            if session.closed:
+                break
+            if ptype == MESSAGE:
+                await on_message(session.sid, data)
+            elif ptype == CLOSE:
+                await engine.close(session, engine.reason.CLIENT_DISCONNECT, by_client=True)
+            else:
+                try:
+                    await engine.receive(session, ptype, data)
+                except ProtocolError as exc:
+                    log.info("closing %s: %s", session.sid, exc)
+                    await engine.close(session, engine.reason.TRANSPORT_ERROR)
+                    return refuse(BAD_REQUEST, headers)
+    finally:
+        session.posting = False
+    # text/html, as the reference server answers: text/plain makes some agents download
+    return web.Response(text="ok", content_type="text/html", headers=headers)
+
+
+async def _read_body(engine: Engine, session: Session, request: web.Request) -> str | int:
+    """The body as text, or the HTTP status refusing it (413: over maxPayload, 400: binary
+    or not UTF-8), after closing the session."""
+    limit = engine.max_payload
+    why = ""
+    status = 400
+    if request.content_type == "application/octet-stream":
+        why = "binary POST body (Engine.IO v4 sends binary as base64)"
+    elif request.content_length is not None and request.content_length > limit:
+        why, status = f"POST of {request.content_length} bytes over maxPayload {limit}", 413
+    else:
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in request.content.iter_any():
+            size += len(chunk)
+            if size > limit:
+                why, status = f"POST over maxPayload {limit}", 413
+                break
+            chunks.append(chunk)
+        else:
+            try:
+                return b"".join(chunks).decode("utf-8")
+            except UnicodeDecodeError:
+                why = "POST body is not UTF-8"
+    log.info("closing %s: %s", session.sid, why)
+    await engine.close(session, engine.reason.TRANSPORT_ERROR)
+    return status

@@ -1,0 +1,329 @@
+"""``Engine``: openline's Engine.IO v4 server on aiohttp, a drop-in for the
+``engineio.AsyncServer`` that python-socketio drives (``on``, ``attach``, ``send``,
+``send_packet``, ``disconnect``, sessions, ``transport``, ``shutdown``, helpers).
+
+Departs from python-engineio (each a spec rule it misses or a measured cost): intervals
+go out in exact milliseconds; refused requests carry the reference error bodies; a bad
+packet, a second GET or POST, or a body over maxPayload closes the session; upgrades
+never leak polling-side packets; heartbeats use one timer handle per session; and no
+task or queue sits between a send and the socket.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+import secrets
+from collections.abc import Callable
+from typing import Any
+
+from aiohttp import hdrs, web
+
+from ..config import Config
+from ..errors import ProtocolError
+from . import packets, polling, websocket
+from .heartbeat import Heartbeat
+from .packets import (
+    BAD_HANDSHAKE_METHOD,
+    BAD_REQUEST,
+    FORBIDDEN,
+    UNKNOWN_SID,
+    UNKNOWN_TRANSPORT,
+    UNSUPPORTED_PROTOCOL_VERSION,
+)
+from .request import OriginPolicy, environ_for, refuse
+from .session import Session
+
+log = logging.getLogger("openline.engine")
+
+Handler = Callable[..., Any]
+
+
+class Engine:
+    """Engine.IO v4 sessions over long-polling and WebSocket for one aiohttp app."""
+
+    class reason:
+        """Why a session ended; the same strings as ``engineio.Server.reason``, which
+        python-socketio passes on to disconnect handlers."""
+
+        SERVER_DISCONNECT = "server disconnect"
+        CLIENT_DISCONNECT = "client disconnect"
+        PING_TIMEOUT = "ping timeout"
+        TRANSPORT_CLOSE = "transport close"
+        TRANSPORT_ERROR = "transport error"
+
+    async_mode = "aiohttp"
+    event_names = ("connect", "disconnect", "message")
+
+    def __init__(self, config: Config | None = None, *, ping_interval: float | None = None,
+                 ping_timeout: float | None = None, max_http_buffer_size: int | None = None,
+                 transports: list[str] | None = None, send_buffer_limit: int | None = None,
+                 logger: Any = False, **_ignored: Any) -> None:
+        """``config`` gives every setting; the keywords are python-engineio's names, which
+        python-socketio passes through (they win over ``config``)."""
+        config = config or Config()
+        self.config = config
+        self.ping_interval = float(ping_interval if ping_interval is not None else config.ping_interval)
+        self.ping_timeout = float(ping_timeout if ping_timeout is not None else config.ping_timeout)
+        self.max_payload = int(max_http_buffer_size or config.max_payload)
+        self.transports = tuple(transports or config.transports)
+        self.upgrades_from_polling = ["websocket"] if "websocket" in self.transports else []
+        self.compression = config.websocket_compression
+        # a peer may fall this far behind before it is dropped
+        self.send_buffer_limit = send_buffer_limit or max(16 * self.max_payload, 1 << 20)
+        self.origins = OriginPolicy(config.cors_origins, config.trusted_proxies)
+        self.logger = logger if isinstance(logger, logging.Logger) else log
+        self.sessions: dict[str, Session] = {}
+        self.handlers: dict[str, Handler] = {}
+        self.heartbeat = Heartbeat(self.ping_interval, self.ping_timeout, self._timed_out)
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._message: Handler | None = None
+
+    # --- python-engineio's API, as python-socketio calls it ----------------
+
+    def on(self, event: str, handler: Handler | None = None) -> Any:
+        if event not in self.event_names:
+            raise ValueError("Invalid event")
+
+        def register(fn: Handler) -> Handler:
+            self.handlers[event] = fn
+            if event == "message":
+                self._message = fn if inspect.iscoroutinefunction(fn) else None
+            return fn
+
+        return register if handler is None else register(handler)
+
+    def attach(self, app: web.Application, engineio_path: str = "engine.io") -> None:
+        """Serve every method at ``/<path>/``: unsupported ones get the spec's 400."""
+        app.router.add_route("*", f"/{engineio_path.strip('/')}/", self.handle_request)
+
+    async def send(self, sid: str, data: Any) -> None:
+        session = self.sessions.get(sid)
+        if session is None:
+            log.debug("cannot send to %s: no such session", sid)
+            return
+        await session.send(packets.message(data) if isinstance(data, (str, bytes))
+                           else packets.frame(packets.MESSAGE, data))
+
+    async def send_packet(self, sid: str, pkt: Any) -> None:
+        """Send an ``engineio.packet.Packet``; its encoding is kept on the packet, so a
+        broadcast of one packet object encodes once for all recipients."""
+        session = self.sessions.get(sid)
+        if session is None:
+            log.debug("cannot send to %s: no such session", sid)
+            return
+        frame = getattr(pkt, "_openline_frame", None)
+        if frame is None:
+            frame = packets.frame(pkt.packet_type, pkt.data)
+            try:
+                pkt._openline_frame = frame
+            except AttributeError:  # a packet class with __slots__: encode each time
+                pass
+        await session.send(frame)
+
+    async def get_session(self, sid: str) -> dict[str, Any]:
+        return self.sessions[sid].user_session
+
+    async def save_session(self, sid: str, session: dict[str, Any]) -> None:
+        self.sessions[sid].user_session = session
+
+    def session(self, sid: str) -> Any:
+        engine = self
+
+        class _SessionContext:
+            async def __aenter__(self) -> dict[str, Any]:
+                self.data = await engine.get_session(sid)
+                return self.data
+
+            async def __aexit__(self, *exc: Any) -> None:
+                await engine.save_session(sid, self.data)
+
+        return _SessionContext()
+
+    def transport(self, sid: str) -> str:
+        return self.sessions[sid].transport
+
+    async def disconnect(self, sid: str | None = None) -> None:
+        if sid is None:
+            for each in list(self.sessions.values()):
+                await self.close(each, self.reason.SERVER_DISCONNECT)
+            return
+        session = self.sessions.get(sid)
+        if session is not None:
+            await self.close(session, self.reason.SERVER_DISCONNECT)
+
+    async def shutdown(self) -> None:
+        """Close every session: pending polls end with the close packet, sockets close."""
+        await self.disconnect()
+        self.sessions.clear()
+        if self._tasks:
+            await asyncio.wait(list(self._tasks), timeout=5)
+
+    def start_background_task(self, target: Handler, *args: Any, **kwargs: Any) -> asyncio.Task[Any]:
+        task = asyncio.ensure_future(target(*args, **kwargs))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    async def sleep(self, seconds: float = 0) -> None:
+        await asyncio.sleep(seconds)
+
+    def create_event(self, *args: Any, **kwargs: Any) -> asyncio.Event:
+        return asyncio.Event(*args, **kwargs)
+
+    def create_queue(self, *args: Any, **kwargs: Any) -> asyncio.Queue[Any]:
+        return asyncio.Queue(*args, **kwargs)
+
+    def get_queue_empty_exception(self) -> type[Exception]:
+        return asyncio.QueueEmpty
+
+    @staticmethod
+    def generate_id() -> str:
+        return secrets.token_urlsafe(15)  # 120 random bits, 20 URL-safe characters
+
+    def is_asyncio_based(self) -> bool:
+        return True
+
+    # --- requests ----------------------------------------------------------
+
+    async def handle_request(self, request: web.Request) -> web.StreamResponse:
+        """Check a request against Engine.IO v4 and route it to its transport."""
+        origins = self.origins
+        if request.method == hdrs.METH_OPTIONS:
+            return origins.preflight(request)
+        headers = origins.headers(request)
+        query = request.query
+        transport = query.get("transport")
+        if transport not in self.transports:
+            return refuse(UNKNOWN_TRANSPORT, headers)
+        if query.get("EIO") != "4":
+            return refuse(UNSUPPORTED_PROTOCOL_VERSION, headers)
+        if not origins.allows(request):
+            # browsers enforce CORS on polling, but nothing stops a page opening a
+            # WebSocket to any origin: the allow-list is applied here to both
+            log.info("refused origin %s", request.headers.get("Origin"))
+            return refuse(FORBIDDEN)
+        is_ws = transport == "websocket"
+        if is_ws and request.headers.get("Upgrade", "").lower() != "websocket":
+            return refuse(BAD_REQUEST, headers)
+        sid = query.get("sid")
+        if sid is None:
+            if request.method != hdrs.METH_GET:
+                return refuse(BAD_HANDSHAKE_METHOD, headers)
+            if is_ws:
+                return await websocket.handshake(self, request)
+            return await polling.handshake(self, request, headers)
+        session = self.sessions.get(sid)
+        if session is None:
+            return refuse(UNKNOWN_SID, headers)
+        if is_ws:
+            return await websocket.upgrade(self, session, request)
+        if session.transport != "polling":
+            return refuse(BAD_REQUEST, headers)  # the session has moved to its WebSocket
+        if request.method == hdrs.METH_GET:
+            return await polling.get(self, session, request, headers)
+        if request.method == hdrs.METH_POST:
+            return await polling.post(self, session, request, headers)
+        return refuse(BAD_REQUEST, headers)
+
+    def refused_connection(self, headers: dict[str, str]) -> web.Response:
+        return refuse(FORBIDDEN, headers)
+
+    # --- session lifecycle -------------------------------------------------
+
+    async def open_session(self, request: web.Request, transport: str,
+                           ws: web.WebSocketResponse | None = None) -> Session | None:
+        """Create a session, queue its open packet, run the connect handler; None when
+        the handler refuses."""
+        sid = self.generate_id()
+        session = Session(self, sid, environ_for(request, self.config.trusted_proxies), transport)
+        upgrades = self.upgrades_from_polling if transport == "polling" else []
+        opening = packets.open_frame(sid, upgrades, self.ping_interval, self.ping_timeout,
+                                     self.max_payload)
+        if ws is not None:
+            session.ws = ws
+            session.socket = request.transport
+        self.sessions[sid] = session
+        await session.send(opening)
+        try:
+            accepted = await self._call("connect", sid, session.environ)
+        except Exception:
+            log.exception("connect handler failed for %s", sid)
+            accepted = False
+        if accepted is not None and accepted is not True:
+            self.sessions.pop(sid, None)
+            session.closed = True
+            log.info("connection %s refused by the application", sid)
+            return None
+        if not session.closed:
+            self.heartbeat.start(session)
+        log.debug("%s open over %s", sid, transport)
+        return session
+
+    async def on_message(self, sid: str, data: str | bytes) -> None:
+        """One message to the application, in order, on the caller's task."""
+        handler = self._message
+        try:
+            if handler is not None:
+                await handler(sid, data)
+            elif "message" in self.handlers:
+                await self._call("message", sid, data)
+        except Exception:
+            log.exception("message handler failed for %s", sid)
+
+    async def receive(self, session: Session, ptype: int, data: Any) -> None:
+        """A non-message packet from the client, on any transport."""
+        if ptype == packets.PONG:
+            self.heartbeat.pong(session)
+        elif ptype == packets.CLOSE:
+            await self.close(session, self.reason.CLIENT_DISCONNECT, by_client=True)
+        elif ptype == packets.MESSAGE:
+            await self.on_message(session.sid, data)
+        elif ptype != packets.NOOP and ptype != packets.PING:
+            raise ProtocolError(f"unexpected packet type {ptype} from a client")
+
+    async def close(self, session: Session, reason: str, by_client: bool = False) -> None:
+        """End a session once: a pending GET is answered at once, the disconnect handler
+        runs, and sockets finish closing in the background (a peer may take a while to
+        acknowledge a WebSocket close)."""
+        if session.closed:
+            return
+        session.closed = True
+        self.heartbeat.stop(session)
+        # an orderly close by us leaves the rest and the close packet for the next GET;
+        # a dead or misbehaving peer's session is gone at once
+        session.end_polling(by_client, linger=reason == self.reason.SERVER_DISCONNECT)
+        if session.lingering:
+            asyncio.get_running_loop().call_later(
+                self.ping_interval + self.ping_timeout, self.forget, session)
+        else:
+            self.forget(session)
+        if session.ws is not None or session.probe is not None:
+            session.closing = self.start_background_task(session.close_sockets)
+        log.debug("%s closed: %s", session.sid, reason)
+        try:
+            await self._call("disconnect", session.sid, reason)
+        except Exception:
+            log.exception("disconnect handler failed for %s", session.sid)
+
+    def forget(self, session: Session) -> None:
+        if self.sessions.get(session.sid) is session:
+            del self.sessions[session.sid]
+
+    def close_soon(self, session: Session, reason: str) -> None:
+        """``close`` from a plain callback (a timer, a failed write)."""
+        if not session.closed:
+            self.start_background_task(self.close, session, reason)
+
+    def _timed_out(self, session: Session) -> None:
+        self.close_soon(session, self.reason.PING_TIMEOUT)
+
+    async def _call(self, event: str, *args: Any) -> Any:
+        handler = self.handlers.get(event)
+        if handler is None:
+            return None
+        result = handler(*args)
+        if inspect.isawaitable(result):
+            result = await result
+        return result

@@ -1,0 +1,181 @@
+"""One Engine.IO session: its transport, its bounded send buffer, its heartbeat state.
+
+Writes go straight to the transport. On a WebSocket, ``send`` hands the encoded frame to
+aiohttp's writer, which writes it to the socket at once; only when the socket cannot take
+more (its write buffer is not empty) do frames wait in ``backlog``, flushed in order by
+one task that lives for that busy spell. On long-polling, frames wait in ``queue`` until
+a GET takes them all at once. Both buffers are bounded: a peer that does not read is
+closed instead of growing the server's memory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import WSMsgType, web
+
+from .packets import CLOSE_FRAME, NOOP_FRAME, Frame, encode_payload
+
+if TYPE_CHECKING:
+    from .server import Engine
+
+log = logging.getLogger("openline.engine")
+
+_SEND_ERRORS = (ConnectionError, RuntimeError)  # aiohttp: reset / closing transport
+
+
+class Session:
+    """State of one client; see the module docstring for the buffers."""
+
+    __slots__ = (
+        "sid", "engine", "environ", "transport", "ws", "socket", "probe", "upgrade_timer",
+        "queue", "queued", "poll", "posting", "backlog", "backlogged", "flusher",
+        "timer", "awaiting_pong", "closed", "lingering", "closing", "user_session",
+    )
+
+    def __init__(self, engine: Engine, sid: str, environ: dict[str, Any], transport: str) -> None:
+        self.sid = sid
+        self.engine = engine
+        self.environ = environ
+        self.transport = transport  # "polling" or "websocket": where frames go now
+        self.ws: web.WebSocketResponse | None = None
+        self.socket: asyncio.Transport | None = None  # the WebSocket's TCP transport
+        self.probe: web.WebSocketResponse | None = None  # WebSocket upgrading this session
+        self.upgrade_timer: asyncio.TimerHandle | None = None
+        self.queue: list[Frame] = []  # polling: frames waiting for a GET
+        self.queued = 0
+        self.poll: asyncio.Future[None] | None = None  # the pending GET, woken by push()
+        self.posting = False
+        self.backlog: list[Frame] = []  # WebSocket: frames waiting while the socket is full
+        self.backlogged = 0
+        self.flusher: asyncio.Task[None] | None = None
+        self.timer: asyncio.TimerHandle | None = None
+        self.awaiting_pong = False
+        self.closed = False
+        self.lingering = False  # closed by us; the close packet awaits the next GET
+        self.closing: asyncio.Task[None] | None = None  # close_sockets() in progress
+        self.user_session: dict[str, Any] = {}
+
+    def __repr__(self) -> str:
+        return f"<Session {self.sid} {self.transport}{' closed' if self.closed else ''}>"
+
+    # --- writing ----------------------------------------------------------
+
+    async def send(self, frame: Frame) -> None:
+        """Write one frame now if the transport can take it, else buffer it."""
+        if self.closed:
+            return
+        ws = self.ws
+        if ws is None:
+            self.push(frame)
+            return
+        socket = self.socket
+        # aiohttp writes the frame to the socket before it waits for a drain, so a frame
+        # that goes out directly is never overtaken; once the socket is full, frames queue
+        # behind the flusher until it has caught up.
+        if self.flusher is not None or (socket is not None and socket.get_write_buffer_size()):
+            self._defer(frame)
+            return
+        try:
+            await ws.send_frame(frame.wire, WSMsgType.BINARY if frame.binary else WSMsgType.TEXT)
+        except _SEND_ERRORS:
+            self._transport_lost()
+
+    def push(self, frame: Frame) -> None:
+        """Buffer one frame for the current transport (callable from plain callbacks)."""
+        if self.closed:
+            return
+        if self.ws is not None:
+            self._defer(frame)
+            return
+        self.queue.append(frame)
+        self.queued += len(frame.wire)
+        if self.queued > self.engine.send_buffer_limit:
+            self._overflow()
+            return
+        poll = self.poll
+        if poll is not None and not poll.done():
+            poll.set_result(None)
+
+    def _defer(self, frame: Frame) -> None:
+        self.backlog.append(frame)
+        self.backlogged += len(frame.wire)
+        if self.backlogged > self.engine.send_buffer_limit:
+            self._overflow()
+        elif self.flusher is None:
+            self.flusher = asyncio.ensure_future(self._flush())
+
+    async def _flush(self) -> None:
+        try:
+            while self.backlog and self.ws is not None:
+                frames, self.backlog, self.backlogged = self.backlog, [], 0
+                for frame in frames:
+                    await self.ws.send_frame(
+                        frame.wire, WSMsgType.BINARY if frame.binary else WSMsgType.TEXT)
+        except _SEND_ERRORS:
+            self._transport_lost()
+        finally:
+            self.flusher = None
+
+    def _overflow(self) -> None:
+        log.warning("closing %s: send buffer over %d bytes (the peer is not reading)",
+                    self.sid, self.engine.send_buffer_limit)
+        self.queue, self.queued, self.backlog, self.backlogged = [], 0, [], 0
+        self.engine.close_soon(self, self.engine.reason.TRANSPORT_ERROR)
+
+    def _transport_lost(self) -> None:
+        self.engine.close_soon(self, self.engine.reason.TRANSPORT_CLOSE)
+
+    async def drain_backlog(self) -> None:
+        """Wait until buffered WebSocket frames are written (before an orderly close)."""
+        flusher = self.flusher
+        if flusher is not None and flusher is not asyncio.current_task():
+            await asyncio.wait([flusher])
+
+    # --- long-polling -----------------------------------------------------
+
+    def take_payload(self, extra: Frame | None = None) -> str:
+        """Everything queued for a GET, as one payload, plus ``extra`` if given."""
+        frames, self.queue, self.queued = self.queue, [], 0
+        if extra is not None:
+            frames.append(extra)
+        return encode_payload(frames)
+
+    def end_poll(self, final: Frame) -> None:
+        """Answer a pending GET with what is queued and then ``final`` (noop or close)."""
+        self.queue.append(final)
+        poll = self.poll
+        if poll is not None and not poll.done():
+            poll.set_result(None)
+
+    # --- closing ----------------------------------------------------------
+
+    def end_polling(self, by_client: bool, linger: bool) -> None:
+        """The polling side of closing (synchronous, so the pending GET is answered now);
+        ``linger``: keep the close packet for the next GET when none is pending."""
+        if self.ws is not None:
+            return
+        poll = self.poll
+        if poll is not None and not poll.done():
+            # Engine.IO v4: the client's close gets the pending GET answered with a noop;
+            # ours sends the queued packets and then the close packet.
+            self.queue.append(NOOP_FRAME if by_client else CLOSE_FRAME)
+            poll.set_result(None)
+        elif linger:
+            self.queue.append(CLOSE_FRAME)
+            self.lingering = True  # the next GET collects the rest and the close packet
+
+    async def close_sockets(self) -> None:
+        """Close the WebSocket (after its backlog) and any upgrade in progress."""
+        if self.upgrade_timer is not None:
+            self.upgrade_timer.cancel()
+        probe, self.probe = self.probe, None
+        if probe is not None and not probe.closed:
+            await probe.close()
+        ws = self.ws
+        if ws is not None:
+            await self.drain_backlog()
+            if not ws.closed:
+                await ws.close()

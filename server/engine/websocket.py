@@ -1,0 +1,135 @@
+"""The WebSocket transport (Engine.IO v4 "WebSocket", "Upgrade"): WebSocket-only
+sessions, upgrades of polling sessions, and the read loop both share."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING
+
+from aiohttp import WSMsgType, web
+
+from ..errors import ProtocolError
+from .packets import MESSAGE, NOOP_FRAME, PING, PROBE_PONG, UPGRADE, decode_text
+
+if TYPE_CHECKING:
+    from .server import Engine
+    from .session import Session
+
+log = logging.getLogger("openline.engine")
+
+# How long a client may take from the probe to the upgrade packet (the reference
+# server's default upgradeTimeout).
+UPGRADE_TIMEOUT = 10.0
+
+
+async def _accept(engine: Engine, request: web.Request) -> web.WebSocketResponse:
+    # max_msg_size enforces maxPayload per frame (aiohttp closes with 1009 beyond it);
+    # no permessage-deflate unless configured: it costs ~130 KB per connection.
+    ws = web.WebSocketResponse(max_msg_size=engine.max_payload, compress=engine.compression,
+                               autoping=True)
+    await ws.prepare(request)
+    return ws
+
+
+async def handshake(engine: Engine, request: web.Request) -> web.StreamResponse:
+    """A WebSocket-only session: the open packet is the first frame."""
+    ws = await _accept(engine, request)
+    session = await engine.open_session(request, "websocket", ws)
+    if session is None:
+        await ws.close()
+        return ws
+    await read(engine, session, ws)
+    return ws
+
+
+async def upgrade(engine: Engine, session: Session, request: web.Request) -> web.StreamResponse:
+    """A WebSocket for a polling session: probe, then the upgrade packet."""
+    ws = await _accept(engine, request)
+    if session.closed or session.transport != "polling" or session.probe is not None \
+            or "websocket" not in engine.upgrades_from_polling:
+        # "A client MUST NOT open more than one WebSocket connection per session. Should
+        # it happen, the server MUST close the WebSocket connection."
+        log.info("closing a second WebSocket for %s", session.sid)
+        await ws.close()
+        return ws
+    session.probe = ws
+    loop = asyncio.get_running_loop()
+    session.upgrade_timer = loop.call_later(
+        UPGRADE_TIMEOUT, lambda: asyncio.ensure_future(ws.close()))
+    try:
+        upgraded = await _probe(session, ws)
+    finally:
+        session.upgrade_timer.cancel()
+        session.upgrade_timer = None
+        if session.probe is ws:
+            session.probe = None
+    if not upgraded or session.closed:
+        if not ws.closed:
+            await ws.close()
+        return ws
+    session.transport = "websocket"
+    session.socket = request.transport
+    session.ws = ws
+    if session.poll is not None:  # a GET sent against the rules: end it cleanly
+        session.end_poll(NOOP_FRAME)
+    # packets queued for polling during the upgrade move to the WebSocket, in order;
+    # a noop meant to end a poll never does (it was only for the polling side)
+    queued, session.queue, session.queued = session.queue, [], 0
+    for frame in queued:
+        if frame is not NOOP_FRAME:
+            session.push(frame)
+    log.debug("%s upgraded to websocket", session.sid)
+    await read(engine, session, ws)
+    return ws
+
+
+async def _probe(session: Session, ws: web.WebSocketResponse) -> bool:
+    """``2probe`` → ``3probe`` and a noop to the pending GET; then ``5`` completes it."""
+    msg = await ws.receive()
+    if msg.type is not WSMsgType.TEXT or msg.data != "2probe":
+        log.info("upgrade of %s abandoned: expected 2probe", session.sid)
+        return False
+    await ws.send_frame(PROBE_PONG.wire, WSMsgType.TEXT)
+    if session.poll is not None:
+        session.end_poll(NOOP_FRAME)
+    msg = await ws.receive()
+    if msg.type is not WSMsgType.TEXT or msg.data != "5":
+        log.info("upgrade of %s abandoned: expected the upgrade packet", session.sid)
+        return False
+    return True
+
+
+async def read(engine: Engine, session: Session, ws: web.WebSocketResponse) -> None:
+    """Decode each frame once and hand it on; close the session when the socket ends."""
+    reason = engine.reason.TRANSPORT_CLOSE
+    on_message = engine.on_message
+    sid = session.sid
+    try:
+        while True:
+            msg = await ws.receive()
+            kind = msg.type
+            if kind is WSMsgType.TEXT:
+                ptype, data = decode_text(msg.data)
+                if ptype == MESSAGE:
+                    await on_message(sid, data)
+                elif ptype == PING or ptype == UPGRADE:
+                    raise ProtocolError(f"unexpected packet type {ptype} after the handshake")
+                else:
+                    await engine.receive(session, ptype, data)
+            elif kind is WSMsgType.BINARY:
+                await on_message(sid, msg.data)
+            else:
+                if kind is WSMsgType.ERROR:
+                    log.info("closing %s: %s", sid, ws.exception())
+                    reason = engine.reason.TRANSPORT_ERROR
+                break
+            if session.closed:
+                break
+    except ProtocolError as exc:
+        log.info("closing %s: %s", sid, exc)
+        reason = engine.reason.TRANSPORT_ERROR
+    await engine.close(session, reason)
+    # the handler must not return before the socket has finished closing
+    if session.closing is not None:
+        await asyncio.wait([session.closing])

@@ -1,0 +1,116 @@
+"""Servers the protocol tests talk to, one per process:
+
+    python -m tests.protocol.servers {engine|full} {ours|stock} [--ping-interval S ...]
+
+``engine``: a bare Engine.IO echo server at /engine.io/ (ours is ``python -m
+server.engine``'s app); ``full``: openline's whole app at /socket.io/ with the test
+plugins. ``stock`` builds the same on python-engineio's AsyncServer, so a hand run with
+OPENLINE_PROTOCOL_ENGINE=stock shows which rules stock misses. Prints one line,
+``listening on URL``, once the port is open.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import functools
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from server.config import Config
+
+PLUGINS = Path(__file__).resolve().parent.parent / "plugins"
+
+
+def stock_engine_app(config: Config) -> web.Application:
+    import engineio
+
+    cors: Any = None if config.cors_origins is None else (
+        "*" if config.cors_origins == ("*",) else list(config.cors_origins))
+    eio = engineio.AsyncServer(async_mode="aiohttp", ping_interval=config.ping_interval,
+                               ping_timeout=config.ping_timeout, cors_allowed_origins=cors,
+                               max_http_buffer_size=config.max_payload)
+
+    async def echo(sid: str, data: Any) -> None:
+        await eio.send(sid, data)
+
+    eio.on("message", echo)
+    app = web.Application(client_max_size=config.max_payload)
+    eio.attach(app, "engine.io")
+    return app
+
+
+def full_app(config: Config, which: str) -> web.Application:
+    from server import app as app_module
+    from server import realtime
+
+    if which == "stock":
+        import engineio
+
+        from server import eio_adapter
+
+        realtime.OpenlineServer._engineio_server_class = lambda self: engineio.AsyncServer  # type: ignore[method-assign]
+        app = app_module.create_app(config)
+        if not hasattr(app[app_module.SIO_KEY].eio, "_async"):
+            raise SystemExit("stock run needs realtime.py to use python-engineio")
+        eio_adapter.adapt(app[app_module.SIO_KEY].eio, config)
+        return app
+    import socketio
+
+    from server.engine import Engine
+
+    if realtime.OpenlineServer._engineio_server_class is socketio.AsyncServer._engineio_server_class:
+        # realtime.py still on python-engineio: hand it ours for this process
+        realtime.OpenlineServer._engineio_server_class = (  # type: ignore[method-assign]
+            lambda self: functools.partial(Engine, self.config))
+        if hasattr(realtime, "eio_adapter"):
+            realtime.eio_adapter.adapt = lambda eio, config: None  # type: ignore[attr-defined]
+    return app_module.create_app(config)
+
+
+async def serve(kind: str, which: str, config: Config) -> None:
+    if kind == "engine":
+        if which == "stock":
+            app = stock_engine_app(config)
+        else:
+            from server.engine.__main__ import create_echo_app
+
+            app = create_echo_app(config)
+    else:
+        app = full_app(config, which)
+    runner = web.AppRunner(app, handle_signals=False, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, config.host, 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    print(f"listening on http://{config.host}:{port}", flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    await runner.cleanup()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("kind", choices=("engine", "full"))
+    parser.add_argument("which", choices=("ours", "stock"))
+    for flag in ("ping-interval", "ping-timeout", "max-payload", "cors-origins",
+                 "connect-timeout"):
+        parser.add_argument(f"--{flag}")
+    args = vars(parser.parse_args())
+    kind, which = args.pop("kind"), args.pop("which")
+    raw = {k: v for k, v in args.items() if v is not None}
+    if kind == "full":
+        raw["plugins_dirs"] = (PLUGINS,)
+    config = Config.from_options(raw)
+    asyncio.run(serve(kind, which, config))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
