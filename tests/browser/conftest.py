@@ -1,7 +1,9 @@
 """Headless Chromium (the Debian package, never a downloaded browser) against `openline run`.
 
-One server process and one browser per session; each test gets a fresh browser context,
+One server process and one browser per module; each test gets a fresh browser context,
 and every page it opened is screenshotted into tests/output/screenshots/ at the end.
+Module scope, not session: Playwright's sync API keeps its event loop marked as running
+in this thread until it stops, and pytest-asyncio cannot run the async tests after it.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ SCREENSHOTS = OUTPUT / "screenshots"
 TIMEOUT_MS = 10_000 * UNIT
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def openline_url() -> Iterator[str]:
     """`python -m server run --port 0` as users start it; its URL from the line it prints."""
     require((ROOT / "client_demo" / "node_modules" / "socket.io-client").is_dir(),
@@ -47,7 +49,7 @@ def openline_url() -> Iterator[str]:
         log.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     executable = require_tool("chromium")
     with sync_playwright() as pw:
