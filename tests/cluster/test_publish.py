@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 import sys
 from typing import Any
 
@@ -12,6 +13,13 @@ from server.errors import ClusterError
 from server.publish import Emitter
 from tests.cluster.test_rooms import CHAT, chat_client
 from tests.conftest import ROOT, UNIT
+
+
+def closed_port() -> int:
+    """A loopback port nothing listens on (bound then released), unlike a guessed one."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 async def openline_emit(*args: str) -> tuple[int, str, str]:
@@ -78,9 +86,10 @@ async def test_emit_command_needs_redis_url(monkeypatch):
 
 async def test_emit_command_unreachable_redis_exits_1():
     """An unreachable Redis is one error line naming the URL, exit status 1."""
-    code, out, err = await openline_emit("--redis-url", "redis://:secret@127.0.0.1:1/0", "x")
+    port = closed_port()
+    code, out, err = await openline_emit("--redis-url", f"redis://:secret@127.0.0.1:{port}/0", "x")
     assert (code, out) == (1, "")
-    assert err.startswith("openline: error: Redis at redis://:***@127.0.0.1:1/0: ConnectionError")
+    assert err.startswith(f"openline: error: Redis at redis://:***@127.0.0.1:{port}/0: ConnectionError")
     assert "secret" not in err and err.count("\n") == 1
 
 
@@ -107,6 +116,7 @@ async def test_emitter_api_emits_and_kicks(redis, two_nodes, py_client):
 
 async def test_emitter_raises_cluster_error():
     """Emitter.emit raises ClusterError naming the URL when Redis is unreachable."""
-    async with Emitter("redis://127.0.0.1:1/0") as out:
-        with pytest.raises(ClusterError, match=r"^Redis at redis://127.0.0.1:1/0: ConnectionError"):
+    url = f"redis://127.0.0.1:{closed_port()}/0"
+    async with Emitter(url) as out:
+        with pytest.raises(ClusterError, match=rf"^Redis at {url}: ConnectionError"):
             await out.emit("x", 1)
