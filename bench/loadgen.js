@@ -6,8 +6,9 @@
 const fs = require("fs");
 const WebSocket = require("ws");
 const notepack = require("notepack.io");
+const { RawClient } = require("./rawclient");
+const { NSP, encodeConnect, encodeEvent, isAck, isEvent, jsonAckId, sourceAddress } = require("./frames");
 
-const NSP = "/bench";
 const SCENARIOS = ["echo", "latency", "broadcast", "conns"];
 const USAGE = `usage: node loadgen.js --scenario ${SCENARIOS.join("|")} --url http://HOST:PORT
   --parser json|msgpack   Socket.IO framing (default json)
@@ -18,9 +19,10 @@ const USAGE = `usage: node loadgen.js --scenario ${SCENARIOS.join("|")} --url ht
   --warmup S              echo/latency: seconds before measuring (1)
   --rate N                latency: events/s offered across all clients (required)
   --count N               broadcast: broadcasts to send (200)
-  --concurrency N         connects in flight (64)
-  --pid PID               conns: server process whose VmRSS is sampled
+  --concurrency N         connects in flight (100; openline's listen backlog is 128)
+  --pid PID               server process: its CPU use is reported; conns samples its VmRSS
   --disconnect            conns: then close all clients at once and time the server
+  --prime N               conns: connect and drop N clients before measuring (0)
   --deflate               offer permessage-deflate (off by default)
   --run N                 run number: picks the 127.x.y.1 source addresses (0)
   --timeout S             bound on any one phase (60)`;
@@ -28,11 +30,11 @@ const USAGE = `usage: node loadgen.js --scenario ${SCENARIOS.join("|")} --url ht
 function parseArgs(argv) {
   const o = {
     scenario: null, url: null, parser: "json", clients: null, window: 10, size: 32,
-    duration: 5, warmup: 1, rate: null, count: 200, concurrency: 64, pid: null,
+    duration: 5, warmup: 1, rate: null, count: 200, concurrency: 100, pid: null, prime: 0,
     disconnect: false, deflate: false, run: 0, timeout: 60,
   };
   const numeric = new Set(["clients", "window", "size", "duration", "warmup", "rate", "count",
-    "concurrency", "pid", "run", "timeout"]);
+    "concurrency", "pid", "run", "timeout", "prime"]);
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === "--help" || a === "-h") return { help: true };
@@ -58,40 +60,6 @@ function parseArgs(argv) {
   if (o.clients === null) o.clients = { echo: 100, latency: 100, broadcast: 1000, conns: 5000 }[o.scenario];
   o.wsUrl = o.url.replace(/^http/, "ws").replace(/\/$/, "") + "/socket.io/?EIO=4&transport=websocket";
   return o;
-}
-
-// ---- framing ---------------------------------------------------------------------------
-
-const NSP_PREFIX_LEN = 2 + NSP.length + 1; // "43" + "/bench" + ","
-
-function encodeConnect(parser) {
-  return parser === "json" ? `40${NSP},` : notepack.encode({ type: 0, nsp: NSP });
-}
-
-function encodeEvent(parser, args, id) {
-  if (parser === "json") {
-    return `42${NSP},${id === undefined ? "" : id}${JSON.stringify(args)}`;
-  }
-  const pkt = { type: 2, nsp: NSP, data: args };
-  if (id !== undefined) pkt.id = id;
-  return notepack.encode(pkt);
-}
-
-// "43/bench,17[...]" -> 17, read without parsing the JSON payload.
-function jsonAckId(buf) {
-  let id = 0;
-  for (let i = NSP_PREFIX_LEN; i < buf.length; i++) {
-    const c = buf[i];
-    if (c < 0x30 || c > 0x39) break;
-    id = id * 10 + (c - 0x30);
-  }
-  return id;
-}
-
-function sourceAddress(run, i) {
-  // Spread clients over 64 loopback source addresses per run, a fresh /16 each run, so
-  // 20k sockets plus the TIME_WAIT of earlier runs never exhaust the ephemeral port range.
-  return `127.${1 + (run % 250)}.${1 + (i % 64)}.1`;
 }
 
 // ---- one client ------------------------------------------------------------------------
@@ -179,13 +147,15 @@ class Client {
   }
 }
 
-async function openMany(o, n, firstIndex) {
+async function openMany(o, n, firstIndex, raw = false) {
   const clients = new Array(n);
   let next = 0;
   async function worker() {
     while (next < n) {
       const i = next++;
-      clients[i] = await new Client(o, firstIndex + i).open();
+      const index = firstIndex + i;
+      const client = raw ? new RawClient(o, sourceAddress(o.run, index)) : new Client(o, index);
+      clients[i] = await client.open();
     }
   }
   await Promise.all(Array.from({ length: Math.min(o.concurrency, n) }, worker));
@@ -193,7 +163,10 @@ async function openMany(o, n, firstIndex) {
 }
 
 function closeAll(clients) {
-  for (const c of clients) if (c && c.ws) c.ws.terminate();
+  for (const c of clients) {
+    if (c instanceof RawClient) c.close();
+    else if (c && c.ws) c.ws.terminate();
+  }
 }
 
 // ---- measurements ----------------------------------------------------------------------
@@ -220,13 +193,32 @@ function vmRssKb(pid) {
   return Number(m[1]);
 }
 
-// Load generator CPU busy fraction over a phase: near 1.0 means the figure may be ours.
+// CPU time of a process in ms from /proc/<pid>/stat (utime + stime, in clock ticks of
+// 10 ms on Linux), or null when it cannot be read.
+function processCpuMs(pid) {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return (Number(fields[11]) + Number(fields[12])) * 10;
+  } catch {
+    return null;
+  }
+}
+
+// Busy fractions over a phase: the load generator's (near 1.0 means the figure may be
+// ours) and, given --pid, the server's (near 1.0 means the server is the limit).
+let serverPid = null;
+let lastServerCpu = null;
 function cpuMeter() {
   const c0 = process.cpuUsage();
+  const s0 = serverPid ? processCpuMs(serverPid) : null;
   const t0 = performance.now();
   return () => {
     const c = process.cpuUsage(c0);
-    return round((c.user + c.system) / 1000 / (performance.now() - t0), 2);
+    const wall = performance.now() - t0;
+    const s1 = serverPid ? processCpuMs(serverPid) : null;
+    lastServerCpu = s0 !== null && s1 !== null ? round((s1 - s0) / wall, 2) : null;
+    return round((c.user + c.system) / 1000 / wall, 2);
   };
 }
 
@@ -306,11 +298,22 @@ async function latency(o) {
   return { offered_per_s: o.rate, ...latencySummary(samples), lost, loadgen_cpu: busy };
 }
 
+function joinRoom(o, client, room) {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error("no ack for join")), o.timeout * 1000);
+    client.onFrame = (binary, payload) => {
+      if (isAck(binary, payload)) { clearTimeout(timer); client.onFrame = null; resolve(); }
+    };
+    client.send(encodeEvent(o.parser, ["join", room], 1));
+  });
+}
+
 async function broadcast(o) {
-  const members = await openMany(o, o.clients, 1);
+  const members = await openMany(o, o.clients, 1, true);
+  await Promise.all(members.map((c) => joinRoom(o, c, "room")));
   let delivered = 0;
-  for (const c of members) c.onEvent = () => { delivered++; };
-  await Promise.all(members.map((c) => c.call(["join", "room"], o.timeout)));
+  const count = (binary, payload) => { if (isEvent(binary, payload)) delivered++; };
+  for (const c of members) c.onFrame = count;
   const [sender] = await openMany(o, 1, 0);
   const payload = "x".repeat(o.size);
   // One broadcast first, so both servers start the timed part warm.
@@ -343,12 +346,26 @@ async function stableRss(pid) {
   return last;
 }
 
+async function serverCount(o, probe) {
+  return (await probe.call(["stats"], o.timeout))[0].clients;
+}
+
 async function conns(o) {
   const [probe] = await openMany(o, 1, 0);
+  if (o.prime) {
+    // Connect and drop some clients first, so a JIT-compiled server (Node) is measured
+    // warm, as a server that has been up for a while is.
+    closeAll(await openMany(o, o.prime, 1 + o.clients, !o.deflate));
+    for (const deadline = performance.now() + o.timeout * 1000; (await serverCount(o, probe)) > 1;) {
+      if (performance.now() > deadline) throw new Error("primed clients still connected");
+      await sleep(5);
+    }
+  }
   const rss0 = await stableRss(o.pid);
   const cpu = cpuMeter();
   const t0 = performance.now();
-  const clients = await openMany(o, o.clients, 1);
+  // Bare-socket clients unless permessage-deflate is offered (see rawclient.js).
+  const clients = await openMany(o, o.clients, 1, !o.deflate);
   const connectS = (performance.now() - t0) / 1000;
   const busy = cpu();
   const rss1 = await stableRss(o.pid);
@@ -364,6 +381,7 @@ async function conns(o) {
     const before = (await probe.call(["stats"], o.timeout));
     const counted = before[0].clients;
     if (counted !== o.clients + 1) throw new Error(`server counts ${counted} clients, expected ${o.clients + 1}`);
+    const meter = cpuMeter();
     const t1 = performance.now();
     closeAll(clients);
     let remaining = counted;
@@ -376,6 +394,8 @@ async function conns(o) {
     const seconds = (performance.now() - t1) / 1000;
     result.disconnect_s = round(seconds);
     result.us_per_disconnect = round((seconds * 1e6) / o.clients, 1);
+    result.us_per_disconnect_loadgen_cpu = meter();
+    result.us_per_disconnect_server_cpu = lastServerCpu;
   } else {
     closeAll(clients);
   }
@@ -395,7 +415,8 @@ async function main() {
   const run = { echo, latency, broadcast, conns }[o.scenario];
   let out;
   try {
-    out = { ok: true, scenario: o.scenario, parser: o.parser, ...(await run(o)) };
+    serverPid = o.pid;
+    out = { ok: true, scenario: o.scenario, parser: o.parser, ...(await run(o)), server_cpu: lastServerCpu };
   } catch (err) {
     out = { ok: false, scenario: o.scenario, parser: o.parser, error: err.message };
   }

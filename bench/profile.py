@@ -57,6 +57,7 @@ def main() -> int:
     ap.add_argument("--parser", choices=run.PARSERS, default="json")
     ap.add_argument("--seconds", type=float, default=5)
     ap.add_argument("--top", type=int, default=20)
+    ap.add_argument("--clients", type=int, default=5000, help="conns: clients to connect and drop")
     args = ap.parse_args()
     py_spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
     if not Path(py_spy).exists():
@@ -75,7 +76,7 @@ def main() -> int:
         elif args.scenario == "broadcast":
             out = run.loadgen("broadcast", srv, args.parser, clients=1000, count=300)
         else:
-            out = run.loadgen("conns", srv, args.parser, clients=5000, pid=srv.proc.pid, disconnect=True)
+            out = run.loadgen("conns", srv, args.parser, clients=args.clients, disconnect=True)
         spy.send_signal(signal.SIGINT)  # py-spy writes its output on Ctrl+C, not on SIGTERM
         _, err = spy.communicate(timeout=30)
     print(f"load: {out}")

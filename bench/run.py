@@ -51,6 +51,7 @@ class Plan:
     big: int  # idle memory and mass disconnect; capped by the open-files limit
     disconnect_small: int
     memory_parsers: tuple[str, ...]
+    big_deflate: bool  # idle memory with permessage-deflate at the large count too
 
 
 def plans(fd_limit: int) -> dict[str, Plan]:
@@ -58,8 +59,8 @@ def plans(fd_limit: int) -> dict[str, Plan]:
     # listening socket, the event loop and libraries.
     big = min(20_000, fd_limit - 200)
     return {
-        "full": Plan("full", 5, 1, 200, 5_000, big, 1_000, PARSERS),
-        "quick": Plan("quick", 1.5, 0.5, 50, 2_000, min(5_000, big), 1_000, ("json",)),
+        "full": Plan("full", 5, 1, 200, 5_000, big, 1_000, PARSERS, True),
+        "quick": Plan("quick", 1, 0.5, 50, 2_000, min(5_000, big), 1_000, ("json",), False),
     }
 
 
@@ -142,7 +143,8 @@ _runs = itertools.count()
 def loadgen(scenario: str, srv: Running, parser: str, timeout_s: float = 60,
             **options: Any) -> dict[str, Any]:
     cmd = ["taskset", "-c", LOAD_CORE, "node", str(BENCH / "loadgen.js"), "--scenario", scenario,
-           "--url", srv.url, "--parser", parser, "--run", str(next(_runs)), "--timeout", str(timeout_s)]
+           "--url", srv.url, "--parser", parser, "--run", str(next(_runs)), "--timeout", str(timeout_s),
+           "--pid", str(srv.proc.pid)]
     for key, value in options.items():
         flag = "--" + key.replace("_", "-")
         if value is True:
@@ -169,9 +171,12 @@ def _store(results: dict[str, Any], parser: str, kind: str, figures: dict[str, s
     slot = results[parser][kind]
     for key, field in figures.items():
         slot[key] = out[field]
-        slot[key + ":loadgen_cpu"] = out.get("loadgen_cpu")
+        # CPU use of the phase that produced the figure (a field's own, else the scenario's)
+        for cpu in ("loadgen_cpu", "server_cpu"):
+            slot[f"{key}:{cpu}"] = out.get(f"{field}_{cpu}", out.get(cpu))
     shown = ", ".join(f"{field}={out[field]}" for field in figures.values())
-    print(f"  {kind:8} {parser:7} {label}: {shown} (loadgen cpu {out.get('loadgen_cpu')})", flush=True)
+    print(f"  {kind:8} {parser:7} {label}: {shown} (cpu: loadgen {out.get('loadgen_cpu')}, "
+          f"server {out.get('server_cpu')})", flush=True)
 
 
 def throughput(plan: Plan, parser: str, results: dict[str, Any]) -> None:
@@ -181,6 +186,9 @@ def throughput(plan: Plan, parser: str, results: dict[str, Any]) -> None:
             out = loadgen("echo", srv, parser, duration=plan.echo_s, warmup=plan.warmup_s)
             _store(results, parser, kind, {"echo_eps": "events_per_s", "echo_p50": "p50_ms",
                                            "echo_p99": "p99_ms"}, out, "echo")
+            out = loadgen("broadcast", srv, parser, clients=1000, count=plan.broadcasts)
+            _store(results, parser, kind, {"bcast_dps": "deliveries_per_s"}, out, "broadcast")
+            # Last: a server offered more than it can take is left with a backlog.
             node_max = results[parser]["node"].get("echo_eps")
             if node_max:
                 rate = max(1, round(node_max * 0.5))
@@ -188,28 +196,27 @@ def throughput(plan: Plan, parser: str, results: dict[str, Any]) -> None:
                 _store(results, parser, kind, {"lat_p50": "p50_ms", "lat_p99": "p99_ms"}, out,
                        f"latency at {rate}/s")
                 results[parser][kind]["lat_rate"] = rate
-            out = loadgen("broadcast", srv, parser, clients=1000, count=plan.broadcasts)
-            _store(results, parser, kind, {"bcast_dps": "deliveries_per_s"}, out, "broadcast")
 
 
 def connections(plan: Plan, parser: str, results: dict[str, Any]) -> None:
-    runs = [  # (clients, deflate, disconnect, {figure: loadgen field})
-        (plan.disconnect_small, False, True, {"disc_small": "us_per_disconnect"}),
-        (plan.small, False, False, {"connects_s": "connects_per_s", "kb_small": "kb_per_conn"}),
-        (plan.small, True, False, {"kb_small_deflate": "kb_per_conn"}),
-        (plan.big, False, True, {"kb_big": "kb_per_conn", "disc_big": "us_per_disconnect"}),
-        (plan.big, True, False, {"kb_big_deflate": "kb_per_conn"}),
+    runs = [  # (clients, deflate, disconnect, prime, {figure: loadgen field})
+        (plan.disconnect_small, False, True, 0, {"disc_small": "us_per_disconnect"}),
+        # connect rate on a warm server (Node's JIT); memory on fresh ones
+        (plan.small, False, False, plan.disconnect_small, {"connects_s": "connects_per_s"}),
+        (plan.small, False, False, 0, {"kb_small": "kb_per_conn"}),
+        (plan.small, True, False, 0, {"kb_small_deflate": "kb_per_conn"}),
+        (plan.big, False, True, 0, {"kb_big": "kb_per_conn", "disc_big": "us_per_disconnect"}),
     ]
-    for clients, deflate, disconnect, figures in runs:
+    if plan.big_deflate:
+        runs.append((plan.big, True, False, 0, {"kb_big_deflate": "kb_per_conn"}))
+    for clients, deflate, disconnect, prime, figures in runs:
         for kind in SERVERS:
             with server(kind, parser, deflate) as srv:
-                out = loadgen("conns", srv, parser, clients=clients, pid=srv.proc.pid,
-                              deflate=deflate, disconnect=disconnect)
-                label = f"{clients} conns{' deflate' if deflate else ''}"
+                out = loadgen("conns", srv, parser, clients=clients, deflate=deflate,
+                              disconnect=disconnect, prime=prime)
+                label = f"{clients} conns{' deflate' if deflate else ''}{' warm' if prime else ''}"
                 _store(results, parser, kind, figures, out, label)
 
-
-# ---- the record ------------------------------------------------------------------------
 
 def _version(dist: str) -> str:
     try:

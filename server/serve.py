@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import os
 import shlex
@@ -41,7 +42,16 @@ async def _serve(config: Config) -> None:
         await runner.cleanup()
 
 
+# Cyclic GC generation thresholds (default 700, 10, 10). A server holds many long-lived
+# objects per connection, and with the default every few connects or disconnects pay for
+# a collection that rescans them: at 10,000 idle clients `make bench` measured 223 µs per
+# disconnect and 2,400 connects/s with the default, 75 µs and 2,800/s with these (and
+# 72 µs with GC off), memory per connection unchanged.
+GC_THRESHOLDS = (10_000, 20, 20)
+
+
 def serve(config: Config) -> int:
+    gc.set_threshold(*GC_THRESHOLDS)
     try:
         # uvloop (the optional `uvloop` extra) runs the same code faster; never required.
         import uvloop
