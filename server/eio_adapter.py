@@ -22,7 +22,6 @@ from engineio.async_drivers import aiohttp as eio_aiohttp
 from .config import Config
 from .remote import client_address
 
-
 CLOSE_FRAME = eio_packet.Packet(eio_packet.CLOSE).encode()
 
 

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import gc
 import logging
 import os
 import shlex
 import signal
+import socket
 import sys
 from pathlib import Path
 
@@ -15,6 +17,7 @@ from aiohttp import web
 
 from .app import create_app
 from .config import Config
+from .errors import ConfigError
 
 log = logging.getLogger("openline.serve")
 
@@ -24,7 +27,11 @@ async def _serve(config: Config) -> None:
     runner = web.AppRunner(app, handle_signals=False, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, config.host, config.port)
-    await site.start()
+    try:
+        await site.start()
+    except OSError as exc:  # one line from the CLI, not a traceback
+        await runner.cleanup()
+        raise _listen_error(config, exc) from None
     port = config.port
     for sock in getattr(site._server, "sockets", None) or ():
         port = sock.getsockname()[1]  # the port the OS chose for --port 0
@@ -40,6 +47,16 @@ async def _serve(config: Config) -> None:
     finally:
         log.info("shutting down")
         await runner.cleanup()
+
+
+def _listen_error(config: Config, exc: OSError) -> ConfigError:
+    if isinstance(exc, socket.gaierror):
+        return ConfigError("--host", f"a resolvable host name or address ({exc.strerror})",
+                           config.host)
+    reason = os.strerror(exc.errno) if exc.errno else str(exc)
+    if exc.errno == errno.EADDRNOTAVAIL:
+        return ConfigError("--host", f"an address of this machine ({reason})", config.host)
+    return ConfigError("--port", f"a port free on {config.host} ({reason})", config.port)
 
 
 # Cyclic GC generation thresholds (default 700, 10, 10). A server holds many long-lived
