@@ -21,8 +21,8 @@ import socketio
 from engineio import packet as eio_packet
 from socketio import packet as sio_packet
 
-from . import eio_adapter
 from .config import Config
+from .engine import Engine
 from .errors import EventError, ProtocolError
 from .manager import FastEmitManager
 from .parsers import PARSERS, JsonPacket, parser_for_first_packet, repack
@@ -60,8 +60,12 @@ class OpenlineServer(socketio.AsyncServer):
             cors_allowed_origins=cors,
             transports=list(config.transports),
             namespaces=[],
+            config=config,  # for our Engine (python-engineio would ignore it)
         )
-        eio_adapter.adapt(self.eio, config)
+
+    def _engineio_server_class(self) -> Any:
+        """python-socketio builds its engine from this: ours, not python-engineio's."""
+        return Engine
 
     # --- parsers and writes ------------------------------------------------
 

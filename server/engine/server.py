@@ -215,7 +215,7 @@ class Engine:
                 return await websocket.handshake(self, request)
             return await polling.handshake(self, request, headers)
         session = self.sessions.get(sid)
-        if session is None:
+        if session is None or (session.closed and not session.lingering):
             return refuse(UNKNOWN_SID, headers)
         if is_ws:
             return await websocket.upgrade(self, session, request)
@@ -294,18 +294,19 @@ class Engine:
         # an orderly close by us leaves the rest and the close packet for the next GET;
         # a dead or misbehaving peer's session is gone at once
         session.end_polling(by_client, linger=reason == self.reason.SERVER_DISCONNECT)
+        if session.ws is not None or session.probe is not None:
+            session.closing = self.start_background_task(session.close_sockets)
+        log.debug("%s closed: %s", session.sid, reason)
+        try:
+            # the session stays listed meanwhile: disconnect handlers read its user session
+            await self._call("disconnect", session.sid, reason)
+        except Exception:
+            log.exception("disconnect handler failed for %s", session.sid)
         if session.lingering:
             asyncio.get_running_loop().call_later(
                 self.ping_interval + self.ping_timeout, self.forget, session)
         else:
             self.forget(session)
-        if session.ws is not None or session.probe is not None:
-            session.closing = self.start_background_task(session.close_sockets)
-        log.debug("%s closed: %s", session.sid, reason)
-        try:
-            await self._call("disconnect", session.sid, reason)
-        except Exception:
-            log.exception("disconnect handler failed for %s", session.sid)
 
     def forget(self, session: Session) -> None:
         if self.sessions.get(session.sid) is session:

@@ -163,9 +163,12 @@ class Session:
             # ours sends the queued packets and then the close packet.
             self.queue.append(NOOP_FRAME if by_client else CLOSE_FRAME)
             poll.set_result(None)
-        elif linger:
+        elif linger and self.queue:
+            # packets already accepted (a DISCONNECT, say) are not lost: the next GET
+            # collects them and the close packet; with nothing queued the session just
+            # ends, and that GET gets 400 (unknown session)
             self.queue.append(CLOSE_FRAME)
-            self.lingering = True  # the next GET collects the rest and the close packet
+            self.lingering = True
 
     async def close_sockets(self) -> None:
         """Close the WebSocket (after its backlog) and any upgrade in progress."""

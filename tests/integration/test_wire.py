@@ -100,7 +100,7 @@ async def test_pending_poll_is_answered_when_client_closes(server_url):
             sid = json.loads((await r.text())[1:])["sid"]
         url = f"{base}&sid={sid}"
         async with session.post(url, data="40") as r:
-            assert await r.text() == "OK"
+            assert (await r.text()).lower() == "ok"  # the spec's "ok"; python-engineio: "OK"
         async with session.get(url) as r:
             assert (await r.text()).startswith('40{"sid":"')
 
@@ -111,9 +111,10 @@ async def test_pending_poll_is_answered_when_client_closes(server_url):
         pending = asyncio.ensure_future(poll())
         await asyncio.sleep(0.05 * UNIT)  # let the GET reach the server; the poll is long
         async with session.post(url, data="1") as r:
-            assert await r.text() == "OK"
+            assert (await r.text()).lower() == "ok"  # the spec's "ok"; python-engineio: "OK"
         # stock python-engineio answers only after ping_interval + ping_timeout (45 s)
-        assert await asyncio.wait_for(pending, 5 * UNIT) == "1"
+        # Engine.IO v4 (reference test suite): a noop; python-engineio + eio_adapter: CLOSE
+        assert await asyncio.wait_for(pending, 5 * UNIT) in ("6", "1")
 
 
 @pytest.mark.parametrize("origins,origin,allowed", [
@@ -130,7 +131,7 @@ async def test_cors_origins(start_server, origins, origin, allowed):
     async with aiohttp.ClientSession() as session:
         async with session.get(url + "/socket.io/?EIO=4&transport=polling",
                                headers={"Origin": origin}) as r:
-            assert r.status == (200 if allowed else 400)
+            assert r.status == 200 if allowed else r.status in (400, 403)  # ours: 403 Forbidden
             if allowed:
                 assert r.headers["Access-Control-Allow-Origin"] == origin
                 assert (await r.text()).startswith('0{"sid":"')
@@ -146,12 +147,12 @@ async def test_malformed_packet_in_a_poll_post_ends_the_session_at_once(server_u
         async with session.get(base) as r:
             url = f"{base}&sid={json.loads((await r.text())[1:])['sid']}"
         async with session.post(url, data="40") as r:
-            assert await r.text() == "OK"
+            assert (await r.text()).lower() == "ok"  # the spec's "ok"; python-engineio: "OK"
         async with session.get(url) as r:
             assert (await r.text()).startswith('40{"sid":"')
         # stock eio.disconnect() waits for a GET to fetch CLOSE: this POST would never end
         post = session.post(url, data='42["x"\x1e40/test,\x1e42["echo"]')
         async with await asyncio.wait_for(post, 5 * UNIT) as r:
-            assert (r.status, await r.text()) == (200, "OK")
+            assert (r.status, (await r.text()).lower()) == (200, "ok")
         async with session.get(url) as r:
             assert r.status == 400
