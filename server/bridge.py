@@ -54,7 +54,7 @@ class BridgeSession:
     """One plain WebSocket; answers the engine calls python-socketio makes for its sid."""
 
     def __init__(self, ws: web.WebSocketResponse, eio_sid: str, namespace: str,
-                 tcp: asyncio.BaseTransport | None = None, send_limit: int = 0) -> None:
+                 tcp: Any = None, send_limit: int = 0) -> None:
         self.ws = ws
         self.eio_sid = eio_sid
         self.namespace = namespace
@@ -89,9 +89,9 @@ class BridgeSession:
         """Drop a client that stopped reading rather than let its backlog grow or stall
         the broadcast that is writing to it (a write only waits past aiohttp's limit)."""
         tcp = self.tcp
-        if tcp is None or not self.send_limit or not isinstance(tcp, asyncio.WriteTransport):
+        if tcp is None or not self.send_limit:
             return False
-        unsent = tcp.get_write_buffer_size()
+        unsent = tcp.get_write_buffer_size()  # asyncio's and uvloop's transports both have it
         if unsent <= self.send_limit:
             return False
         log.warning("bridge %s: %d bytes unsent, dropping a client that does not read",
