@@ -159,6 +159,17 @@ async def upgrade(http: aiohttp.ClientSession, target: Target, sid: str,
     return ws
 
 
+async def assert_ws_closed(ws: aiohttp.ClientWebSocketResponse) -> None:
+    """The server ends the session: a Socket.IO DISCONNECT and/or the Engine.IO close
+    packet at most, then the WebSocket closes."""
+    while True:
+        msg = await ws.receive(timeout=5 * UNIT)
+        if msg.type is not aiohttp.WSMsgType.TEXT:
+            break
+        assert msg.data == "1" or msg.data.startswith("41"), msg.data
+    assert msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED), msg
+
+
 def error(code: int) -> dict[str, Any]:
     """The reference server's error body (engine.io Server.errors / errorMessages)."""
     return {"code": code, "message": {

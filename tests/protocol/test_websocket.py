@@ -10,7 +10,7 @@ import msgpack
 
 from tests.conftest import UNIT
 
-from .conftest import Target, error, get_text, open_polling, post_ok, post_text, upgrade
+from .conftest import Target, assert_ws_closed, error, get_text, open_polling, post_ok, post_text, upgrade
 
 T = 5 * UNIT
 
@@ -59,8 +59,7 @@ async def test_client_close_packet_ends_websocket(http: aiohttp.ClientSession, t
     async with http.ws_connect(target.ws_url()) as ws:
         await ws.receive_str(timeout=T)
         await ws.send_str("1")
-        msg = await ws.receive(timeout=T)
-        assert msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED)
+        await assert_ws_closed(ws)
 
 
 async def test_upgrade_probe_noop_and_upgrade(http: aiohttp.ClientSession, target: Target) -> None:
