@@ -47,9 +47,31 @@ class _OrjsonModule:
 
 
 class JsonPacket(sio_packet.Packet):
-    """The default Socket.IO parser (text packets, binary as attachments), via orjson."""
+    """The default Socket.IO parser (text packets, binary as attachments), via orjson.
+
+    Departs from stock python-socketio: bytes inside tuples become attachments too (stock
+    looks into lists and dicts only, so a handler returning ``{"r": (b"..", 1)}`` or the
+    tuple ``call()`` returns failed in the JSON encoder), and the check stops at the
+    first binary item.
+    """
 
     json = _OrjsonModule
+
+    @classmethod
+    def data_is_binary(cls, data: Any) -> bool:
+        if isinstance(data, (bytes, bytearray)):
+            return True
+        if isinstance(data, (list, tuple)):
+            return any(cls.data_is_binary(item) for item in data)
+        if isinstance(data, dict):
+            return any(cls.data_is_binary(item) for item in data.values())
+        return False
+
+    @classmethod
+    def _deconstruct_binary_internal(cls, data: Any, attachments: list[Any]) -> Any:
+        if isinstance(data, tuple):
+            data = list(data)
+        return super()._deconstruct_binary_internal(data, attachments)
 
 
 class MsgPackPacket(_StockMsgPackPacket):

@@ -292,8 +292,13 @@ class OpenlineServer(socketio.AsyncServer):
             return
         if result is not self.not_handled and id is not None:
             args = [] if result is None else list(result) if isinstance(result, tuple) else [result]
-            await self._send_packet(eio_sid, self.packet_class(
-                sio_packet.ACK, namespace=namespace, id=id, data=args))
+            try:
+                await self._send_packet(eio_sid, self.packet_class(
+                    sio_packet.ACK, namespace=namespace, id=id, data=args))
+            except (TypeError, ValueError, OverflowError) as exc:  # the parser refused the value
+                log.exception("ack of event %r cannot be encoded (sid %s, namespace %s)",
+                              event, sid, namespace)
+                await self._send_error(sid, namespace, event, exc, dict(INTERNAL_ERROR))
 
     async def _send_error(self, sid: str, namespace: str, event: str, exc: Exception,
                           reply: dict[str, Any]) -> None:
@@ -307,7 +312,11 @@ class OpenlineServer(socketio.AsyncServer):
                     reply = shaped
             except Exception:
                 log.exception("on_error of %s failed (sid %s)", namespace, sid)
-        await self.emit("error", reply, to=sid, namespace=namespace)
+        try:
+            await self.emit("error", reply, to=sid, namespace=namespace)
+        except (TypeError, ValueError, OverflowError):  # on_error returned what cannot be sent
+            log.exception("error reply of %s cannot be encoded (sid %s)", namespace, sid)
+            await self.emit("error", dict(INTERNAL_ERROR), to=sid, namespace=namespace)
 
     async def _trigger_event(self, event: str, namespace: str, *args: Any) -> Any:
         if event != "disconnect":

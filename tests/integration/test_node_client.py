@@ -95,10 +95,11 @@ async def test_server_kick_is_not_reconnected(server_url, transport, parser):
 
 @matrix
 async def test_server_calls_client_with_ack_and_timeout(server_url, transport, parser):
-    """The server's call() gets the client's ack, and times out when the client is silent."""
+    """The server's call() gets the client's ack (binary too), and times out on silence."""
     result = await run_node("scenario.mjs", node_options(
         server_url, transport, parser, scenario="call", namespace="/test"))
     assert result == {"answered": {"result": {"got": {"n": 1}, "from": "js"}},
+                      "binary": {"result": [{"bin": [9, 8, 0]}, {"bin": [7]}]},
                       "silent": {"timeout": True}, **EXPECTED_TRANSPORT[transport]}
 
 

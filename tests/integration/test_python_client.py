@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import aiohttp
@@ -83,11 +84,22 @@ async def test_errors_and_connection_survives(server_url, py_client, serializer)
     assert await client.call("echo", "ok", namespace="/test", timeout=5 * UNIT) == "ok"
 
 
+@pytest.mark.parametrize("serializer", SERIALIZERS)
+async def test_unencodable_ack_is_an_internal_error(server_url, py_client, serializer):
+    """A handler return value the parser cannot encode → internal server error; still usable."""
+    client, inbox = await connect(py_client, server_url, "/test", "error", serializer=serializer)
+    await client.emit("unencodable", namespace="/test", callback=lambda *a: None)
+    assert await inbox.get("error") == {"message": "internal server error"}
+    assert await client.call("echo", "ok", namespace="/test", timeout=5 * UNIT) == "ok"
+
+
 async def test_on_error_shapes_reply_for_python_client(server_url, py_client):
-    """/shaped's on_error reply reaches a python client unchanged."""
+    """/shaped's on_error reply reaches the client; an unsendable one becomes the default."""
     client, inbox = await connect(py_client, server_url, "/shaped", "error")
     await client.emit("fail", "why", namespace="/shaped")
     assert await inbox.get("error") == {"code": "E_FAIL", "kind": "EventError", "public": "why"}
+    await client.emit("odd", namespace="/shaped")  # on_error returns what cannot be encoded
+    assert await inbox.get("error") == {"message": "internal server error"}
     assert await client.call("check", namespace="/shaped", timeout=5 * UNIT) == "ok"
 
 
@@ -169,3 +181,23 @@ async def test_forwarded_for_only_from_trusted_proxies(start_server, py_client):
     assert await _whoami(py_client, trusting, "127.0.0.5", xff) == "127.0.0.5"
     plain = await start_server()
     assert await _whoami(py_client, plain, "127.0.0.2", xff) == "127.0.0.2"
+
+
+async def test_one_clients_events_run_in_order(server_url, py_client):
+    """A client's events are handled in the order sent, even when an earlier one is slower."""
+    client, _ = await connect(py_client, server_url)
+    for tag, delay in [("a", 0.15), ("b", 0), ("c", 0.05), ("d", 0)]:
+        await client.emit("slow", (tag, delay), namespace="/test")
+    assert await client.call("order", namespace="/test", timeout=5 * UNIT) == ["a", "b", "c", "d"]
+
+
+async def test_clients_do_not_wait_for_each_other(server_url, py_client):
+    """A blocked handler of one client does not hold up another client's events."""
+    slow, _ = await connect(py_client, server_url)
+    fast, _ = await connect(py_client, server_url)
+    pending = asyncio.ensure_future(slow.call("block", "gate", namespace="/test",
+                                              timeout=10 * UNIT))
+    assert await fast.call("echo", "quick", namespace="/test", timeout=5 * UNIT) == "quick"
+    assert not pending.done()
+    assert await fast.call("release", "gate", namespace="/test", timeout=5 * UNIT) is True
+    assert await pending == "released"

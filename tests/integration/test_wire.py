@@ -156,3 +156,47 @@ async def test_malformed_packet_in_a_poll_post_ends_the_session_at_once(server_u
             assert (r.status, (await r.text()).lower()) == (200, "ok")
         async with session.get(url) as r:
             assert r.status == 400
+
+
+@pytest.mark.parametrize("auth,reply", [
+    ('{"refuse":"closed today","emit_first":true}', '44/test,{"message":"closed today"}'),
+    ('{"reject":true}', '44/test,{"message":"Connection rejected by server"}'),
+    ('{"crash":true}', '44/test,{"message":"internal server error"}'),
+])
+async def test_refused_connect_frames_and_dropped_emits(server_url, auth, reply):
+    """A refused/False/crashing on_connect answers CONNECT_ERROR only; its emits are dropped."""
+    async with aiohttp.ClientSession() as session:
+        ws = await open_ws(session, server_url)
+        await ws.send_str(f"40/test,{auth}")
+        assert await ws.receive_str(timeout=5 * UNIT) == reply
+        # the session stays usable, and nothing else was queued before this ack
+        await ws.send_str("40")
+        assert (await ws.receive_str(timeout=5 * UNIT)).startswith('40{"sid":"')
+        await ws.close()
+
+
+async def test_session_without_connect_is_closed_after_connect_timeout(start_server):
+    """A session that sends no Socket.IO CONNECT is closed after --connect-timeout."""
+    url = await start_server(connect_timeout=0.2)
+    async with aiohttp.ClientSession() as session:
+        ws = await open_ws(session, url)
+        await assert_closed(ws)
+
+
+@pytest.mark.parametrize("serializer,good,bad", [
+    ("json", "40", msgpack.packb({"type": 0, "nsp": "/"})),
+    ("msgpack", msgpack.packb({"type": 0, "nsp": "/"}), "40"),
+])
+async def test_fixed_serializer_accepts_only_its_format(start_server, serializer, good, bad):
+    """--serializer json|msgpack serves its own format and closes a session using the other."""
+    url = await start_server(serializer=serializer)
+    async with aiohttp.ClientSession() as session:
+        ws = await open_ws(session, url)
+        await (ws.send_str(good) if isinstance(good, str) else ws.send_bytes(good))
+        ack = await ws.receive(timeout=5 * UNIT)
+        data = ack.data if serializer == "json" else msgpack.unpackb(ack.data)
+        assert data.startswith('40{"sid":"') if serializer == "json" else data["type"] == 0
+        await ws.close()
+        ws = await open_ws(session, url)
+        await (ws.send_str(bad) if isinstance(bad, str) else ws.send_bytes(bad))
+        await assert_closed(ws)

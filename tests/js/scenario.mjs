@@ -125,9 +125,11 @@ const scenarios = {
     const socket = await connected();
     socket.on("ask", (data, cb) => cb({ got: data, from: "js" }));
     socket.on("ignore", () => {});
+    socket.on("askbin", (data, cb) => cb(Buffer.from([9, 8, 0]), new Uint8Array([7]).buffer));
     const answered = await socket.emitWithAck("call_client", "ask", { n: 1 }, 5);
+    const binary = show(await socket.emitWithAck("call_client", "askbin", "x", 5));
     const silent = await socket.emitWithAck("call_client", "ignore", { n: 2 }, opts.callTimeout ?? 0.3);
-    return { ...socket.transportInfo, answered, silent };
+    return { ...socket.transportInfo, answered, binary, silent };
   },
   // every socket (one per entry of opts.parsers) joins opts.room; the first broadcasts
   async room() {

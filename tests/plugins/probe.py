@@ -1,12 +1,14 @@
 """``/test``: a namespace the integration tests drive to probe the server's policies.
 
-Connect ``auth``: ``{"refuse": "reason"}`` refuses with that reason; anything else is
-accepted and echoed back in a ``welcome`` event emitted from inside ``on_connect`` (so
+Connect ``auth``: ``{"refuse": "reason"}`` refuses with that reason (after an emit when
+``emit_first``), ``{"reject": true}`` returns False, ``{"crash": true}`` raises; anything
+else is accepted and echoed back in a ``welcome`` event emitted from inside ``on_connect`` (so
 a test sees that it arrives after the CONNECT ack, and what auth and address arrived).
 """
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import socketio
@@ -17,12 +19,25 @@ SECRET = "secret-db-password-do-not-leak"
 
 
 class ProbeNamespace(socketio.AsyncNamespace):
-    async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
-        if isinstance(auth, dict) and "refuse" in auth:
-            raise ConnectionRefusedError(auth["refuse"])
+    def __init__(self, path: str) -> None:
+        super().__init__(path)
+        self.order: dict[str, list[str]] = {}
+        self.gates: dict[str, asyncio.Event] = {}
+
+    async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> bool | None:
+        auth_ = auth if isinstance(auth, dict) else {}
+        if auth_.get("emit_first"):  # held until the ack, so dropped by a refusal
+            await self.emit("welcome", {"refused": True}, to=sid)
+        if "refuse" in auth_:
+            raise ConnectionRefusedError(auth_["refuse"])
+        if auth_.get("reject"):
+            return False
+        if auth_.get("crash"):
+            raise RuntimeError(SECRET)
         addr = environ.get("REMOTE_ADDR")
         await self.save_session(sid, {"addr": addr})
         await self.emit("welcome", {"auth": auth, "addr": addr}, to=sid)
+        return None
 
     async def on_whoami(self, sid: str) -> str:
         return (await self.get_session(sid))["addr"]
@@ -30,8 +45,27 @@ class ProbeNamespace(socketio.AsyncNamespace):
     async def on_echo(self, sid: str, *args: Any) -> tuple[Any, ...]:
         return args
 
+    async def on_slow(self, sid: str, tag: str, delay: float) -> str:
+        await asyncio.sleep(delay)  # a later event of the same client must still wait
+        self.order.setdefault(sid, []).append(tag)
+        return tag
+
+    async def on_block(self, sid: str, key: str) -> str:
+        await self.gates.setdefault(key, asyncio.Event()).wait()
+        return "released"
+
+    async def on_release(self, sid: str, key: str) -> bool:
+        self.gates.setdefault(key, asyncio.Event()).set()
+        return True
+
+    async def on_order(self, sid: str) -> list[str]:
+        return self.order.pop(sid, [])
+
     async def on_crash(self, sid: str, *args: Any) -> None:
         raise RuntimeError(SECRET)
+
+    async def on_unencodable(self, sid: str) -> dict[str, Any]:
+        return {"a set": {1, 2}}  # neither JSON nor msgpack can encode this ack
 
     async def on_fail(self, sid: str, text: str) -> None:
         raise EventError(text)

@@ -11,6 +11,8 @@ from server.errors import EventError
 
 class ShapedNamespace(socketio.AsyncNamespace):
     def on_error(self, sid: str, event: str, exc: Exception) -> dict[str, Any]:
+        if event == "odd":
+            return {"unsendable": {1, 2}}
         return {"code": "E_" + event.upper(), "kind": type(exc).__name__,
                 "public": str(exc) if isinstance(exc, EventError) else None}
 
@@ -19,6 +21,9 @@ class ShapedNamespace(socketio.AsyncNamespace):
 
     async def on_fail(self, sid: str, text: str) -> None:
         raise EventError(text)
+
+    async def on_odd(self, sid: str) -> None:
+        raise EventError("shaped into something unsendable")
 
     async def on_check(self, sid: str) -> str:
         return "ok"
