@@ -335,10 +335,10 @@ async function broadcast(o) {
 }
 
 async function stableRss(pid) {
-  // Settle: read VmRSS until two reads 250 ms apart agree within 0.5% (at most 3 s).
+  // Settle: read VmRSS until two reads 200 ms apart agree within 0.5% (at most 2 s).
   let last = vmRssKb(pid);
-  for (let k = 0; k < 12; k++) {
-    await sleep(250);
+  for (let k = 0; k < 10; k++) {
+    await sleep(200);
     const now = vmRssKb(pid);
     if (Math.abs(now - last) <= last * 0.005) return now;
     last = now;
