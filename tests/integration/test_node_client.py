@@ -119,7 +119,18 @@ async def test_json_and_msgpack_clients_share_a_room(server_url, transport):
     """JSON and msgpack sockets in one room each get the same broadcast, binary included."""
     result = await run_node("scenario.mjs", node_options(
         server_url, transport, "json", scenario="room", namespace="/test", room="mixed",
-        parsers=["msgpack", "json", "msgpack", "json"], payload={"b": [1, "é", None]}))
+        parsers=["msgpack", "json", "msgpack", "json"], payload={"b": [1, "é", None]},
+        binary=True))
     expected = EXPECTED_TRANSPORT[transport]["transport"]
-    assert result == {"acked": "sent", "received": [{"b": [1, "é", None]}] * 3,
+    payload = {"bytes": {"bin": [0, 1, 254]}, "plain": {"b": [1, "é", None]}}
+    assert result == {"acked": "sent", "received": [payload] * 3,
                       "senderLog": ["connect", "welcome"], "transports": [expected] * 4}
+
+
+@matrix
+async def test_kick_from_one_namespace_leaves_the_other(server_url, transport, parser):
+    """Two namespaces share one connection; a kick from /test leaves /shaped working."""
+    result = await run_node("scenario.mjs", node_options(
+        server_url, transport, parser, scenario="multiplex"))
+    assert result == {"shared": True, "reason": "io server disconnect", "check": "ok",
+                      "secondConnected": True}

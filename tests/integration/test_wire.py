@@ -55,10 +55,10 @@ async def test_unknown_namespace_frame(server_url):
 
 @pytest.mark.parametrize("garbage", [
     '42["x"', "4{", "42[1]", "42[]", '42"text"', "49", '42["connect"]', "40/test,[1]",
-    '42/test,["join","r"]', '43["x"]', "44{}",
+    '42/test,["join","r"]', '43["x"]', "44{}", "40", '451-["x",{"_placeholder":true,"num":0}]',
 ], ids=["truncated", "bad-json", "non-string-event", "empty-event", "not-list", "bad-type",
         "reserved-event", "connect-not-object", "not-connected-namespace", "ack-no-id",
-        "client-connect-error"])
+        "client-connect-error", "second-connect", "text-instead-of-attachment"])
 async def test_malformed_packet_closes_the_connection(server_url, garbage):
     """A packet the Socket.IO v5 protocol does not allow closes the connection."""
     async with aiohttp.ClientSession() as session:
@@ -66,6 +66,19 @@ async def test_malformed_packet_closes_the_connection(server_url, garbage):
         await ws.send_str("40")
         assert (await ws.receive_str(timeout=5 * UNIT)).startswith('40{"sid":"')
         await ws.send_str(garbage)
+        if garbage.startswith("451-"):
+            await ws.send_str("not the attachment")
+        await assert_closed(ws)
+
+
+async def test_attachment_placeholder_out_of_range_closes_the_connection(server_url):
+    """A binary event whose placeholder names a missing attachment closes the connection."""
+    async with aiohttp.ClientSession() as session:
+        ws = await open_ws(session, server_url)
+        await ws.send_str("40")
+        assert (await ws.receive_str(timeout=5 * UNIT)).startswith('40{"sid":"')
+        await ws.send_str('451-["echo",{"_placeholder":true,"num":3}]')
+        await ws.send_bytes(b"\x01")
         await assert_closed(ws)
 
 

@@ -138,11 +138,23 @@ const scenarios = {
     for (const s of socks) await s.emitWithAck("join", opts.room);
     const [sender, ...others] = socks;
     const arrivals = others.map((s) => once(s, "broadcast"));
-    const acked = await sender.emitWithAck("broadcast", opts.room, opts.payload);
+    const payload = opts.binary ? { bytes: Buffer.from([0, 1, 254]), plain: opts.payload } : opts.payload;
+    const acked = await sender.emitWithAck("broadcast", opts.room, payload);
     const received = (await Promise.all(arrivals)).map(([p]) => show(p));
     // the server writes in order: a broadcast to the sender would precede this ack
     await sender.emitWithAck("echo", "sync");
     return { acked, received, senderLog: sender.log, transports: socks.map((s) => s.transportInfo.transport) };
+  },
+  // two namespaces over one connection (one Manager); a kick from one leaves the other
+  async multiplex() {
+    const first = open({ namespace: "/test", client: { forceNew: false } });
+    const second = open({ namespace: "/shaped", client: { forceNew: false } });
+    await Promise.all([once(first, "connect"), once(second, "connect")]);
+    const shared = first.io === second.io;
+    first.emit("kick");
+    const [reason] = await once(first, "disconnect");
+    const check = await second.timeout(LIMIT).emitWithAck("check");
+    return { shared, reason, check, secondConnected: second.connected };
   },
 };
 
