@@ -1,8 +1,8 @@
 """Protocol fixtures: real servers in their own processes, raw aiohttp requests.
 
-Each test runs against both targets: ``engine`` (the bare Engine.IO echo server at
-/engine.io/) and ``full`` (openline's app at /socket.io/). Servers start once per test
-session per configuration profile. OPENLINE_PROTOCOL_ENGINE=stock builds them on
+Each test runs against both targets: ``engine`` (``python -m server.engine``, the bare
+Engine.IO echo server at /engine.io/) and ``full`` (openline's app at /socket.io/).
+Servers start once per test session per configuration profile. OPENLINE_PROTOCOL_ENGINE=stock builds them on
 python-engineio instead (a hand run, to show which rules stock misses; not ``make test``).
 """
 
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import select
 import subprocess
 import sys
@@ -43,18 +44,22 @@ class Servers:
         key = (kind, profile)
         if key not in self.procs:
             args = [f"--{k}={v}" for k, v in PROFILES[profile].items()]
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "tests.protocol.servers", kind, ENGINE, *args],
-                cwd=ROOT, stdout=subprocess.PIPE, text=True)
+            if kind == "engine" and ENGINE == "ours":  # the standalone command itself
+                command = ["-m", "server.engine", "--host", "127.0.0.1", "--port", "0", *args]
+            else:
+                command = ["-m", "tests.protocol.servers", kind, ENGINE, *args]
+            proc = subprocess.Popen([sys.executable, *command], cwd=ROOT,
+                                    stdout=subprocess.PIPE, text=True)
             assert proc.stdout is not None
             ready, _, _ = select.select([proc.stdout], [], [], 20 * UNIT)
             line = proc.stdout.readline() if ready else ""
-            if not line.startswith("listening on "):
+            found = re.search(r"listening on (http://[^/\s]+)", line)
+            if found is None:
                 proc.kill()
                 proc.wait()
                 proc.stdout.close()
                 raise RuntimeError(f"{kind}/{profile} server did not start: {line!r}")
-            self.procs[key] = (proc, line.split()[-1])
+            self.procs[key] = (proc, found.group(1))
         return self.procs[key][1]
 
     def close(self) -> None:

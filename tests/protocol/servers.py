@@ -15,7 +15,6 @@ import argparse
 import asyncio
 import functools
 import signal
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -113,4 +112,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

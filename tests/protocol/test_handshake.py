@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import aiohttp
 import pytest
@@ -90,7 +91,7 @@ async def test_websocket_transport_without_upgrade(http: aiohttp.ClientSession, 
 async def test_websocket_bad_query_is_refused(http: aiohttp.ClientSession, target: Target,
                                               query: dict[str, str | None]) -> None:
     """WebSocket: a missing/invalid EIO or transport → the connection is refused with 400."""
-    base = {"transport": "websocket", **query}
+    base: dict[str, Any] = {"transport": "websocket", **query}
     with pytest.raises(aiohttp.WSServerHandshakeError) as info:
-        await http.ws_connect(target.url(scheme="ws", **base))
+        await http.ws_connect(target.url("default", "ws", **base))
     assert info.value.status == 400
