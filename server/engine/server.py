@@ -258,7 +258,7 @@ class Engine:
             return None
         if not session.closed:
             self.heartbeat.start(session)
-        log.debug("%s open over %s", sid, transport)
+        log.info("%s open over %s", sid, transport)
         return session
 
     async def on_message(self, sid: str, data: str | bytes) -> None:
@@ -296,7 +296,7 @@ class Engine:
         session.end_polling(by_client, linger=reason == self.reason.SERVER_DISCONNECT)
         if session.ws is not None or session.probe is not None:
             session.closing = self.start_background_task(session.close_sockets)
-        log.debug("%s closed: %s", session.sid, reason)
+        log.info("%s closed: %s", session.sid, reason)
         try:
             # the session stays listed meanwhile: disconnect handlers read its user session
             await self._call("disconnect", session.sid, reason)

@@ -11,7 +11,7 @@ import msgpack
 
 from tests.conftest import UNIT
 
-from .conftest import Target, error, get_text, open_polling, post_ok, post_text
+from .conftest import Servers, Target, error, get_text, open_polling, post_ok, post_text
 
 
 async def test_post_is_answered_ok(http: aiohttp.ClientSession, target: Target) -> None:
@@ -150,3 +150,16 @@ async def test_get_responses_are_not_cached(http: aiohttp.ClientSession, target:
     async with http.get(target.url()) as resp:
         assert resp.headers["Content-Type"].lower() == "text/plain; charset=utf-8"
         assert resp.headers["Cache-Control"] == "no-store"
+
+
+async def test_send_buffer_is_bounded(http: aiohttp.ClientSession, servers: Servers) -> None:
+    """Limits: a client that never GETs is closed once its queue passes 16 × maxPayload (≥ 1 MB)."""
+    target = Target(servers, "engine")  # the echo server queues a reply per message
+    sid = await open_polling(http, target)
+    chunk = "4" + "x" * 9998
+    sent, status = 0, 200
+    while status == 200 and sent < 200:
+        status, _ = await post_text(http, target.url(sid=sid), chunk)
+        sent += 1
+    assert status == 400 and 100 <= sent <= 110, (status, sent)
+    assert (await get_text(http, target.url(sid=sid)))[0] == 400
