@@ -90,7 +90,10 @@ async def _probe(session: Session, ws: web.WebSocketResponse) -> bool:
     if msg.type is not WSMsgType.TEXT or msg.data != "2probe":
         log.info("upgrade of %s abandoned: expected 2probe", session.sid)
         return False
-    await ws.send_frame(PROBE_PONG.wire, WSMsgType.TEXT)
+    try:
+        await ws.send_frame(PROBE_PONG.wire, WSMsgType.TEXT)
+    except (ConnectionError, RuntimeError):  # the upgrading socket went away
+        return False
     if session.poll is not None:
         session.end_poll(NOOP_FRAME)
     msg = await ws.receive()

@@ -83,7 +83,7 @@ async def serve(kind: str, which: str, config: Config) -> None:
         app = full_app(config, which)
     runner = web.AppRunner(app, handle_signals=False, access_log=None)
     await runner.setup()
-    site = web.TCPSite(runner, config.host, 0)
+    site = web.TCPSite(runner, config.host, config.port)
     await site.start()
     port = runner.addresses[0][1]
     print(f"listening on http://{config.host}:{port}", flush=True)
@@ -99,6 +99,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("kind", choices=("engine", "full"))
     parser.add_argument("which", choices=("ours", "stock"))
+    parser.add_argument("--port", default="0")
     for flag in ("ping-interval", "ping-timeout", "max-payload", "cors-origins",
                  "connect-timeout"):
         parser.add_argument(f"--{flag}")
