@@ -74,6 +74,10 @@ def raise_fd_limit() -> int:
 
 # ---- servers ---------------------------------------------------------------------------
 
+class ServerFailed(RuntimeError):
+    """A server did not start: its scenarios are reported as failed, the run goes on."""
+
+
 @dataclass
 class Running:
     kind: str
@@ -96,7 +100,10 @@ def server_command(kind: str, parser: str, deflate: bool) -> list[str]:
 def server(kind: str, parser: str, deflate: bool = False) -> Iterator[Running]:
     # taskset execs the server, so proc.pid is the server's own pid (for VmRSS).
     cmd = ["taskset", "-c", SERVER_CORE, *server_command(kind, parser, deflate)]
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    # openline with its defaults: no OPENLINE_* setting of the caller's shell applies.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OPENLINE_")}
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True)
     try:
         url = _wait_listening(proc, kind)
         yield Running(kind, proc, url)
@@ -123,7 +130,7 @@ def _wait_listening(proc: subprocess.Popen[str], kind: str) -> str:
             _drain(proc, kind)
             return line.split(" listening on ")[1].strip()
     proc.kill()
-    raise RuntimeError(f"{kind} server did not start:\n{''.join(seen)[-2000:]}")
+    raise ServerFailed(f"{kind} server did not start:\n{''.join(seen)[-2000:]}")
 
 
 def _drain(proc: subprocess.Popen[str], kind: str) -> None:
@@ -183,20 +190,27 @@ def _store(results: dict[str, Any], parser: str, kind: str, figures: dict[str, s
 def throughput(plan: Plan, parser: str, results: dict[str, Any]) -> None:
     # Node first: its echo maximum sets the offered load of the latency scenario.
     for kind in SERVERS:
-        with server(kind, parser) as srv:
-            out = loadgen("echo", srv, parser, duration=plan.echo_s, warmup=plan.warmup_s)
-            _store(results, parser, kind, {"echo_eps": "events_per_s", "echo_p50": "p50_ms",
-                                           "echo_p99": "p99_ms"}, out, "echo")
-            out = loadgen("broadcast", srv, parser, clients=1000, count=plan.broadcasts)
-            _store(results, parser, kind, {"bcast_dps": "deliveries_per_s"}, out, "broadcast")
-            # Last: a server offered more than it can take is left with a backlog.
-            node_max = results[parser]["node"].get("echo_eps")
-            if node_max:
-                rate = max(1, round(node_max * 0.5))
-                out = loadgen("latency", srv, parser, rate=rate, duration=plan.echo_s, warmup=plan.warmup_s)
-                _store(results, parser, kind, {"lat_p50": "p50_ms", "lat_p99": "p99_ms"}, out,
-                       f"latency at {rate}/s")
-                results[parser][kind]["lat_rate"] = rate
+        try:
+            _throughput_of(plan, parser, results, kind)
+        except ServerFailed as exc:
+            print(f"  {kind:8} {parser:7} FAILED: {exc}", flush=True)
+
+
+def _throughput_of(plan: Plan, parser: str, results: dict[str, Any], kind: str) -> None:
+    with server(kind, parser) as srv:
+        out = loadgen("echo", srv, parser, duration=plan.echo_s, warmup=plan.warmup_s)
+        _store(results, parser, kind, {"echo_eps": "events_per_s", "echo_p50": "p50_ms",
+                                       "echo_p99": "p99_ms"}, out, "echo")
+        out = loadgen("broadcast", srv, parser, clients=1000, count=plan.broadcasts)
+        _store(results, parser, kind, {"bcast_dps": "deliveries_per_s"}, out, "broadcast")
+        # Last: a server offered more than it can take is left with a backlog.
+        node_max = results[parser]["node"].get("echo_eps")
+        if node_max:
+            rate = max(1, round(node_max * 0.5))
+            out = loadgen("latency", srv, parser, rate=rate, duration=plan.echo_s, warmup=plan.warmup_s)
+            _store(results, parser, kind, {"lat_p50": "p50_ms", "lat_p99": "p99_ms"}, out,
+                   f"latency at {rate}/s")
+            results[parser][kind]["lat_rate"] = rate
 
 
 def connections(plan: Plan, parser: str, results: dict[str, Any]) -> None:
@@ -212,11 +226,14 @@ def connections(plan: Plan, parser: str, results: dict[str, Any]) -> None:
         runs.append((plan.big, True, False, 0, {"kb_big_deflate": "kb_per_conn"}))
     for clients, deflate, disconnect, prime, figures in runs:
         for kind in SERVERS:
-            with server(kind, parser, deflate) as srv:
-                out = loadgen("conns", srv, parser, clients=clients, deflate=deflate,
-                              disconnect=disconnect, prime=prime)
-                label = f"{clients} conns{' deflate' if deflate else ''}{' warm' if prime else ''}"
-                _store(results, parser, kind, figures, out, label)
+            label = f"{clients} conns{' deflate' if deflate else ''}{' warm' if prime else ''}"
+            try:
+                with server(kind, parser, deflate) as srv:
+                    out = loadgen("conns", srv, parser, clients=clients, deflate=deflate,
+                                  disconnect=disconnect, prime=prime)
+            except ServerFailed as exc:
+                out = {"ok": False, "error": str(exc)}
+            _store(results, parser, kind, figures, out, label)
 
 
 def _version(dist: str) -> str:
