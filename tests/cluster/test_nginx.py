@@ -23,7 +23,7 @@ def conf_for_test(upstreams: list[str], listen: int, prefix: Path) -> str:
     conf = NGINX_CONF.read_text()
     shipped = re.findall(r"^\s*server 127\.0\.0\.1:\d+;$", conf, flags=re.M)
     assert len(shipped) == 2, "deploy/nginx.conf should list two upstream nodes"
-    for line, upstream in zip(shipped, upstreams):
+    for line, upstream in zip(shipped, upstreams, strict=True):
         conf = conf.replace(line, f"        server {upstream};", 1)
     conf = conf.replace("listen 80;", f"listen 127.0.0.1:{listen};")
     conf = conf.replace("worker_processes auto;", "worker_processes 1;")
