@@ -32,7 +32,7 @@ class Session:
     __slots__ = (
         "sid", "engine", "environ", "transport", "ws", "socket", "probe", "upgrade_timer",
         "queue", "queued", "poll", "posting", "backlog", "backlogged", "flusher",
-        "timer", "awaiting_pong", "closed", "lingering", "closing", "user_session",
+        "timer", "awaiting_pong", "closed", "lingering", "closing", "stalled", "user_session",
     )
 
     def __init__(self, engine: Engine, sid: str, environ: dict[str, Any], transport: str) -> None:
@@ -56,6 +56,7 @@ class Session:
         self.closed = False
         self.lingering = False  # closed by us; the close packet awaits the next GET
         self.closing: asyncio.Task[None] | None = None  # close_sockets() in progress
+        self.stalled = False  # closed because the peer stopped reading
         self.user_session: dict[str, Any] = {}
 
     def __repr__(self) -> str:
@@ -123,16 +124,11 @@ class Session:
         log.warning("closing %s: send buffer over %d bytes (the peer is not reading)",
                     self.sid, self.engine.send_buffer_limit)
         self.queue, self.queued, self.backlog, self.backlogged = [], 0, [], 0
+        self.stalled = True
         self.engine.close_soon(self, self.engine.reason.TRANSPORT_ERROR)
 
     def _transport_lost(self) -> None:
         self.engine.close_soon(self, self.engine.reason.TRANSPORT_CLOSE)
-
-    async def drain_backlog(self) -> None:
-        """Wait until buffered WebSocket frames are written (before an orderly close)."""
-        flusher = self.flusher
-        if flusher is not None and flusher is not asyncio.current_task():
-            await asyncio.wait([flusher])
 
     # --- long-polling -----------------------------------------------------
 
@@ -178,7 +174,17 @@ class Session:
         if probe is not None and not probe.closed:
             await probe.close()
         ws = self.ws
-        if ws is not None:
-            await self.drain_backlog()
-            if not ws.closed:
-                await ws.close()
+        if ws is None:
+            return
+        flusher = self.flusher
+        if flusher is not None and not self.stalled:
+            # frames already accepted go out first, unless the peer has stopped reading
+            await asyncio.wait([flusher], timeout=self.engine.ping_timeout)
+        flusher = self.flusher
+        if self.stalled or flusher is not None:
+            if flusher is not None:
+                flusher.cancel()
+            if self.socket is not None:
+                self.socket.abort()  # a close handshake would wait behind unread data
+        if not ws.closed:
+            await ws.close()

@@ -10,7 +10,17 @@ import msgpack
 
 from tests.conftest import UNIT
 
-from .conftest import Target, assert_ws_closed, error, get_text, open_polling, post_ok, post_text, upgrade
+from .conftest import (
+    Servers,
+    Target,
+    assert_ws_closed,
+    error,
+    get_text,
+    open_polling,
+    post_ok,
+    post_text,
+    upgrade,
+)
 
 T = 5 * UNIT
 
@@ -156,3 +166,22 @@ async def test_second_websocket_during_upgrade_is_closed(http: aiohttp.ClientSes
         await ws.send_str("5")
         await ws.send_str(target.hello)
         assert target.is_reply(await ws.receive_str(timeout=T))
+
+
+async def test_websocket_send_buffer_is_bounded(http: aiohttp.ClientSession, servers: Servers) -> None:
+    """Limits: a WebSocket peer that stops reading is closed once its backlog passes the bound."""
+    target = Target(servers, "engine")  # the echo server answers every message
+    async with http.ws_connect(target.ws_url(), max_msg_size=0) as ws:
+        await ws.receive_str(timeout=T)
+        chunk = "4" + "x" * 9998
+        send_failed = False
+        for _ in range(5000):  # ~50 MB: far past kernel buffers plus the 1 MB bound
+            try:
+                await ws.send_str(chunk)
+            except ConnectionError:
+                send_failed = True
+                break
+        if not send_failed:  # the close may still be queued behind the unread replies
+            while (msg := await ws.receive(timeout=T)).type is aiohttp.WSMsgType.TEXT:
+                pass
+            assert msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED)
