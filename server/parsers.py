@@ -51,20 +51,24 @@ class JsonPacket(sio_packet.Packet):
 
     Departs from stock python-socketio: bytes inside tuples become attachments too (stock
     looks into lists and dicts only, so a handler returning ``{"r": (b"..", 1)}`` or the
-    tuple ``call()`` returns failed in the JSON encoder), and the check stops at the
-    first binary item.
+    tuple ``call()`` returns failed in the JSON encoder), and the check walks the data
+    with a stack instead of recursing (stock hit RecursionError on a client's array
+    nested ~500 deep, which orjson accepts) and stops at the first binary item.
     """
 
     json = _OrjsonModule
 
     @classmethod
     def data_is_binary(cls, data: Any) -> bool:
-        if isinstance(data, (bytes, bytearray)):
-            return True
-        if isinstance(data, (list, tuple)):
-            return any(cls.data_is_binary(item) for item in data)
-        if isinstance(data, dict):
-            return any(cls.data_is_binary(item) for item in data.values())
+        stack = [data]
+        while stack:
+            item = stack.pop()
+            if isinstance(item, (bytes, bytearray)):
+                return True
+            if isinstance(item, (list, tuple)):
+                stack.extend(item)
+            elif isinstance(item, dict):
+                stack.extend(item.values())
         return False
 
     @classmethod

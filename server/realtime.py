@@ -31,6 +31,8 @@ log = logging.getLogger("openline.realtime")
 
 INTERNAL_ERROR = {"message": "internal server error"}
 INVALID_NAMESPACE = {"message": "Invalid namespace"}
+# What the JSON and msgpack encoders raise for values they cannot encode.
+UNENCODABLE = (TypeError, ValueError, OverflowError, RecursionError)
 # Event names socket.io-parser refuses from a peer (its RESERVED_EVENTS).
 RESERVED_EVENTS = frozenset(
     {"connect", "connect_error", "disconnect", "disconnecting", "newListener", "removeListener"})
@@ -161,8 +163,9 @@ class OpenlineServer(socketio.AsyncServer):
             return  # the rest of a polling payload whose session was closed
         try:
             await self._dispatch(eio_sid, data)
-        except (ProtocolError, ValueError, KeyError, TypeError, IndexError) as exc:
-            # The peer broke the protocol: Socket.IO v5 says the connection closes.
+        except (ProtocolError, ValueError, KeyError, TypeError, IndexError, RecursionError) as exc:
+            # The peer broke the protocol (or nested data past Python's recursion limit):
+            # Socket.IO v5 says the connection closes.
             log.warning("closing %s: malformed Socket.IO packet: %s", eio_sid, exc)
             await self._close_session(eio_sid)
 
@@ -295,7 +298,7 @@ class OpenlineServer(socketio.AsyncServer):
             try:
                 await self._send_packet(eio_sid, self.packet_class(
                     sio_packet.ACK, namespace=namespace, id=id, data=args))
-            except (TypeError, ValueError, OverflowError) as exc:  # the parser refused the value
+            except UNENCODABLE as exc:  # the parser refused the value
                 log.exception("ack of event %r cannot be encoded (sid %s, namespace %s)",
                               event, sid, namespace)
                 await self._send_error(sid, namespace, event, exc, dict(INTERNAL_ERROR))
@@ -314,7 +317,7 @@ class OpenlineServer(socketio.AsyncServer):
                 log.exception("on_error of %s failed (sid %s)", namespace, sid)
         try:
             await self.emit("error", reply, to=sid, namespace=namespace)
-        except (TypeError, ValueError, OverflowError):  # on_error returned what cannot be sent
+        except UNENCODABLE:  # on_error returned what cannot be sent
             log.exception("error reply of %s cannot be encoded (sid %s)", namespace, sid)
             await self.emit("error", dict(INTERNAL_ERROR), to=sid, namespace=namespace)
 

@@ -213,3 +213,27 @@ async def test_fixed_serializer_accepts_only_its_format(start_server, serializer
         ws = await open_ws(session, url)
         await (ws.send_str(bad) if isinstance(bad, str) else ws.send_bytes(bad))
         await assert_closed(ws)
+
+
+async def test_deeply_nested_arrays_are_echoed(server_url):
+    """An array nested 900 deep (orjson accepts up to 1024) is acked, not lost in recursion."""
+    deep = "[" * 900 + "]" * 900
+    async with aiohttp.ClientSession() as session:
+        ws = await open_ws(session, server_url)
+        await ws.send_str("40")
+        assert (await ws.receive_str(timeout=5 * UNIT)).startswith('40{"sid":"')
+        await ws.send_str(f'421["echo",{deep}]')
+        assert await ws.receive_str(timeout=5 * UNIT) == f"431[{deep}]"
+        await ws.close()
+
+
+async def test_binary_packet_nested_past_the_recursion_limit_closes(server_url):
+    """A binary event nested past Python's recursion limit closes the connection cleanly."""
+    n = 1000
+    async with aiohttp.ClientSession() as session:
+        ws = await open_ws(session, server_url)
+        await ws.send_str("40")
+        assert (await ws.receive_str(timeout=5 * UNIT)).startswith('40{"sid":"')
+        await ws.send_str('451-["echo",' + "[" * n + '{"_placeholder":true,"num":0}' + "]" * n + "]")
+        await ws.send_bytes(b"\x01")
+        await assert_closed(ws)
