@@ -95,3 +95,22 @@ async def test_websocket_bad_query_is_refused(http: aiohttp.ClientSession, targe
     with pytest.raises(aiohttp.WSServerHandshakeError) as info:
         await http.ws_connect(target.url("default", "ws", **base))
     assert info.value.status == 400
+
+
+async def test_transports_option_limits_upgrades(http: aiohttp.ClientSession, start_server: Any) -> None:
+    """Handshake `upgrades` and transports follow --transports: polling only offers no upgrade."""
+    url = await start_server(transports=("polling",))
+    status, body = await get_text(http, f"{url}/socket.io/?EIO=4&transport=polling")
+    assert status == 200 and json.loads(body[1:])["upgrades"] == []
+    with pytest.raises(aiohttp.WSServerHandshakeError) as info:
+        await http.ws_connect(f"{url.replace('http', 'ws')}/socket.io/?EIO=4&transport=websocket")
+    assert info.value.status == 400
+
+
+async def test_websocket_only_refuses_polling(http: aiohttp.ClientSession, start_server: Any) -> None:
+    """Transports: with --transports websocket, polling → 400 {"code":0,"message":"Transport unknown"}."""
+    url = await start_server(transports=("websocket",))
+    status, body = await get_text(http, f"{url}/socket.io/?EIO=4&transport=polling")
+    assert status == 400 and json.loads(body) == error(0)
+    async with http.ws_connect(f"{url.replace('http', 'ws')}/socket.io/?EIO=4&transport=websocket") as ws:
+        assert json.loads((await ws.receive_str(timeout=5 * UNIT))[1:])["upgrades"] == []
