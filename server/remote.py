@@ -31,8 +31,16 @@ def client_address(request: web.BaseRequest, trusted: Sequence[Network]) -> tupl
     forwarded = [h.strip() for v in request.headers.getall("X-Forwarded-For", [])
                  for h in v.split(",") if h.strip()]
     # Walk from the nearest hop back; the first address that is not a trusted proxy
-    # is the client (anything before it could have been written by the client).
+    # is the client (anything before it could have been written by the client). A hop
+    # that is not an IP address ends the walk at the last trusted one: REMOTE_ADDR is
+    # always an address, never text a client slipped into the header.
+    nearest = host, port
     for hop in reversed(forwarded):
-        if not _trusted(hop, trusted):
+        try:
+            ip = ipaddress.ip_address(hop)
+        except ValueError:
+            break
+        if not any(ip in net for net in trusted):
             return hop, 0
-    return (forwarded[0], 0) if forwarded else (host, port)
+        nearest = hop, 0
+    return nearest

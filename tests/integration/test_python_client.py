@@ -153,11 +153,13 @@ async def test_python_broadcast_skips_sender(server_url, py_client):
     assert sender_inbox.empty("broadcast")
 
 
-async def _whoami(py_client: Any, url: str, source: str, headers: dict[str, str]) -> str:
+async def _whoami(py_client: Any, url: str, source: str, headers: dict[str, str],
+                  transport: str = "upgrade") -> str:
     session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(local_addr=(source, 0)))
     try:
         client = py_client(http_session=session)
-        await client.connect(url, namespaces=["/test"], headers=headers, wait_timeout=5 * UNIT)
+        await client.connect(url, namespaces=["/test"], headers=headers, wait_timeout=5 * UNIT,
+                             transports=TRANSPORTS[transport])
         address = await client.call("whoami", namespace="/test", timeout=5 * UNIT)
         await client.disconnect()
         return address
@@ -165,9 +167,10 @@ async def _whoami(py_client: Any, url: str, source: str, headers: dict[str, str]
         await session.close()
 
 
-async def test_remote_addr_is_the_peer_address(server_url, py_client):
+@pytest.mark.parametrize("transport", list(TRANSPORTS))
+async def test_remote_addr_is_the_peer_address(server_url, py_client, transport):
     """environ REMOTE_ADDR is the socket's peer (127.0.0.2 here), not a hard-coded 127.0.0.1."""
-    assert await _whoami(py_client, server_url, "127.0.0.2", {}) == "127.0.0.2"
+    assert await _whoami(py_client, server_url, "127.0.0.2", {}, transport) == "127.0.0.2"
 
 
 async def test_forwarded_for_only_from_trusted_proxies(start_server, py_client):
@@ -178,6 +181,7 @@ async def test_forwarded_for_only_from_trusted_proxies(start_server, py_client):
     trusting = await start_server(trusted_proxies=(ipaddress.ip_network("127.0.0.2/31"),
                                                    ipaddress.ip_network("127.0.0.3/32")))
     assert await _whoami(py_client, trusting, "127.0.0.2", xff) == "198.51.100.9"
+    assert await _whoami(py_client, trusting, "127.0.0.2", xff, "websocket") == "198.51.100.9"
     assert await _whoami(py_client, trusting, "127.0.0.5", xff) == "127.0.0.5"
     plain = await start_server()
     assert await _whoami(py_client, plain, "127.0.0.2", xff) == "127.0.0.2"
