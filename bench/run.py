@@ -318,7 +318,10 @@ def main(argv: list[str] | None = None) -> int:
     why_not = report.draw_chart(OUT / "chart.png", meta, table_rows)
     print(f"wrote {OUT / 'results.json'}" + (f"; {why_not}" if why_not else f", {OUT / 'chart.png'}"))
     if plan.mode == "full" or args.record:
-        command = "make bench" + (" ARGS=" + shlex.quote(" ".join(sys.argv[1:])) if sys.argv[1:] else "")
+        if os.environ.get("MAKELEVEL"):  # set by make for the commands it runs
+            command = "make bench" + (" ARGS=" + shlex.quote(" ".join(sys.argv[1:])) if sys.argv[1:] else "")
+        else:
+            command = shlex.join(["python", "bench/run.py", *sys.argv[1:]])
         report.record(args.results_md, meta, text, command)
         print(f"recorded in {args.results_md}")
     return 0
