@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
 
-from tests.conftest import UNIT, require_tool
+from tests.conftest import UNIT, require, require_tool
 
 BENCH = Path(__file__).resolve().parents[2] / "bench"
 
@@ -35,3 +36,34 @@ def test_loadgen_rejects_unknown_scenario() -> None:
                            "http://127.0.0.1:1"], capture_output=True, text=True, timeout=30 * UNIT)
     assert done.returncode == 2
     assert done.stderr.startswith("loadgen.js: --scenario must be one of echo, latency, broadcast, conns")
+
+
+def test_loadgen_frames_match_the_socket_io_wire_format() -> None:
+    """frames.js writes `42/bench,7[...]` / msgpack maps and reads ack ids and event frames back."""
+    node = require_tool("node")
+    require((BENCH / "node_modules" / "notepack.io").is_dir(), "bench/node_modules (make js-deps)")
+    script = """
+const f = require("./frames.js");
+const notepack = require("notepack.io");
+const ev = f.encodeEvent("json", ["echo", "hi"], 7);
+const bin = f.encodeEvent("msgpack", ["bcast", "hi"]);
+console.log(JSON.stringify({
+  json: ev,
+  ackId: f.jsonAckId(Buffer.from('43/bench,1234["hi"]')),
+  msgpack: notepack.decode(bin),
+  jsonEvent: f.isEvent(false, Buffer.from('42/bench,["bcast","hi"]')),
+  jsonAckIsEvent: f.isEvent(false, Buffer.from('43/bench,1["hi"]')),
+  binEvent: f.isEvent(true, bin),
+  binAck: f.isAck(true, notepack.encode({ type: 3, nsp: "/bench", data: [], id: 1 })),
+  connect: f.encodeConnect("json"),
+}));
+"""
+    done = subprocess.run([node, "-e", script], cwd=BENCH, capture_output=True, text=True,
+                          timeout=30 * UNIT)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == {
+        "json": '42/bench,7["echo","hi"]', "ackId": 1234,
+        "msgpack": {"type": 2, "nsp": "/bench", "data": ["bcast", "hi"]},
+        "jsonEvent": True, "jsonAckIsEvent": False, "binEvent": True, "binAck": True,
+        "connect": "40/bench,",
+    }
