@@ -130,7 +130,8 @@ def draw_chart(path: Path, meta: dict[str, Any], table_rows: list[dict[str, Any]
     shown = [r for r in table_rows if r["ratio"]]
     if not shown:
         return "no figure has both servers: no chart"
-    labels = [f"{r['figure']} [{r['parser']}]" for r in shown]
+    labels = [f"{r['figure']} [{r['parser']}]" + (" *" if r["loadgen_busy"] else "")
+              + (" †" if r["server_starved"] else "") for r in shown]
     # Plot "how many times better than Node" so that right of 1 is always good.
     score = [r["ratio"] if r["higher_is_better"] else 1 / r["ratio"] for r in shown]
     colors = ["#2a9d4a" if s >= 1 else "#c8423b" for s in score]
@@ -141,7 +142,8 @@ def draw_chart(path: Path, meta: dict[str, Any], table_rows: list[dict[str, Any]
     ax.invert_yaxis()
     ax.set_xscale("log")
     ax.axvline(1.0, color="black", linewidth=1)
-    ax.set_xlabel("openline vs Node.js socket.io (× better; right of 1 = openline ahead)")
+    ax.set_xlabel("openline vs Node.js socket.io (× better; right of 1 = openline ahead)\n"
+                  "* load generator ≥ 90% busy   † a server did not get its whole core")
     ax.set_title(f"make bench {meta['mode']} — {meta['date']}\n{meta['cpu']}", fontsize=9)
     for i, (s, r) in enumerate(zip(score, shown, strict=True)):
         ax.text(s, i, f" {r['ratio']:.2f}×", va="center", fontsize=7)
