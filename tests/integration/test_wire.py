@@ -237,3 +237,31 @@ async def test_binary_packet_nested_past_the_recursion_limit_closes(server_url):
         await ws.send_str('451-["echo",' + "[" * n + '{"_placeholder":true,"num":0}' + "]" * n + "]")
         await ws.send_bytes(b"\x01")
         await assert_closed(ws)
+
+
+async def test_namespace_can_be_left_and_joined_again(server_url):
+    """After a client DISCONNECT of /test, the same session can CONNECT to /test again."""
+    async with aiohttp.ClientSession() as session:
+        ws = await open_ws(session, server_url)
+        sids = []
+        for _ in range(2):
+            await ws.send_str('40/test,{"round":1}')
+            ack = await ws.receive_str(timeout=5 * UNIT)
+            assert ack.startswith('40/test,{"sid":"')
+            sids.append(json.loads(ack[len("40/test,"):])["sid"])
+            assert (await ws.receive_str(timeout=5 * UNIT)).startswith('42/test,["welcome"')
+            await ws.send_str("41/test,")
+        assert sids[0] != sids[1]
+        await ws.close()
+
+
+async def test_packet_for_a_left_namespace_closes_like_node(server_url):
+    """After leaving /test, an event for /test closes the connection (Node's "invalid state")."""
+    async with aiohttp.ClientSession() as session:
+        ws = await open_ws(session, server_url)
+        await ws.send_str("40/test,")
+        assert (await ws.receive_str(timeout=5 * UNIT)).startswith('40/test,{"sid":"')
+        assert (await ws.receive_str(timeout=5 * UNIT)).startswith('42/test,["welcome"')
+        await ws.send_str("41/test,")
+        await ws.send_str('42/test,["echo"]')
+        await assert_closed(ws)
