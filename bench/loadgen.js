@@ -237,7 +237,7 @@ function waitUntil(cond, timeoutS, what) {
 // ---- scenarios -------------------------------------------------------------------------
 
 async function echo(o) {
-  const clients = await openMany(o, o.clients, 0);
+  const clients = await openMany(o, o.clients, 0, !o.deflate);
   const payload = "x".repeat(o.size);
   const samples = [];
   let measuring = false;
@@ -265,7 +265,7 @@ async function echo(o) {
 }
 
 async function latency(o) {
-  const clients = await openMany(o, o.clients, 0);
+  const clients = await openMany(o, o.clients, 0, !o.deflate);
   const payload = "x".repeat(o.size);
   const samples = [];
   let measureFrom = Infinity;

@@ -1,23 +1,27 @@
-// A minimal Socket.IO-over-WebSocket client on a bare TCP socket, for the connection and
-// broadcast scenarios: with `ws` clients the load generator's own core (HTTP client,
-// socket wrappers, an event per message) was the limit there — Node's connect rate and
-// both servers' broadcast deliveries (measured with loadgen.js's cpu figures). It speaks
+// A minimal Socket.IO-over-WebSocket client on a bare TCP socket, for the connection,
+// broadcast and echo scenarios: with `ws` clients the load generator's own core (HTTP
+// client, socket wrappers, an event per message) was the limit there — Node's connect
+// rate and both servers' broadcast deliveries (measured with loadgen.js's cpu figures),
+// and 70% of it went on Node's echo. It speaks
 // just enough RFC 6455: one handshake, unfragmented frames from the server, small masked
 // frames to it, no extensions (the permessage-deflate runs keep using `ws`).
 "use strict";
 const net = require("net");
 const notepack = require("notepack.io");
-const { encodeConnect } = require("./frames");
+const { encodeConnect, encodeEvent, jsonAckId } = require("./frames");
 
 const KEY = "dGhlIHNhbXBsZSBub25jZQ=="; // any 16-byte base64 nonce will do
 const HEADER_END = Buffer.from("\r\n\r\n");
 
 // A client-to-server frame: FIN + opcode, the mask bit, a zero masking key (payload
-// unchanged). Payloads here are < 126 bytes.
+// unchanged). Payloads here are < 64 KiB.
 function frame(payload, binary) {
   const body = typeof payload === "string" ? Buffer.from(payload) : payload;
-  if (body.length > 125) throw new Error("rawclient frames are < 126 bytes");
-  return Buffer.concat([Buffer.from([binary ? 0x82 : 0x81, 0x80 | body.length, 0, 0, 0, 0]), body]);
+  const op = binary ? 0x82 : 0x81;
+  if (body.length < 126) return Buffer.concat([Buffer.from([op, 0x80 | body.length, 0, 0, 0, 0]), body]);
+  if (body.length > 0xffff) throw new Error("rawclient frames are < 64 KiB");
+  const head = Buffer.from([op, 0x80 | 126, body.length >> 8, body.length & 0xff, 0, 0, 0, 0]);
+  return Buffer.concat([head, body]);
 }
 
 class RawClient {
@@ -27,6 +31,9 @@ class RawClient {
     this.socket = null;
     this.connected = false;
     this.onFrame = null; // (isBinary, payload) for every frame after the namespace CONNECT
+    this.nextId = 0;
+    this.pending = new Map(); // ack id -> send time (ms), as loadgen.js's Client
+    this.onAck = null; // (sentAt) => void, used when onFrame is not set
   }
 
   open() {
@@ -83,6 +90,7 @@ class RawClient {
     if (this.connected && (opcode === 0x1 || opcode === 0x2)) {
       if (opcode === 0x1 && payload.length === 1 && payload[0] === 0x32) this.socket.write(frame("3"));
       else if (this.onFrame) this.onFrame(opcode === 0x2, payload);
+      else if (opcode === 0x1 ? payload[0] === 0x34 && payload[1] === 0x33 : true) this.ack(opcode === 0x2, payload);
       return;
     }
     if (opcode === 0x1) {
@@ -100,6 +108,27 @@ class RawClient {
     } else if (opcode === 0x8) {
       this.socket.destroy();
     }
+  }
+
+  ack(binary, payload) {
+    let id;
+    if (binary) {
+      const pkt = notepack.decode(payload);
+      if (pkt.type !== 3) return;
+      id = pkt.id;
+    } else {
+      id = jsonAckId(payload);
+    }
+    const sentAt = this.pending.get(id);
+    if (sentAt === undefined) return;
+    this.pending.delete(id);
+    if (this.onAck) this.onAck(sentAt);
+  }
+
+  emit(args, sentAt) {
+    const id = this.nextId++;
+    this.pending.set(id, sentAt === undefined ? performance.now() : sentAt);
+    this.send(encodeEvent(this.o.parser, args, id));
   }
 
   send(data) {
