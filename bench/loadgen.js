@@ -72,7 +72,6 @@ class Client {
     this.nextId = 0;
     this.pending = new Map(); // ack id -> send time (ms)
     this.onAck = null; // (sentAt, data) => void
-    this.onEvent = null; // () => void
     this.connected = false;
     this.closed = false;
   }
@@ -101,7 +100,6 @@ class Client {
         if (t !== 0x34) return;
         const s = data[1];
         if (s === 0x33) { this.ack(jsonAckId(data), data); return; }
-        if (s === 0x32) { if (this.onEvent) this.onEvent(data); return; }
         if (s === 0x30) { clearTimeout(timer); this.connected = true; resolve(this); return; }
         if (s === 0x34) fail(new Error(`connect_error ${data.toString()}`));
       });
@@ -111,7 +109,6 @@ class Client {
   binary(data, resolve, timer) {
     const pkt = notepack.decode(data);
     if (pkt.type === 3) this.ack(pkt.id, pkt.data);
-    else if (pkt.type === 2) { if (this.onEvent) this.onEvent(pkt.data); }
     else if (pkt.type === 0) { clearTimeout(timer); this.connected = true; resolve(this); }
     else if (pkt.type === 4) { this.ws.terminate(); }
   }
