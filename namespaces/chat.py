@@ -2,13 +2,15 @@
 
 Connect with ``auth = {"nickname": "ann", "room": "lobby"}`` (``room`` optional).
 
-| client emits                 | server does                                             | ack            |
-|------------------------------|---------------------------------------------------------|----------------|
-| ``join`` room                | joins; others in the room get ``presence``              | room, members  |
-| ``leave`` room               | leaves; others in the room get ``presence``             | room, members  |
-| ``message`` text or {room, text} | others in the room(s) get ``message`` {room, nickname, text, ts} | the message(s) |
-| ``who`` room                 |                                                         | room, members  |
-| ``typing`` room or {room, typing} | others in the room get ``typing`` {room, nickname, typing} | —      |
+| client emits                      | server does                                          | ack            |
+|-----------------------------------|------------------------------------------------------|----------------|
+| ``join`` room                     | joins; others in the room get ``presence``           | room, members  |
+| ``leave`` room                    | leaves; others in the room get ``presence``          | room, members  |
+| ``message`` text or {room, text}  | others in the room(s) get ``message``                | the message(s) |
+|                                   | {room, nickname, text, ts}                           |                |
+| ``who`` room                      |                                                      | room, members  |
+| ``typing`` room or {room, typing} | others in the room get ``typing``                    | —              |
+|                                   | {room, nickname, typing}                             |                |
 """
 
 from __future__ import annotations

@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import inspect
 import logging
 from typing import Any
@@ -267,7 +268,7 @@ class OpenlineServer(socketio.AsyncServer):
         previous = self._last_event.get(eio_sid)
         task = asyncio.ensure_future(self._run_after(previous, sid, eio_sid, data, namespace, id))
         self._last_event[eio_sid] = task
-        task.add_done_callback(lambda t, key=eio_sid: self._forget_event(key, t))
+        task.add_done_callback(functools.partial(self._forget_event, eio_sid))
 
     def _forget_event(self, eio_sid: str, task: asyncio.Future[Any]) -> None:
         if self._last_event.get(eio_sid) is task:

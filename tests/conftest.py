@@ -106,7 +106,7 @@ async def run_node(script: str, options: dict[str, Any], timeout: float = 20) ->
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, cwd=str(JS_DIR))
     try:
         out, err = await asyncio.wait_for(proc.communicate(), timeout * UNIT)
-    except asyncio.TimeoutError:
+    except TimeoutError:
         proc.kill()
         await proc.wait()
         raise AssertionError(f"node {script} did not finish within {timeout * UNIT}s") from None
