@@ -205,3 +205,41 @@ async def test_clients_do_not_wait_for_each_other(server_url, py_client):
     assert not pending.done()
     assert await fast.call("release", "gate", namespace="/test", timeout=5 * UNIT) is True
     assert await pending == "released"
+
+
+async def _members(py_client: Any, url: str, rooms: dict[str, list[str]]) -> dict[str, Any]:
+    members = {}
+    for name, joined in rooms.items():
+        client, inbox = await connect(py_client, url, "/test", "fanout",
+                                      serializer="msgpack" if name in ("b", "d") else "default")
+        for room in joined:
+            await client.call("join", room, namespace="/test", timeout=5 * UNIT)
+        members[name] = (client, inbox, client.get_sid("/test"))
+    return members
+
+
+async def test_emit_to_several_rooms_reaches_each_member_once(server_url, py_client):
+    """An emit to a list of rooms with a list of skipped sids reaches each other member once."""
+    m = await _members(py_client, server_url, {"a": ["r1"], "b": ["r2"], "c": ["r1", "r2"], "d": []})
+    a = m["a"][0]
+    assert await a.call("fanout", (["r1", "r2"], [m["a"][2]], {"n": 1}), namespace="/test",
+                        timeout=5 * UNIT) == "sent"
+    assert await a.call("fanout", (None, [m["b"][2], m["c"][2]], {"n": 2}), namespace="/test",
+                        timeout=5 * UNIT) == "sent"
+    got = {}
+    for name, (client, inbox, _) in m.items():
+        # each client's writes are ordered: anything addressed to it precedes this ack
+        await client.call("echo", "sync", namespace="/test", timeout=5 * UNIT)
+        got[name] = []
+        while not inbox.empty("fanout"):
+            got[name].append(await inbox.get("fanout"))
+    assert got == {"a": [{"n": 2}], "b": [{"n": 1}], "c": [{"n": 1}], "d": [{"n": 2}]}
+
+
+async def test_room_emit_with_callback_gets_each_members_ack(server_url, py_client):
+    """An emit to a room with a callback collects one ack from every member."""
+    m = await _members(py_client, server_url, {"a": ["g"], "b": ["g"], "c": ["g"], "d": []})
+    for name, (client, _, _) in m.items():
+        client.on("ask", lambda data, name=name: [name, data["from"] == m["a"][2]], namespace="/test")
+    answers = await m["a"][0].call("gather", ("g", 3, 5 * UNIT), namespace="/test", timeout=10 * UNIT)
+    assert answers == [["a", True], ["b", True], ["c", True]]

@@ -78,6 +78,27 @@ class ProbeNamespace(socketio.AsyncNamespace):
         await self.emit("broadcast", payload, room=room, skip_sid=sid)
         return "sent"
 
+    async def on_fanout(self, sid: str, to: Any, skip: Any, payload: Any) -> str:
+        await self.emit("fanout", payload, to=to, skip_sid=skip)
+        return "sent"
+
+    async def on_gather(self, sid: str, room: str, expected: int, timeout: float) -> list[Any]:
+        """Asks every member of ``room`` with an ack each; returns the answers, sorted."""
+        answers: list[Any] = []
+        done = asyncio.Event()
+
+        def collect(*args: Any) -> None:
+            answers.append(args[0] if len(args) == 1 else list(args))
+            if len(answers) >= expected:
+                done.set()
+
+        await self.emit("ask", {"from": sid}, to=room, callback=collect)
+        try:
+            await asyncio.wait_for(done.wait(), timeout)
+        except TimeoutError:
+            pass
+        return sorted(answers)
+
     async def on_binary(self, sid: str, *args: Any) -> tuple[Any, ...]:
         return args
 
