@@ -134,3 +134,13 @@ async def test_kick_from_one_namespace_leaves_the_other(server_url, transport, p
         server_url, transport, parser, scenario="multiplex"))
     assert result == {"shared": True, "reason": "io server disconnect", "check": "ok",
                       "secondConnected": True}
+
+
+@matrix
+async def test_burst_of_events_keeps_order_across_the_upgrade(server_url, transport, parser):
+    """200 events sent at once (during the upgrade, by default) arrive and are acked in order."""
+    result = await run_node("scenario.mjs", node_options(
+        server_url, transport, parser, scenario="burst", namespace="/test", count=200))
+    assert result == {"inOrder": True, "acksInOrder": True, "count": 200,
+                      "upgraded": transport == "upgrade",
+                      "transport": EXPECTED_TRANSPORT[transport]["transport"]}

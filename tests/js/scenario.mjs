@@ -145,6 +145,25 @@ const scenarios = {
     await sender.emitWithAck("echo", "sync");
     return { acked, received, senderLog: sender.log, transports: socks.map((s) => s.transportInfo.transport) };
   },
+  // many events right after connect, while polling upgrades to websocket: none lost,
+  // the server handles them in order and the acks come back in order
+  async burst() {
+    const socket = open();
+    await once(socket, "connect");
+    const n = opts.count ?? 200;
+    const acks = [];
+    const all = [];
+    for (let i = 0; i < n; i++) {
+      socket.emit("slow", String(i), 0);
+      all.push(new Promise((resolve) => socket.emit("echo", i, (v) => { acks.push(v); resolve(); })));
+    }
+    await Promise.all(all);
+    const order = await socket.emitWithAck("order");
+    const upgraded = opts.transports ? false : await socket.upgraded;
+    return { inOrder: order.join(",") === [...Array(n).keys()].join(","),
+             acksInOrder: acks.join(",") === [...Array(n).keys()].join(","), count: acks.length,
+             upgraded, transport: socket.io.engine.transport.name };
+  },
   // two namespaces over one connection (one Manager); a kick from one leaves the other
   async multiplex() {
     const first = open({ namespace: "/test", client: { forceNew: false } });
