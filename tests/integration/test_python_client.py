@@ -94,11 +94,15 @@ async def test_unencodable_ack_is_an_internal_error(server_url, py_client, seria
 
 
 async def test_on_error_shapes_reply_for_python_client(server_url, py_client):
-    """/shaped's on_error reply reaches the client; an unsendable one becomes the default."""
+    """on_error's reply reaches the client; None, a failure or an unsendable one: the default."""
     client, inbox = await connect(py_client, server_url, "/shaped", "error")
     await client.emit("fail", "why", namespace="/shaped")
     assert await inbox.get("error") == {"code": "E_FAIL", "kind": "EventError", "public": "why"}
     await client.emit("odd", namespace="/shaped")  # on_error returns what cannot be encoded
+    assert await inbox.get("error") == {"message": "internal server error"}
+    await client.emit("explode", namespace="/shaped")  # on_error raises: the default reply
+    assert await inbox.get("error") == {"message": "the default text"}
+    await client.emit("plain", namespace="/shaped")  # on_error returns None: the default reply
     assert await inbox.get("error") == {"message": "internal server error"}
     assert await client.call("check", namespace="/shaped", timeout=5 * UNIT) == "ok"
 

@@ -13,6 +13,10 @@ class ShapedNamespace(socketio.AsyncNamespace):
     def on_error(self, sid: str, event: str, exc: Exception) -> dict[str, Any]:
         if event == "odd":
             return {"unsendable": {1, 2}}
+        if event == "explode":
+            raise ValueError("on_error itself failed")
+        if event == "plain":
+            return None  # keep the default reply
         return {"code": "E_" + event.upper(), "kind": type(exc).__name__,
                 "public": str(exc) if isinstance(exc, EventError) else None}
 
@@ -24,6 +28,12 @@ class ShapedNamespace(socketio.AsyncNamespace):
 
     async def on_odd(self, sid: str) -> None:
         raise EventError("shaped into something unsendable")
+
+    async def on_explode(self, sid: str) -> None:
+        raise EventError("the default text")
+
+    async def on_plain(self, sid: str) -> None:
+        raise RuntimeError("hidden")
 
     async def on_check(self, sid: str) -> str:
         return "ok"
