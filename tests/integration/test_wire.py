@@ -267,3 +267,19 @@ async def test_packet_for_a_left_namespace_closes_like_node(server_url):
         await ws.send_str("41/test,")
         await ws.send_str('42/test,["echo"]')
         await assert_closed(ws)
+
+
+async def test_transports_option_limits_what_clients_may_use(start_server):
+    """--transports polling offers no upgrade and refuses WebSocket; websocket refuses polling."""
+    polling_only = await start_server(transports=("polling",))
+    websocket_only = await start_server(transports=("websocket",))
+    async with aiohttp.ClientSession() as session:
+        async with session.get(polling_only + "/socket.io/?EIO=4&transport=polling") as r:
+            assert r.status == 200
+            assert json.loads((await r.text())[1:])["upgrades"] == []
+        with pytest.raises(aiohttp.WSServerHandshakeError):
+            await session.ws_connect(ws_url(polling_only))
+        async with session.get(websocket_only + "/socket.io/?EIO=4&transport=polling") as r:
+            assert r.status == 400
+        ws = await open_ws(session, websocket_only)
+        await ws.close()
