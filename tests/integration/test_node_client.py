@@ -144,3 +144,13 @@ async def test_burst_of_events_keeps_order_across_the_upgrade(server_url, transp
     assert result == {"inOrder": True, "acksInOrder": True, "count": 200,
                       "upgraded": transport == "upgrade",
                       "transport": EXPECTED_TRANSPORT[transport]["transport"]}
+
+
+@pytest.mark.parametrize("parser", ["json", "msgpack"])
+async def test_fixed_serializer_serves_its_own_node_clients(start_server, parser):
+    """With --serializer json|msgpack, npm clients using that parser work end to end."""
+    url = await start_server(serializer=parser)
+    result = await run_node("scenario.mjs", node_options(
+        url, "upgrade", parser, scenario="binary", namespace="/test"))
+    assert result == {"types": ["bytes", "bytes", "bytes", "NoneType", "dict"],
+                      "back": BINARY_SENT_BACK, **EXPECTED_TRANSPORT["upgrade"]}

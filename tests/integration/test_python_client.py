@@ -247,3 +247,16 @@ async def test_room_emit_with_callback_gets_each_members_ack(server_url, py_clie
         client.on("ask", lambda data, name=name: [name, data["from"] == m["a"][2]], namespace="/test")
     answers = await m["a"][0].call("gather", ("g", 3, 5 * UNIT), namespace="/test", timeout=10 * UNIT)
     assert answers == [["a", True], ["b", True], ["c", True]]
+
+
+@pytest.mark.parametrize("serializer", SERIALIZERS)
+async def test_python_client_on_fixed_serializer_server(start_server, py_client, serializer):
+    """A server with --serializer fixed to the client's format serves it over every step."""
+    url = await start_server(serializer="json" if serializer == "default" else "msgpack")
+    client, inbox = await connect(py_client, url, "/test", "error", serializer=serializer,
+                                  auth={"fixed": True})
+    assert await inbox.get("welcome") == {"auth": {"fixed": True}, "addr": "127.0.0.1"}
+    assert await client.call("binary", (b"\x00", [None]), namespace="/test",
+                              timeout=5 * UNIT) == (b"\x00", [None])
+    await client.emit("crash", namespace="/test")
+    assert await inbox.get("error") == {"message": "internal server error"}
