@@ -222,10 +222,14 @@ class OpenlineServer(socketio.AsyncServer):
         except ConnectionRefusedError as exc:
             refusal = {"message": str(exc.args[0]) if exc.args else "Connection rejected by server"}
         except Exception:
-            log.exception("connect handler of %s failed (sid %s)", namespace, sid)
+            if eio_sid in self.environ:
+                log.exception("connect handler of %s failed (sid %s)", namespace, sid)
             refusal = dict(INTERNAL_ERROR)
         finally:
-            del self._held[eio_sid]
+            self._held.pop(eio_sid, None)  # already gone if the session ended meanwhile
+        if eio_sid not in self.environ:
+            await self._left_during_connect(sid, namespace, accepted=refusal is None)
+            return
         if refusal is not None:
             # emits made by a refused connect handler are dropped: the client never joined
             await self._send_packet(eio_sid, self.packet_class(
@@ -240,6 +244,18 @@ class OpenlineServer(socketio.AsyncServer):
         await self.manager.connect(sid, namespace)
         for frame in held:
             await self._send_eio_packet(eio_sid, frame)
+
+    async def _left_during_connect(self, sid: str, namespace: str, accepted: bool) -> None:
+        """The session ended while on_connect ran. Stock python-socketio skips the
+        disconnect of a sid that is not connected yet, which left it in the manager (and
+        in every room on_connect entered) for good. An accepted one gets its on_disconnect,
+        so a namespace undoes what on_connect did (presence, rooms)."""
+        log.info("%s left %s while its connect handler ran", sid, namespace)
+        if accepted:
+            await self.manager.connect(sid, namespace)
+            self.manager.pre_disconnect(sid, namespace=namespace)
+            await self._trigger_event("disconnect", namespace, sid, self.reason.TRANSPORT_CLOSE)
+        await self.manager.disconnect(sid, namespace, ignore_queue=True)
 
     async def _call_connect(self, namespace: str, sid: str, eio_sid: str, auth: Any) -> Any:
         environ = self.environ[eio_sid]

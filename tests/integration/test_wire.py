@@ -283,3 +283,28 @@ async def test_transports_option_limits_what_clients_may_use(start_server):
             assert r.status == 400
         ws = await open_ws(session, websocket_only)
         await ws.close()
+
+
+async def test_client_leaving_during_on_connect_leaves_no_ghost(server_url, py_client):
+    """A session that ends while on_connect runs gets on_disconnect and leaves no room entry."""
+    base = server_url + "/socket.io/?EIO=4&transport=polling"
+    observer = py_client()
+    await observer.connect(server_url, namespaces=["/test"], wait_timeout=5 * UNIT)
+
+    async def ask(event: str, arg: object = None) -> object:
+        return await observer.call(event, arg, namespace="/test", timeout=5 * UNIT)
+
+    async with aiohttp.ClientSession() as session:
+        async with session.get(base) as r:
+            url = f"{base}&sid={json.loads((await r.text())[1:])['sid']}"
+        connecting = asyncio.ensure_future(session.post(url, data='40/test,{"gate":"ghost"}'))
+        while await ask("members", "ghost") == []:  # on_connect has entered the room
+            await asyncio.sleep(0.01)
+        [pending_sid] = await ask("members", "ghost")
+        async with session.post(url, data="1") as r:  # end the session (close packet)
+            assert r.status in (200, 400)  # 400: a second concurrent POST also ends it
+        assert await ask("release", "ghost") is True
+        async with await asyncio.wait_for(connecting, 5 * UNIT) as r:
+            assert r.status == 200
+    assert await ask("members", "ghost") == []
+    assert pending_sid in await ask("gone")

@@ -23,6 +23,7 @@ class ProbeNamespace(socketio.AsyncNamespace):
         super().__init__(path)
         self.order: dict[str, list[str]] = {}
         self.gates: dict[str, asyncio.Event] = {}
+        self.gone: list[str] = []
 
     async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> bool | None:
         auth_ = auth if isinstance(auth, dict) else {}
@@ -34,6 +35,10 @@ class ProbeNamespace(socketio.AsyncNamespace):
             return False
         if auth_.get("crash"):
             raise RuntimeError(SECRET)
+        if "gate" in auth_:  # join a room, then wait (the client may leave meanwhile)
+            await self.enter_room(sid, auth_["gate"])
+            await self.gates.setdefault(auth_["gate"], asyncio.Event()).wait()
+            return None
         addr = environ.get("REMOTE_ADDR")
         await self.save_session(sid, {"addr": addr})
         await self.emit("welcome", {"auth": auth, "addr": addr}, to=sid)
@@ -57,6 +62,15 @@ class ProbeNamespace(socketio.AsyncNamespace):
     async def on_release(self, sid: str, key: str) -> bool:
         self.gates.setdefault(key, asyncio.Event()).set()
         return True
+
+    async def on_members(self, sid: str, room: str) -> list[str]:
+        return sorted(s for s, _ in self.server.manager.get_participants(self.namespace, room))
+
+    async def on_disconnect(self, sid: str, reason: Any = None) -> None:
+        self.gone.append(sid)
+
+    async def on_gone(self, sid: str) -> list[str]:
+        return self.gone
 
     async def on_order(self, sid: str) -> list[str]:
         return self.order.pop(sid, [])
