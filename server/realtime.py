@@ -15,6 +15,7 @@ import asyncio
 import functools
 import inspect
 import logging
+import math
 from typing import Any
 
 import engineio
@@ -359,7 +360,8 @@ def _accepts_auth(handler: Any) -> bool:
 
 
 def _validate(pkt: sio_packet.Packet) -> None:
-    """Socket.IO v5 rules a decoded packet must meet; ProtocolError names the breach."""
+    """Socket.IO v5 rules a decoded packet must meet; ProtocolError names the breach.
+    A numeric event name is turned into its string form in place."""
     ptype, data = pkt.packet_type, pkt.data
     if not isinstance(ptype, int) or not 0 <= ptype <= 6:
         raise ProtocolError(f"unknown packet type {ptype!r}")
@@ -375,10 +377,24 @@ def _validate(pkt: sio_packet.Packet) -> None:
     elif ptype == sio_packet.CONNECT_ERROR:
         raise ProtocolError("CONNECT_ERROR is sent by servers only")
     elif ptype in (sio_packet.EVENT, sio_packet.BINARY_EVENT):
-        if not isinstance(data, list) or not data or not isinstance(data[0], str):
+        if not isinstance(data, list) or not data:
             raise ProtocolError("EVENT payload must be a list starting with the event name")
-        if data[0] in RESERVED_EVENTS:
-            raise ProtocolError(f"reserved event name {data[0]!r}")
+        name = data[0]
+        if isinstance(name, (int, float)) and not isinstance(name, bool) and math.isfinite(name):
+            # socket.io-parser accepts numeric event names (socket.emit(42)) and Node's
+            # EventEmitter keys them as strings: so do we, handler on_42
+            data[0] = name = _js_number_text(name)
+        if not isinstance(name, str):
+            raise ProtocolError("EVENT payload must be a list starting with the event name")
+        if name in RESERVED_EVENTS:
+            raise ProtocolError(f"reserved event name {name!r}")
     elif ptype in (sio_packet.ACK, sio_packet.BINARY_ACK):
         if not isinstance(data, list) or pkt.id is None:
             raise ProtocolError("ACK needs an id and a list payload")
+
+
+def _js_number_text(number: float) -> str:
+    """``String(number)`` as JavaScript writes it for the numbers JSON can carry."""
+    if isinstance(number, float) and number.is_integer() and abs(number) < 1e21:
+        return str(int(number))
+    return repr(number).replace("e+0", "e+").replace("e-0", "e-")

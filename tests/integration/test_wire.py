@@ -54,7 +54,7 @@ async def test_unknown_namespace_frame(server_url):
 
 
 @pytest.mark.parametrize("garbage", [
-    '42["x"', "4{", "42[1]", "42[]", '42"text"', "49", '42["connect"]', "40/test,[1]",
+    '42["x"', "4{", "42[true]", "42[]", '42"text"', "49", '42["connect"]', "40/test,[1]",
     '42/test,["join","r"]', '43["x"]', "44{}", "40", '451-["x",{"_placeholder":true,"num":0}]',
 ], ids=["truncated", "bad-json", "non-string-event", "empty-event", "not-list", "bad-type",
         "reserved-event", "connect-not-object", "not-connected-namespace", "ack-no-id",
@@ -308,3 +308,16 @@ async def test_client_leaving_during_on_connect_leaves_no_ghost(server_url, py_c
             assert r.status == 200
     assert await ask("members", "ghost") == []
     assert pending_sid in await ask("gone")
+
+
+@pytest.mark.parametrize("name", ["7", "7.0"])
+async def test_numeric_event_name_is_handled_as_its_string(server_url, name):
+    """A numeric event name (socket.io-parser allows emit(7)) reaches on_7, as Node keys it."""
+    async with aiohttp.ClientSession() as session:
+        ws = await open_ws(session, server_url)
+        await ws.send_str("40/test,")
+        assert (await ws.receive_str(timeout=5 * UNIT)).startswith('40/test,{"sid":"')
+        assert (await ws.receive_str(timeout=5 * UNIT)).startswith('42/test,["welcome"')
+        await ws.send_str(f'42/test,3[{name},"x"]')
+        assert await ws.receive_str(timeout=5 * UNIT) == '43/test,3[["seven","x"]]'
+        await ws.close()

@@ -75,6 +75,9 @@ class ProbeNamespace(socketio.AsyncNamespace):
     async def on_order(self, sid: str) -> list[str]:
         return self.order.pop(sid, [])
 
+    async def on_7(self, sid: str, *args: Any) -> list[Any]:  # a JS client's emit(7, ...)
+        return ["seven", *args]
+
     async def on_crash(self, sid: str, *args: Any) -> None:
         raise RuntimeError(SECRET)
 
