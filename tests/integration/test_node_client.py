@@ -154,3 +154,12 @@ async def test_fixed_serializer_serves_its_own_node_clients(start_server, parser
         url, "upgrade", parser, scenario="binary", namespace="/test"))
     assert result == {"types": ["bytes", "bytes", "bytes", "NoneType", "dict"],
                       "back": BINARY_SENT_BACK, **EXPECTED_TRANSPORT["upgrade"]}
+
+
+@matrix
+async def test_client_disconnect_reason(server_url, transport, parser):
+    """socket.disconnect() in JS reaches on_disconnect with reason "client disconnect"."""
+    result = await run_node("scenario.mjs", node_options(
+        server_url, transport, parser, scenario="leave", namespace="/test"))
+    assert result == {"reason": "client disconnect",
+                      "transport": EXPECTED_TRANSPORT[transport]["transport"]}

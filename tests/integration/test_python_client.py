@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from typing import Any
 
 import aiohttp
@@ -260,3 +261,36 @@ async def test_python_client_on_fixed_serializer_server(start_server, py_client,
                               timeout=5 * UNIT) == (b"\x00", [None])
     await client.emit("crash", namespace="/test")
     assert await inbox.get("error") == {"message": "internal server error"}
+
+
+async def test_on_disconnect_gets_the_reason(server_url, py_client):
+    """on_disconnect's reason: client disconnect, server disconnect, or transport close."""
+    observer, _ = await connect(py_client, server_url)
+
+    async def reason_of(sid: str) -> Any:
+        for _ in range(200):  # the disconnect is handled asynchronously on the server
+            reason = await observer.call("reason", sid, namespace="/test", timeout=5 * UNIT)
+            if reason is not None:
+                return reason
+            await asyncio.sleep(0.01 * UNIT)
+        return None
+
+    kicked, inbox = await connect(py_client, server_url, "/test", "disconnect")
+    sid = kicked.get_sid("/test")
+    await kicked.emit("kick", namespace="/test")
+    await inbox.get("disconnect")
+    assert await reason_of(sid) == "server disconnect"
+
+    # python-socketio's client closes its WebSocket without flushing its DISCONNECT, so
+    # these two use raw frames: with the DISCONNECT packet, and without it
+    for frames, reason in ([("41/test,")], "client disconnect"), ([], "transport close"):
+        async with aiohttp.ClientSession() as session:
+            ws = await session.ws_connect(
+                server_url.replace("http://", "ws://") + "/socket.io/?EIO=4&transport=websocket")
+            await ws.receive_str(timeout=5 * UNIT)
+            await ws.send_str("40/test,")
+            sid = json.loads((await ws.receive_str(timeout=5 * UNIT))[len("40/test,"):])["sid"]
+            for frame in frames:
+                await ws.send_str(frame)
+            await ws.close()
+        assert await reason_of(sid) == reason

@@ -164,6 +164,19 @@ const scenarios = {
              acksInOrder: acks.join(",") === [...Array(n).keys()].join(","), count: acks.length,
              upgraded, transport: socket.io.engine.transport.name };
   },
+  // socket.disconnect(): the server's on_disconnect gets "client disconnect"
+  async leave() {
+    const observer = await connected({ transports: ["websocket"] });
+    const socket = await connected();
+    const sid = socket.id;
+    socket.disconnect();
+    let reason = null;
+    for (let i = 0; i < 200 && reason == null; i++) {
+      reason = await observer.emitWithAck("reason", sid);
+      if (reason == null) await new Promise((r) => setTimeout(r, 10));
+    }
+    return { reason, transport: socket.transportInfo.transport };
+  },
   // two namespaces over one connection (one Manager); a kick from one leaves the other
   async multiplex() {
     const first = open({ namespace: "/test", client: { forceNew: false } });

@@ -24,6 +24,7 @@ class ProbeNamespace(socketio.AsyncNamespace):
         self.order: dict[str, list[str]] = {}
         self.gates: dict[str, asyncio.Event] = {}
         self.gone: list[str] = []
+        self.reasons: dict[str, Any] = {}
 
     async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> bool | None:
         auth_ = auth if isinstance(auth, dict) else {}
@@ -68,9 +69,13 @@ class ProbeNamespace(socketio.AsyncNamespace):
 
     async def on_disconnect(self, sid: str, reason: Any = None) -> None:
         self.gone.append(sid)
+        self.reasons[sid] = reason
 
     async def on_gone(self, sid: str) -> list[str]:
         return self.gone
+
+    async def on_reason(self, sid: str, of: str) -> Any:
+        return self.reasons.get(of)
 
     async def on_order(self, sid: str) -> list[str]:
         return self.order.pop(sid, [])
