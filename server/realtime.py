@@ -222,6 +222,8 @@ class OpenlineServer(socketio.AsyncServer):
             refusal = exc.error_args
         except ConnectionRefusedError as exc:
             refusal = {"message": str(exc.args[0]) if exc.args else "Connection rejected by server"}
+        except EventError as exc:  # public text by definition, so a refusal like the above
+            refusal = {"message": exc.message}
         except Exception:
             if eio_sid in self.environ:
                 log.exception("connect handler of %s failed (sid %s)", namespace, sid)

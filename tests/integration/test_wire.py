@@ -177,9 +177,10 @@ async def test_malformed_packet_in_a_poll_post_ends_the_session_at_once(server_u
     ('{"refuse":"closed today","emit_first":true}', '44/test,{"message":"closed today"}'),
     ('{"reject":true}', '44/test,{"message":"Connection rejected by server"}'),
     ('{"crash":true}', '44/test,{"message":"internal server error"}'),
+    ('{"event_error":"quota reached"}', '44/test,{"message":"quota reached"}'),
 ])
 async def test_refused_connect_frames_and_dropped_emits(server_url, auth, reply):
-    """A refused/False/crashing on_connect answers CONNECT_ERROR only; its emits are dropped."""
+    """A refused/False/crashing/EventError on_connect answers CONNECT_ERROR only, emits dropped."""
     async with aiohttp.ClientSession() as session:
         ws = await open_ws(session, server_url)
         await ws.send_str(f"40/test,{auth}")

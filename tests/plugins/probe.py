@@ -1,7 +1,8 @@
 """``/test``: a namespace the integration tests drive to probe the server's policies.
 
 Connect ``auth``: ``{"refuse": "reason"}`` refuses with that reason (after an emit when
-``emit_first``), ``{"reject": true}`` returns False, ``{"crash": true}`` raises; anything
+``emit_first``), ``{"reject": true}`` returns False, ``{"crash": true}`` raises,
+``{"event_error": "text"}`` raises EventError; anything
 else is accepted and echoed back in a ``welcome`` event emitted from inside ``on_connect`` (so
 a test sees that it arrives after the CONNECT ack, and what auth and address arrived).
 """
@@ -36,6 +37,8 @@ class ProbeNamespace(socketio.AsyncNamespace):
             return False
         if auth_.get("crash"):
             raise RuntimeError(SECRET)
+        if "event_error" in auth_:
+            raise EventError(auth_["event_error"])
         if "gate" in auth_:  # join a room, then wait (the client may leave meanwhile)
             await self.enter_room(sid, auth_["gate"])
             await self.gates.setdefault(auth_["gate"], asyncio.Event()).wait()
