@@ -6,7 +6,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 1740
 NPM_DIRS := tests/js client_demo bench
 
-.PHONY: install js-deps run test lint fmt clean bench
+.PHONY: install js-deps run test lint fmt clean bench bench-redis
 
 install: $(VENV)/.installed
 
@@ -48,6 +48,11 @@ fmt: install
 # uvloop is installed for it because openline uses it whenever it is importable.
 bench: $(VENV)/.bench-installed js-deps
 	$(BIN)/python bench/run.py $(ARGS)
+	$(BIN)/python bench/redis_broadcast.py --optional
+
+# Broadcast through Redis on one node vs in memory (~1 min; needs redis-server).
+bench-redis: $(VENV)/.bench-installed js-deps
+	$(BIN)/python bench/redis_broadcast.py
 
 $(VENV)/.bench-installed: setup.cfg pyproject.toml | $(VENV)/.installed
 	$(BIN)/python -m pip install -q -e '.[test,dev,bench,uvloop]'

@@ -65,7 +65,7 @@ def configure_logging(level: str) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    args = build_parser().parse_args(argv)
+    args = build_parser().parse_args(publish.glue_option_values(argv))
     if args.command == "emit":
         try:
             print(publish.run_command(args, dict(os.environ)))

@@ -4,12 +4,15 @@
 ``socketio`` channel, so stock python-socketio emitters interoperate) with openline's
 ``FastEmitManager`` doing every local delivery. Where it departs from the stock class:
 
-- local clients first, Redis second: an emit is written to this node's clients before it
-  is published, and a failed publish never fails the emit;
+- local clients first, Redis second: an emit is written to this node's clients, then
+  queued for one publisher task that sends the queue as ``batch`` messages (up to
+  MAX_BATCH emits per PUBLISH); a failed publish never fails the emit, and a full
+  queue (a burst) makes emitters wait rather than lose messages. A node skips its own
+  batches, which Redis echoes back, without parsing them;
 - an emit ``to=`` a sid connected here is not published at all (sids are unique, so no
   other node can hold it);
-- the argument list travels exactly (key ``args``): stock folds one-element lists into a
-  single value, so ``()`` arrived as one ``[]`` argument and ``(None,)`` as no argument;
+- the argument list travels exactly (key ``args``): stock folds a one-element list into
+  that value, so one ``None`` argument (a JSON ``null``) arrived as no argument at all;
 - Redis outages: stock logs every failed publish twice and every reconnect attempt, and
   builds a new client per attempt. Here a node logs the outage once, drops cross-node
   traffic while Redis is away (Redis pub/sub is at-most-once anyway), keeps serving its
@@ -47,11 +50,13 @@ log = logging.getLogger("openline.cluster")
 
 CHANNEL = "socketio"  # python-socketio's default, so its write-only managers reach us
 ARGS_KEY = "args"  # marks messages whose "data" is the exact argument list
-OWN_PREFIX = b'{"method":"emit",'  # how emit_message() encodes with orjson (host_id last)
+BATCH_PREFIX = '{"method":"batch","host_id":"'  # + id + '","messages":[...]}'
+MAX_BATCH = 500  # messages per PUBLISH: keeps one pub/sub message well under Redis's
+# client-output-buffer-limit for subscribers (8 MB soft) with typical payloads
 BACKOFF_FIRST = 0.1  # seconds before the first reconnect attempt
 BACKOFF_MAX = 5.0
 STARTUP_WAIT = 5.0  # how long start() waits for the first subscribe before serving anyway
-MAX_PENDING = 10_000  # messages waiting for Redis; past this, new ones stay on this node
+MAX_PENDING = 10_000  # messages waiting for Redis; past this, emitters wait for room
 # One immediate retry inside redis-py, no backoff: a pooled connection left stale by a
 # Redis restart gets reconnected once (without it the first publish after every restart
 # failed), while a dead Redis still fails fast so emits never wait on it. Backoff and
@@ -140,9 +145,9 @@ class RedisManager(socketio.AsyncRedisManager, FastEmitManager):
         self._publisher: asyncio.Task[None] | None = None
         self._pending: list[str] = []
         self._wake = asyncio.Event()
-        self._overflow = 0
+        self._room = asyncio.Event()  # set when the queue has room again
         self._started = False
-        self._own_suffix = f'"host_id":"{self.host_id}"}}'.encode()
+        self._own_batch = f"{BATCH_PREFIX}{self.host_id}".encode()
 
     def set_server(self, server: Any) -> None:
         super().set_server(server)
@@ -223,19 +228,21 @@ class RedisManager(socketio.AsyncRedisManager, FastEmitManager):
         Awaiting each PUBLISH made every broadcast yield to the event loop, so each
         recipient's writer task woke once per broadcast instead of once per batch: ~+15%
         CPU per delivery in a room of 1000, and a round trip per emit in small rooms
-        (bench/redis_broadcast.py). One task sends whatever is queued as one pipeline;
-        order is kept. Encoding here freezes the payload: callers may mutate it later.
+        (bench/redis_broadcast.py). One task sends whatever is queued (``_send``); order
+        is kept. Encoding here freezes the payload: callers may mutate it later.
         """
         if not self._pub_ok:
             self._dropped += 1
             return
-        if len(self._pending) >= MAX_PENDING:
-            if not self._overflow:
-                log.warning("Redis at %s is not keeping up (%d messages waiting); new ones "
-                            "reach this node's clients only until it catches up",
-                            redact(self.redis_url), len(self._pending))
-            self._overflow += 1
-            return
+        while len(self._pending) >= MAX_PENDING:
+            # Backpressure, not loss: a burst waits for the pipeline in flight (dropping
+            # here lost half of a 20,000-broadcast burst in the bench). A failing Redis
+            # releases the wait within the socket timeout, after which emits stay local.
+            self._room.clear()
+            await self._room.wait()
+            if not self._pub_ok:
+                self._dropped += 1
+                return
         self._pending.append(self.json.dumps(data))
         self._wake.set()
 
@@ -244,6 +251,7 @@ class RedisManager(socketio.AsyncRedisManager, FastEmitManager):
             await self._wake.wait()
             self._wake.clear()
             batch, self._pending = self._pending, []
+            self._room.set()
             if not batch:
                 continue
             if not self._pub_ok:
@@ -260,15 +268,21 @@ class RedisManager(socketio.AsyncRedisManager, FastEmitManager):
                 if self._probe is None or self._probe.done():
                     self._probe = asyncio.ensure_future(self._probe_publishing())
                 continue
-            if self._overflow and len(self._pending) < MAX_PENDING // 2:
-                log.warning("Redis at %s caught up; %d message(s) reached this node's clients "
-                            "only", redact(self.redis_url), self._overflow)
-                self._overflow = 0
 
     async def _send(self, batch: list[str]) -> None:
+        """Publish queued messages a few hundred per pub/sub message (``batch``).
+
+        One PUBLISH (and one Redis reply, one message for each subscriber to read and
+        parse) per message cost ~30 us of redis-py time each, on the sender and on every
+        node, own echo included: a broadcast to a room of 10 ran at 0.55x in-memory speed
+        (bench/redis_broadcast.py). Stock python-socketio servers ignore the unknown
+        method, so a cluster must not mix them with openline nodes; stock *emitters* are
+        fine (their single messages are understood).
+        """
         pipe = self.redis.pipeline(transaction=False)
-        for message in batch:
-            pipe.publish(self.channel, message)
+        for start in range(0, len(batch), MAX_BATCH):
+            pipe.publish(self.channel, f'{BATCH_PREFIX}{self.host_id}","messages":['
+                         f'{",".join(batch[start:start + MAX_BATCH])}]}}')
         await pipe.execute()
 
     async def _probe_publishing(self) -> None:
@@ -301,10 +315,11 @@ class RedisManager(socketio.AsyncRedisManager, FastEmitManager):
                 async for message in self.pubsub.listen():
                     if message["type"] == "message" and message["channel"] == channel:
                         data = message["data"]
-                        # our own emits come back too: skip them before parsing
-                        if data.endswith(self._own_suffix) and data.startswith(OWN_PREFIX):
-                            continue
-                        yield data
+                        if not data.startswith(b'{"method":"batch"'):
+                            yield data  # one message, e.g. from a stock emitter
+                        elif not data.startswith(self._own_batch):  # ours come back too
+                            for item in _batch_items(data):
+                                yield item
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
@@ -335,6 +350,15 @@ class RedisManager(socketio.AsyncRedisManager, FastEmitManager):
             self.outage.set()
             log.warning("Redis at %s is unreachable (%s); serving this node's clients only "
                         "and reconnecting with backoff", redact(self.redis_url), _describe(exc))
+
+
+def _batch_items(data: bytes) -> list[Any]:
+    try:
+        items = JsonPacket.json.loads(data)["messages"]
+    except (ValueError, KeyError, TypeError):
+        log.warning("ignoring a malformed batch message on the Redis channel")
+        return []
+    return items if isinstance(items, list) else []
 
 
 def _jitter(delay: float) -> float:

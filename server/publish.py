@@ -84,6 +84,28 @@ def emit(redis_url: str, event: str, *args: Any, namespace: str = "/", room: str
 # --- ``openline emit`` --------------------------------------------------------
 
 
+VALUE_OPTIONS = ("--to", "--room", "--namespace", "--redis-url")
+
+
+def glue_option_values(argv: list[str]) -> list[str]:
+    """``emit --to -abc`` as ``--to=-abc``: sids are base64url and may start with "-",
+    which argparse would take for an option (``expected one argument``)."""
+    if not argv or argv[0] != "emit":
+        return argv
+    out: list[str] = []
+    args = iter(argv)
+    for arg in args:
+        if arg == "--":
+            out += [arg, *args]
+            break
+        if arg in VALUE_OPTIONS:
+            value = next(args, None)
+            out.append(arg if value is None else f"{arg}={value}")
+        else:
+            out.append(arg)
+    return out
+
+
 def add_parser(commands: Any) -> None:
     """Add ``emit`` to the CLI's subcommands."""
     emit_cmd = commands.add_parser(

@@ -97,9 +97,9 @@ class RedisServer:
         if self.proc is None or self.proc.returncode is not None:
             return
         self.proc.send_signal(signal.SIGTERM)
-        await asyncio.wait_for(self.proc.wait(), 10 * UNIT)
+        await bounded(self.proc.wait(), "redis-server exiting")
         if self._drain is not None:
-            await self._drain
+            await bounded(self._drain, "reading redis-server's last output")
 
     @property
     def pid(self) -> int:
@@ -153,7 +153,15 @@ async def start_node() -> AsyncIterator[Any]:
 
     yield start
     for server in servers:
-        await server.close()
+        await bounded(server.close(), "closing an in-process node")
+
+
+async def bounded(step: Any, what: str, timeout: float = 20) -> Any:
+    """Await a teardown step; a hang fails naming the step instead of the whole test."""
+    try:
+        return await asyncio.wait_for(step, timeout * UNIT)
+    except TimeoutError:
+        raise AssertionError(f"{what} did not finish within {timeout * UNIT}s") from None
 
 
 @pytest.fixture

@@ -81,8 +81,7 @@ async def nginx(tmp_path: Path) -> AsyncIterator[Any]:
 
 
 async def test_nginx_sticky_upgrade_and_cross_node_chat(redis, node_processes, nginx, py_client):
-    """Clients through nginx connect with polling, upgrade, and chat with clients that are
-    connected directly to either node (so to the other node too)."""
+    """Through nginx: polling, then upgrade, then chat with clients directly on both nodes."""
     node_a = await node_processes("--redis-url", redis.url, "--log-level", "warning")
     node_b = await node_processes("--redis-url", redis.url, "--log-level", "warning")
     proxy = await nginx([node_a.url.removeprefix("http://"), node_b.url.removeprefix("http://")])

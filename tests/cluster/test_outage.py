@@ -16,8 +16,7 @@ def cluster_logs(caplog) -> list[str]:
 
 
 async def test_outage_serves_local_clients_and_recovers(redis, two_nodes, py_client, caplog):
-    """While Redis is down a node still delivers locally and logs the outage once per node;
-    when Redis returns on the same port, delivery is cluster-wide again."""
+    """Redis down: local delivery goes on, one log line per node; back: cluster-wide again."""
     caplog.set_level(logging.INFO, logger="openline.cluster")
     n1, n2 = two_nodes
     ann, _ = await chat_client(py_client, n1.url, "ann")

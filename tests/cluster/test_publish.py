@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from server.errors import ClusterError
-from server.publish import Emitter
+from server.publish import Emitter, glue_option_values
 from tests.cluster.test_rooms import CHAT, chat_client
 from tests.conftest import ROOT, UNIT
 
@@ -60,10 +60,21 @@ async def test_emit_command_to_sid(redis, two_nodes, py_client):
                                        "--to", bob.get_sid(CHAT), "direct", '["just", "bob"]')
     assert (code, err) == (0, "")
     assert await bob_in.get("direct") == ["just", "bob"]
-    code, _, _ = await openline_emit("--redis-url", redis.url, "--namespace", CHAT,
-                                     "--to", ann.get_sid(CHAT), "direct", '"ann"')
+    code, _, err = await openline_emit("--redis-url", redis.url, "--namespace", CHAT,
+                                       "--to", ann.get_sid(CHAT), "direct", '"ann"')
+    assert (code, err) == (0, "")
     assert await ann_in.get("direct") == "ann"
     assert bob_in.empty("direct")
+
+
+@pytest.mark.parametrize("argv,expected", [
+    (["emit", "--to", "-abc", "e"], ["emit", "--to=-abc", "e"]),
+    (["emit", "--room", "-r", "--namespace", "/n", "e", "--", "-1"],
+     ["emit", "--room=-r", "--namespace=/n", "e", "--", "-1"]),
+    (["run", "--port", "-1"], ["run", "--port", "-1"])])
+def test_option_values_may_start_with_a_dash(argv, expected):
+    """A sid or room starting with "-" is taken as the value of --to/--room, not an option."""
+    assert glue_option_values(argv) == expected
 
 
 async def test_emit_command_bad_json_names_argument():
