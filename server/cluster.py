@@ -22,8 +22,10 @@
 What the pub/sub protocol itself provides, unchanged: ``enter_room``/``leave_room`` of a
 sid on another node are published and applied there; ``disconnect`` of a remote sid is
 published (a kick); an emit with a callback to a remote sid gets its ack back through a
-``callback`` message addressed to the emitting node. Known limit kept from stock: an
-ack that never comes leaves its callback on the emitting node until restart.
+``callback`` message addressed to the emitting node. Stock keeps the callback of an ack
+that never comes (the client left, or ``call()`` timed out) for as long as the process
+lives, since only a local disconnect clears callbacks; here it is forgotten after
+``REMOTE_ACK_TTL`` seconds.
 """
 
 from __future__ import annotations
@@ -53,6 +55,7 @@ ARGS_KEY = "args"  # marks messages whose "data" is the exact argument list
 BATCH_PREFIX = '{"method":"batch","host_id":"'  # + id + '","messages":[...]}'
 MAX_BATCH = 500  # messages per PUBLISH: keeps one pub/sub message well under Redis's
 # client-output-buffer-limit for subscribers (8 MB soft) with typical payloads
+REMOTE_ACK_TTL = 120.0  # seconds an ack from another node may take (call() waits 60 s)
 BACKOFF_FIRST = 0.1  # seconds before the first reconnect attempt
 BACKOFF_MAX = 5.0
 STARTUP_WAIT = 5.0  # how long start() waits for the first subscribe before serving anyway
@@ -206,9 +209,22 @@ class RedisManager(socketio.AsyncRedisManager, FastEmitManager):
         if callback is not None:
             if room is None:
                 raise ValueError("Cannot use callback without a room set.")
-            remote_callback = (room, namespace, self._generate_ack_id(room, callback))
+            ack_id = self._generate_ack_id(room, callback)
+            remote_callback = (room, namespace, ack_id)
+            asyncio.get_running_loop().call_later(
+                self.remote_ack_ttl, self._forget_ack, room, ack_id)
         await self._publish(emit_message(event, as_args(data), namespace, room, skip_sid,
                                          remote_callback, self.host_id))
+
+    remote_ack_ttl = REMOTE_ACK_TTL
+
+    def _forget_ack(self, key: Any, ack_id: int) -> None:
+        acks = self.callbacks.get(key)
+        if acks is None:
+            return
+        acks.pop(ack_id, None)
+        if len(acks) == 1 and 0 in acks:  # only the id counter is left
+            del self.callbacks[key]
 
     async def _handle_emit(self, message: dict[str, Any]) -> None:
         """An emit published by another node (or a worker): deliver to our clients."""

@@ -197,3 +197,16 @@ async def test_direct_emit_to_local_sid_is_not_published(redis, two_nodes, py_cl
     await n1.sio.emit("direct", "everyone", namespace=CHAT)
     assert await ann_in.get("direct") == "everyone"
     assert [p["data"] for p in published] == [["everyone"]]
+
+
+async def test_unanswered_remote_ack_is_forgotten(two_nodes):
+    """The callback of an emit to a sid no node holds is dropped after remote_ack_ttl."""
+    n1, _ = two_nodes
+    n1.manager.remote_ack_ttl = 0.05
+    await n1.sio.emit("x", 1, to="gone-sid", namespace=CHAT, callback=lambda *a: None)
+    assert list(n1.manager.callbacks["gone-sid"]) == [0, 1]  # counter and the pending ack
+    for _ in range(100):  # the TTL timer fires on the loop; nothing else to wait on
+        if "gone-sid" not in n1.manager.callbacks:
+            break
+        await asyncio.sleep(0.02)
+    assert "gone-sid" not in n1.manager.callbacks
