@@ -123,7 +123,9 @@ class BridgeSession:
         reason = sio.reason.TRANSPORT_CLOSE
         try:
             await sio._handle_eio_connect(self.eio_sid, environ)
-            await sio._handle_connect(self.eio_sid, self.namespace, auth)
+            connecting = await sio._handle_connect(self.eio_sid, self.namespace, auth)
+            if connecting is not None:  # a bridge relays only once its connect is settled
+                await connecting
             if self.closing is None:
                 log.info("bridge %s connected to %s from %s", self.eio_sid, self.namespace,
                          environ.get("REMOTE_ADDR"))

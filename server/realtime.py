@@ -192,7 +192,13 @@ class OpenlineServer(socketio.AsyncServer):
         if ptype == sio_packet.CONNECT:
             await self._handle_connect(eio_sid, pkt.namespace, pkt.data)
         elif ptype == sio_packet.DISCONNECT:
-            await self._handle_disconnect(eio_sid, pkt.namespace, self.reason.CLIENT_DISCONNECT)
+            sid = self.manager.sid_from_eio_sid(eio_sid, pkt.namespace or "/")
+            if sid is not None and self.manager.is_pre_connected(sid, pkt.namespace or "/"):
+                # its on_connect is still running: leave once that has settled
+                self._chain(eio_sid, self._handle_disconnect, eio_sid, pkt.namespace,
+                            self.reason.CLIENT_DISCONNECT)
+            else:
+                await self._handle_disconnect(eio_sid, pkt.namespace, self.reason.CLIENT_DISCONNECT)
         elif self.manager.sid_from_eio_sid(eio_sid, pkt.namespace or "/") is None:
             raise ProtocolError(f"packet for namespace {pkt.namespace or '/'} before its CONNECT")
         elif ptype == sio_packet.EVENT:
@@ -204,15 +210,25 @@ class OpenlineServer(socketio.AsyncServer):
 
     # --- connect -----------------------------------------------------------
 
-    async def _handle_connect(self, eio_sid: str, namespace: str | None, data: Any) -> None:
+    async def _handle_connect(self, eio_sid: str, namespace: str | None,
+                              data: Any) -> asyncio.Future[Any] | None:
+        """Check the namespace and register the sid now; run on_connect in the client's
+        chain and return that task. The engine's read loop must not wait for on_connect:
+        it would stop reading pongs, and a slow handler would end in a ping timeout."""
         namespace = namespace or "/"
         if namespace not in self.namespace_handlers and namespace not in self.handlers:
             await self._send_packet(eio_sid, self.packet_class(
                 sio_packet.CONNECT_ERROR, data=INVALID_NAMESPACE, namespace=namespace))
-            return
+            return None
         sid = await self.manager.pre_connect(eio_sid, namespace)
         if sid is None:  # already connected to this namespace
             raise ProtocolError(f"second CONNECT to {namespace}")
+        return self._chain(eio_sid, self._run_connect, eio_sid, namespace, sid, data)
+
+    async def _run_connect(self, eio_sid: str, namespace: str, sid: str, data: Any) -> None:
+        if eio_sid not in self.environ:
+            await self._left_during_connect(sid, namespace, accepted=False)
+            return
         held = self._held[eio_sid] = []
         refusal: dict[str, Any] | None = None
         try:
@@ -279,24 +295,33 @@ class OpenlineServer(socketio.AsyncServer):
                             data: list[Any]) -> None:
         namespace = namespace or "/"
         sid = self.manager.sid_from_eio_sid(eio_sid, namespace)
+        self._chain(eio_sid, self._run_event, sid, eio_sid, data, namespace, id)
+
+    async def _run_event(self, sid: str, eio_sid: str, data: list[Any], namespace: str,
+                         id: int | None) -> None:
+        # checked when the event's turn comes, after any CONNECT queued before it
         if not self.manager.is_connected(sid, namespace):
             log.warning("%s is not connected to namespace %s", sid, namespace)
             return
-        # One task per event keeps handlers of different clients concurrent; chaining each
-        # task on the previous one of the same client keeps that client's order.
+        await self._handle_event_internal(self, sid, eio_sid, data, namespace, id)
+
+    def _chain(self, eio_sid: str, step: Any, *args: Any) -> asyncio.Future[Any]:
+        """Run ``step(*args)`` after the client's previous step. One task per step keeps
+        different clients concurrent; chaining keeps one client's packets in order."""
         previous = self._last_event.get(eio_sid)
-        task = asyncio.ensure_future(self._run_after(previous, sid, eio_sid, data, namespace, id))
+        task = asyncio.ensure_future(self._run_after(previous, step, *args))
         self._last_event[eio_sid] = task
         task.add_done_callback(functools.partial(self._forget_event, eio_sid))
+        return task
 
     def _forget_event(self, eio_sid: str, task: asyncio.Future[Any]) -> None:
         if self._last_event.get(eio_sid) is task:
             del self._last_event[eio_sid]
 
-    async def _run_after(self, previous: asyncio.Future[Any] | None, *args: Any) -> None:
+    async def _run_after(self, previous: asyncio.Future[Any] | None, step: Any, *args: Any) -> None:
         if previous is not None and not previous.done():
             await asyncio.wait([previous])
-        await self._handle_event_internal(self, *args)
+        await step(*args)
 
     async def _handle_event_internal(self, server: Any, sid: str, eio_sid: str, data: list[Any],
                                      namespace: str, id: int | None) -> None:

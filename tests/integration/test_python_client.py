@@ -294,3 +294,13 @@ async def test_on_disconnect_gets_the_reason(server_url, py_client):
                 await ws.send_str(frame)
             await ws.close()
         assert await reason_of(sid) == reason
+
+
+@pytest.mark.parametrize("transport", list(TRANSPORTS))
+async def test_slow_connect_handler_does_not_cost_a_ping_timeout(start_server, py_client, transport):
+    """An on_connect slower than pingInterval+pingTimeout still connects: pongs keep being read."""
+    url = await start_server(ping_interval=0.2, ping_timeout=0.2)
+    client, inbox = await connect(py_client, url, auth={"delay": 1.0}, transport=transport)
+    assert (await inbox.get("welcome"))["auth"] == {"delay": 1.0}
+    assert await client.call("echo", "still here", namespace="/test", timeout=5 * UNIT) == "still here"
+    assert client.connected

@@ -2,7 +2,7 @@
 
 Connect ``auth``: ``{"refuse": "reason"}`` refuses with that reason (after an emit when
 ``emit_first``), ``{"reject": true}`` returns False, ``{"crash": true}`` raises,
-``{"event_error": "text"}`` raises EventError; anything
+``{"event_error": "text"}`` raises EventError, ``{"delay": s}`` sleeps first; anything
 else is accepted and echoed back in a ``welcome`` event emitted from inside ``on_connect`` (so
 a test sees that it arrives after the CONNECT ack, and what auth and address arrived).
 """
@@ -39,6 +39,8 @@ class ProbeNamespace(socketio.AsyncNamespace):
             raise RuntimeError(SECRET)
         if "event_error" in auth_:
             raise EventError(auth_["event_error"])
+        if "delay" in auth_:  # a slow connect handler (a database look-up, say)
+            await asyncio.sleep(float(auth_["delay"]))
         if "gate" in auth_:  # join a room, then wait (the client may leave meanwhile)
             await self.enter_room(sid, auth_["gate"])
             await self.gates.setdefault(auth_["gate"], asyncio.Event()).wait()
