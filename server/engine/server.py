@@ -253,6 +253,7 @@ class Engine:
             accepted = False
         if accepted is not None and accepted is not True:
             self.sessions.pop(sid, None)
+            session.write_out()  # the open packet precedes the close frame
             session.closed = True
             log.info("connection %s refused by the application", sid)
             return None
