@@ -12,7 +12,7 @@
 from __future__ import annotations
 
 import asyncio
-import functools
+import collections
 import inspect
 import logging
 import math
@@ -48,7 +48,7 @@ class OpenlineServer(socketio.AsyncServer):
         self._fixed_parser = None if config.serializer == "auto" else PARSERS[config.serializer]
         self._parsers: dict[str, type[sio_packet.Packet]] = {}
         self._held: dict[str, list[eio_packet.Packet]] = {}
-        self._last_event: dict[str, asyncio.Future[Any]] = {}
+        self._last_event: dict[str, _Chain] = {}  # clients with steps queued or running
         self._connect_deadlines: dict[str, asyncio.TimerHandle] = {}
         self._foreign: dict[str, Any] = {}  # bridge: eio_sid -> its session (see below)
         cors: Any = None if config.cors_origins is None else (
@@ -305,23 +305,35 @@ class OpenlineServer(socketio.AsyncServer):
             return
         await self._handle_event_internal(self, sid, eio_sid, data, namespace, id)
 
-    def _chain(self, eio_sid: str, step: Any, *args: Any) -> asyncio.Future[Any]:
-        """Run ``step(*args)`` after the client's previous step. One task per step keeps
-        different clients concurrent; chaining keeps one client's packets in order."""
-        previous = self._last_event.get(eio_sid)
-        task = asyncio.ensure_future(self._run_after(previous, step, *args))
-        self._last_event[eio_sid] = task
-        task.add_done_callback(functools.partial(self._forget_event, eio_sid))
-        return task
+    def _chain(self, eio_sid: str, step: Any, *args: Any) -> asyncio.Future[Any] | None:
+        """Run ``step(*args)`` after the client's previous step: one worker task per client
+        runs its queued steps in order while others' run concurrently; it lives only while
+        steps are queued (a task per step cost ~20% of echo time). Returns the worker,
+        which ends once this step and those queued after it have run."""
+        chain = self._last_event.get(eio_sid)
+        if chain is not None:
+            chain.steps.append((step, args))
+            return chain.task
+        chain = self._last_event[eio_sid] = _Chain()
+        chain.steps.append((step, args))
+        chain.task = asyncio.ensure_future(self._run_chain(eio_sid, chain))
+        return chain.task
 
-    def _forget_event(self, eio_sid: str, task: asyncio.Future[Any]) -> None:
-        if self._last_event.get(eio_sid) is task:
-            del self._last_event[eio_sid]
-
-    async def _run_after(self, previous: asyncio.Future[Any] | None, step: Any, *args: Any) -> None:
-        if previous is not None and not previous.done():
-            await asyncio.wait([previous])
-        await step(*args)
+    async def _run_chain(self, eio_sid: str, chain: _Chain) -> None:
+        steps = chain.steps
+        try:
+            while steps:
+                step, args = steps.popleft()
+                try:  # each step stands alone, as a task of its own did
+                    await step(*args)
+                except asyncio.CancelledError:
+                    if chain.task is not None and chain.task.cancelling():  # type: ignore[attr-defined]
+                        raise  # this worker was cancelled, not just something its step awaited
+                except Exception:
+                    log.exception("step %s failed for %s", getattr(step, "__name__", step), eio_sid)
+        finally:
+            if self._last_event.get(eio_sid) is chain:
+                del self._last_event[eio_sid]
 
     async def _handle_event_internal(self, server: Any, sid: str, eio_sid: str, data: list[Any],
                                      namespace: str, id: int | None) -> None:
@@ -374,6 +386,16 @@ class OpenlineServer(socketio.AsyncServer):
         except Exception:
             log.exception("disconnect handler of %s failed (sid %s)", namespace, args[0])
             return None
+
+
+class _Chain:
+    """One client's queued steps and the task running them."""
+
+    __slots__ = ("steps", "task")
+
+    def __init__(self) -> None:
+        self.steps: collections.deque[tuple[Any, tuple[Any, ...]]] = collections.deque()
+        self.task: asyncio.Future[Any] | None = None
 
 
 def _accepts_auth(handler: Any) -> bool:
