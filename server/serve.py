@@ -3,60 +3,22 @@
 from __future__ import annotations
 
 import asyncio
-import errno
 import gc
 import logging
 import os
 import shlex
-import signal
-import socket
 import sys
 from pathlib import Path
 
-from aiohttp import web
-
 from .app import create_app
 from .config import Config
-from .errors import ConfigError
+from .listen import serve_app
 
 log = logging.getLogger("openline.serve")
 
 
 async def _serve(config: Config) -> None:
-    app = create_app(config)
-    runner = web.AppRunner(app, handle_signals=False, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, config.host, config.port)
-    try:
-        await site.start()
-    except OSError as exc:  # one line from the CLI, not a traceback
-        await runner.cleanup()
-        raise _listen_error(config, exc) from None
-    port = config.port
-    for sock in getattr(site._server, "sockets", None) or ():
-        port = sock.getsockname()[1]  # the port the OS chose for --port 0
-        break
-    # Tests and scripts read this line to learn the port chosen for --port 0.
-    print(f"openline listening on http://{config.host}:{port}", flush=True)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    try:
-        await stop.wait()
-    finally:
-        log.info("shutting down")
-        await runner.cleanup()
-
-
-def _listen_error(config: Config, exc: OSError) -> ConfigError:
-    if isinstance(exc, socket.gaierror):
-        return ConfigError("--host", f"a resolvable host name or address ({exc.strerror})",
-                           config.host)
-    reason = os.strerror(exc.errno) if exc.errno else str(exc)
-    if exc.errno == errno.EADDRNOTAVAIL:
-        return ConfigError("--host", f"an address of this machine ({reason})", config.host)
-    return ConfigError("--port", f"a port free on {config.host} ({reason})", config.port)
+    await serve_app(create_app(config), config, "openline listening on {url}")
 
 
 # Cyclic GC generation thresholds (default 700, 10, 10). A server holds many long-lived

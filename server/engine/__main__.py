@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import signal
 import sys
 from typing import Any
 
@@ -17,6 +16,7 @@ from aiohttp import web
 
 from ..config import Config
 from ..errors import ConfigError
+from ..listen import serve_app
 from .server import Engine
 
 log = logging.getLogger("openline.engine")
@@ -54,21 +54,7 @@ def parse(argv: list[str]) -> Config:
 
 
 async def serve(config: Config) -> None:
-    runner = web.AppRunner(create_echo_app(config), handle_signals=False, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, config.host, config.port)
-    await site.start()
-    port = runner.addresses[0][1] if runner.addresses else config.port
-    # tests read this line to learn the port chosen for --port 0
-    print(f"engine.io listening on http://{config.host}:{port}/engine.io/", flush=True)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    try:
-        await stop.wait()
-    finally:
-        await runner.cleanup()
+    await serve_app(create_echo_app(config), config, "engine.io listening on {url}/engine.io/")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -78,7 +64,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"python -m server.engine: {exc}", file=sys.stderr)
         return 2
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    asyncio.run(serve(config))
+    try:
+        asyncio.run(serve(config))
+    except ConfigError as exc:  # the host or port cannot be bound
+        print(f"python -m server.engine: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 

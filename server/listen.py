@@ -1,0 +1,56 @@
+"""Serve one aiohttp app on (host, port) until SIGINT/SIGTERM; shared by ``openline run``
+and the standalone engine (``python -m server.engine``)."""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import logging
+import os
+import signal
+import socket
+
+from aiohttp import web
+
+from .config import Config
+from .errors import ConfigError
+
+log = logging.getLogger("openline.serve")
+
+
+async def serve_app(app: web.Application, config: Config, banner: str) -> None:
+    """Listen, print ``banner`` with the real URL, run until a signal, clean up.
+
+    ``banner`` is formatted with ``url`` (http://host:port); tests and scripts read that
+    line to learn the port chosen for ``--port 0``. A host or port that cannot be bound
+    raises ConfigError naming the flag, so the CLI prints one line.
+    """
+    runner = web.AppRunner(app, handle_signals=False, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, config.host, config.port)
+    try:
+        await site.start()
+    except OSError as exc:
+        await runner.cleanup()
+        raise _listen_error(config, exc) from None
+    port = runner.addresses[0][1] if runner.addresses else config.port
+    print(banner.format(url=f"http://{config.host}:{port}"), flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        log.info("shutting down")
+        await runner.cleanup()
+
+
+def _listen_error(config: Config, exc: OSError) -> ConfigError:
+    if isinstance(exc, socket.gaierror):
+        return ConfigError("--host", f"a resolvable host name or address ({exc.strerror})",
+                           config.host)
+    reason = os.strerror(exc.errno) if exc.errno else str(exc)
+    if exc.errno == errno.EADDRNOTAVAIL:
+        return ConfigError("--host", f"an address of this machine ({reason})", config.host)
+    return ConfigError("--port", f"a port free on {config.host} ({reason})", config.port)
