@@ -26,6 +26,7 @@ from socketio import packet as sio_packet
 from .config import Config
 from .engine import Engine
 from .errors import EventError, ProtocolError
+from .handler_shape import accepts_auth
 from .manager import FastEmitManager
 from .parsers import PARSERS, JsonPacket, parser_for_first_packet, repack
 
@@ -279,7 +280,7 @@ class OpenlineServer(socketio.AsyncServer):
     async def _call_connect(self, namespace: str, sid: str, eio_sid: str, auth: Any) -> Any:
         environ = self.environ[eio_sid]
         handler = self._connect_handler(namespace)
-        if handler is not None and _accepts_auth(handler):
+        if handler is not None and accepts_auth(handler):
             return await self._trigger_event("connect", namespace, sid, environ, auth)
         return await self._trigger_event("connect", namespace, sid, environ)
 
@@ -311,12 +312,10 @@ class OpenlineServer(socketio.AsyncServer):
         steps are queued (a task per step cost ~20% of echo time). Returns the worker,
         which ends once this step and those queued after it have run."""
         chain = self._last_event.get(eio_sid)
-        if chain is not None:
-            chain.steps.append((step, args))
-            return chain.task
-        chain = self._last_event[eio_sid] = _Chain()
+        if chain is None:  # the new worker starts on the next loop turn, with this step queued
+            chain = self._last_event[eio_sid] = _Chain()
+            chain.task = asyncio.ensure_future(self._run_chain(eio_sid, chain))
         chain.steps.append((step, args))
-        chain.task = asyncio.ensure_future(self._run_chain(eio_sid, chain))
         return chain.task
 
     async def _run_chain(self, eio_sid: str, chain: _Chain) -> None:
@@ -396,16 +395,6 @@ class _Chain:
     def __init__(self) -> None:
         self.steps: collections.deque[tuple[Any, tuple[Any, ...]]] = collections.deque()
         self.task: asyncio.Future[Any] | None = None
-
-
-def _accepts_auth(handler: Any) -> bool:
-    """Whether a connect handler takes (sid, environ, auth) rather than (sid, environ)."""
-    try:
-        params = inspect.signature(handler).parameters.values()
-    except (TypeError, ValueError):
-        return True
-    positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
-    return len(positional) >= 3 or any(p.kind is p.VAR_POSITIONAL for p in params)
 
 
 def _validate(pkt: sio_packet.Packet) -> None:
