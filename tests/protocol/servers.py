@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import functools
-import signal
 from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 
 from server.config import Config
+from server.listen import serve_app
 
 PLUGINS = Path(__file__).resolve().parent.parent / "plugins"
 
@@ -50,24 +49,12 @@ def full_app(config: Config, which: str) -> web.Application:
     if which == "stock":
         import engineio
 
-        from server import eio_adapter
+        from tests.protocol import stock_adapter
 
         realtime.OpenlineServer._engineio_server_class = lambda self: engineio.AsyncServer  # type: ignore[method-assign]
         app = app_module.create_app(config)
-        if not hasattr(app[app_module.SIO_KEY].eio, "_async"):
-            raise SystemExit("stock run needs realtime.py to use python-engineio")
-        eio_adapter.adapt(app[app_module.SIO_KEY].eio, config)
+        stock_adapter.adapt(app[app_module.SIO_KEY].eio, config)
         return app
-    import socketio
-
-    from server.engine import Engine
-
-    if realtime.OpenlineServer._engineio_server_class is socketio.AsyncServer._engineio_server_class:
-        # realtime.py still on python-engineio: hand it ours for this process
-        realtime.OpenlineServer._engineio_server_class = (  # type: ignore[method-assign]
-            lambda self: functools.partial(Engine, self.config))
-        if hasattr(realtime, "eio_adapter"):
-            realtime.eio_adapter.adapt = lambda eio, config: None  # type: ignore[attr-defined]
     return app_module.create_app(config)
 
 
@@ -81,18 +68,7 @@ async def serve(kind: str, which: str, config: Config) -> None:
             app = create_echo_app(config)
     else:
         app = full_app(config, which)
-    runner = web.AppRunner(app, handle_signals=False, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, config.host, config.port)
-    await site.start()
-    port = runner.addresses[0][1]
-    print(f"listening on http://{config.host}:{port}", flush=True)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    await stop.wait()
-    await runner.cleanup()
+    await serve_app(app, config, "listening on {url}")
 
 
 def main() -> None:
