@@ -15,6 +15,7 @@ from ..remote import _trusted, client_address
 from .packets import FORBIDDEN, error_body
 
 CORS_METHODS = "GET, POST, OPTIONS"
+_PROTOCOLS = {(1, 1): "HTTP/1.1", (1, 0): "HTTP/1.0"}  # one shared string, not one per session
 
 
 def environ_for(request: web.Request, trusted: Sequence[Network]) -> dict[str, Any]:
@@ -39,7 +40,7 @@ def environ_for(request: web.Request, trusted: Sequence[Network]) -> dict[str, A
         "RAW_URI": request.path_qs,
         "PATH_INFO": request.path,
         "SCRIPT_NAME": "",
-        "SERVER_PROTOCOL": f"HTTP/{request.version[0]}.{request.version[1]}",
+        "SERVER_PROTOCOL": _PROTOCOLS.get(request.version) or "HTTP/{}.{}".format(*request.version),
         "REMOTE_ADDR": host,
         "REMOTE_PORT": str(port),
         "SERVER_NAME": "openline",
@@ -47,15 +48,31 @@ def environ_for(request: web.Request, trusted: Sequence[Network]) -> dict[str, A
         "aiohttp.request": request,
     }
     for name, value in request.headers.items():
-        upper = name.upper()
-        if upper == "CONTENT-TYPE":
-            environ["CONTENT_TYPE"] = value
-        elif upper == "CONTENT-LENGTH":
-            environ["CONTENT_LENGTH"] = value
-        else:
-            key = "HTTP_" + upper.replace("-", "_")
-            environ[key] = f"{environ[key]},{value}" if key in environ else value
+        key = _ENVIRON_KEYS.get(name)
+        if key is None:
+            key = _environ_key(name)
+        environ[key] = f"{environ[key]},{value}" if key in environ else value
     return environ
+
+
+# Header name -> environ key, so the sessions share one key string per header name
+# instead of building their own (~0.4 KB per idle connection, bench/RESULTS.md); bounded,
+# as header names are the client's choice.
+_ENVIRON_KEYS: dict[str, str] = {}
+_ENVIRON_KEYS_MAX = 1024
+
+
+def _environ_key(name: str) -> str:
+    upper = name.upper()
+    if upper == "CONTENT-TYPE":
+        key = "CONTENT_TYPE"
+    elif upper == "CONTENT-LENGTH":
+        key = "CONTENT_LENGTH"
+    else:
+        key = "HTTP_" + upper.replace("-", "_")
+    if len(_ENVIRON_KEYS) < _ENVIRON_KEYS_MAX:
+        _ENVIRON_KEYS[name] = key = sys.intern(key)
+    return key
 
 
 class OriginPolicy:
