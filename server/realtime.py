@@ -305,15 +305,7 @@ class OpenlineServer(socketio.AsyncServer):
                             data: list[Any]) -> None:
         namespace = namespace or "/"
         sid = self.manager.sid_from_eio_sid(eio_sid, namespace)
-        self._chain(eio_sid, self._run_event, sid, eio_sid, data, namespace, id)
-
-    async def _run_event(self, sid: str, eio_sid: str, data: list[Any], namespace: str,
-                         id: int | None) -> None:
-        # checked when the event's turn comes, after any CONNECT queued before it
-        if not self.manager.is_connected(sid, namespace):
-            log.warning("%s is not connected to namespace %s", sid, namespace)
-            return
-        await self._handle_event_internal(self, sid, eio_sid, data, namespace, id)
+        self._chain(eio_sid, self._handle_event_internal, self, sid, eio_sid, data, namespace, id)
 
     def _chain(self, eio_sid: str, step: Any, *args: Any) -> asyncio.Future[Any] | None:
         """Run ``step(*args)`` after the client's previous step: one worker task per client
@@ -345,12 +337,17 @@ class OpenlineServer(socketio.AsyncServer):
 
     async def _handle_event_internal(self, server: Any, sid: str, eio_sid: str, data: list[Any],
                                      namespace: str, id: int | None) -> None:
+        # checked when the event's turn comes, after any CONNECT queued before it
+        if not self.manager.is_connected(sid, namespace):
+            log.warning("%s is not connected to namespace %s", sid, namespace)
+            return
         event = data[0]
         if event == "error":
             log.warning("ignoring an 'error' event sent by client %s [%s]", sid, namespace)
             return
         try:
-            result = await self._trigger_event(event, namespace, sid, *data[1:])
+            # python-socketio's own: our _trigger_event adds nothing but for "disconnect"
+            result = await _sio_trigger_event(self, event, namespace, sid, *data[1:])
         except EventError as exc:
             await self._send_error(sid, namespace, event, exc, {"message": exc.message})
             return
@@ -394,6 +391,9 @@ class OpenlineServer(socketio.AsyncServer):
         except Exception:
             log.exception("disconnect handler of %s failed (sid %s)", namespace, args[0])
             return None
+
+
+_sio_trigger_event = socketio.AsyncServer._trigger_event
 
 
 class _Chain:
