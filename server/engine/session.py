@@ -74,7 +74,7 @@ class Session:
         self.backlog: list[Frame] = []  # WebSocket: frames waiting while the socket is full
         self.backlogged = 0
         self.flusher: asyncio.Task[None] | None = None
-        self.timer: asyncio.TimerHandle | None = None
+        self.timer: int | None = None  # heartbeat slot of its next deadline (heartbeat.py)
         self.awaiting_pong = False
         self.closed = False
         self.lingering = False  # closed by us; the close packet awaits the next GET
