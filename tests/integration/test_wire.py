@@ -126,7 +126,8 @@ async def test_pending_poll_is_answered_when_client_closes(server_url):
         async with session.post(url, data="1") as r:
             assert (await r.text()).lower() == "ok"  # the spec's "ok"; python-engineio: "OK"
         # stock python-engineio answers only after ping_interval + ping_timeout (45 s)
-        # Engine.IO v4 (reference test suite): a noop; python-engineio + tests/protocol/stock_adapter.py: CLOSE.
+        # Engine.IO v4 (reference test suite): a noop; python-engineio with
+        # tests/protocol/stock_adapter.py: CLOSE.
         # A GET that lost the race with the POST finds the session gone: 400, also prompt.
         status, body = await asyncio.wait_for(pending, 5 * UNIT)
         assert (status, body) in ((200, "6"), (200, "1")) or status == 400
