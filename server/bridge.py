@@ -61,6 +61,7 @@ class BridgeSession:
         self.tcp = tcp
         self.send_limit = send_limit
         self.data: dict[str, Any] = {}  # what python-socketio keeps per engine session
+        self.parser: Any = None  # set by OpenlineServer.add_foreign_session
         self.closing: asyncio.Task[Any] | None = None
 
     # --- the engine interface (see OpenlineServer's foreign sessions) ---------

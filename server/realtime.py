@@ -48,7 +48,6 @@ class OpenlineServer(socketio.AsyncServer):
     def __init__(self, config: Config, client_manager: socketio.AsyncManager | None = None) -> None:
         self.config = config
         self._fixed_parser = None if config.serializer == "auto" else PARSERS[config.serializer]
-        self._parsers: dict[str, type[sio_packet.Packet]] = {}
         self._held: dict[str, list[eio_packet.Packet]] = {}
         self._last_event: dict[str, _Chain] = {}  # clients with steps queued or running
         self._connect_deadlines: dict[str, asyncio.TimerHandle] = {}
@@ -74,9 +73,13 @@ class OpenlineServer(socketio.AsyncServer):
         return Engine
 
     # --- parsers and writes ------------------------------------------------
+    def _session_of(self, eio_sid: str) -> Any:
+        """The session (ours, a bridge's, python-engineio's .sockets) owning its parser."""
+        sessions = self.eio.sessions if type(self.eio) is Engine else self.eio.sockets
+        return sessions.get(eio_sid) or self._foreign.get(eio_sid)
 
     def parser_of(self, eio_sid: str) -> type[sio_packet.Packet]:
-        return self._parsers.get(eio_sid) or self._fixed_parser or JsonPacket
+        return getattr(self._session_of(eio_sid), "parser", None) or self._fixed_parser or JsonPacket
 
     @staticmethod
     def eio_frames(pkt: sio_packet.Packet) -> list[eio_packet.Packet]:
@@ -133,7 +136,6 @@ class OpenlineServer(socketio.AsyncServer):
         if deadline is not None:
             deadline.cancel()
         await super()._handle_eio_disconnect(eio_sid, reason)
-        self._parsers.pop(eio_sid, None)
         self._held.pop(eio_sid, None)
         self._last_event.pop(eio_sid, None)
         self._foreign.pop(eio_sid, None)  # bridge
@@ -147,7 +149,7 @@ class OpenlineServer(socketio.AsyncServer):
     def add_foreign_session(self, eio_sid: str, session: Any,
                             parser: type[sio_packet.Packet]) -> None:
         self._foreign[eio_sid] = session
-        self._parsers[eio_sid] = parser
+        session.parser = parser
 
     def _engine_for(self, eio_sid: str) -> Any:
         return self._foreign.get(eio_sid) or self.eio
@@ -193,9 +195,10 @@ class OpenlineServer(socketio.AsyncServer):
                 else:
                     await self._handle_ack(eio_sid, pkt.namespace, pkt.id, pkt.data)
             return
-        parser = self._parsers.get(eio_sid)
-        if parser is None:
-            parser = self._parsers[eio_sid] = self._fixed_parser or parser_for_first_packet(data)
+        session = self._session_of(eio_sid)
+        parser: type[sio_packet.Packet] | None = getattr(session, "parser", None)
+        if parser is None:  # the session's first Socket.IO packet decides, for good
+            parser = session.parser = self._fixed_parser or parser_for_first_packet(data)
         pkt = parser(encoded_packet=data)
         _validate(pkt)
         ptype = pkt.packet_type

@@ -55,7 +55,7 @@ class Session:
         "sid", "engine", "environ", "transport", "ws", "socket", "probe", "upgrade_timer",
         "queue", "queued", "poll", "posting", "backlog", "backlogged", "flusher",
         "timer", "awaiting_pong", "closed", "lingering", "closing", "stalled", "user_session",
-        "out",
+        "out", "parser",
     )
 
     def __init__(self, engine: Engine, sid: str, environ: dict[str, Any], transport: str) -> None:
@@ -82,6 +82,9 @@ class Session:
         self.stalled = False  # closed because the peer stopped reading
         self.user_session: dict[str, Any] = {}
         self.out: bytearray | None = None  # framed bytes gathered this loop turn
+        # The packet class of the layer above (Socket.IO: JSON or msgpack), chosen by that
+        # layer from the first message; the engine itself never reads it.
+        self.parser: Any = None
 
     def __repr__(self) -> str:
         return f"<Session {self.sid} {self.transport}{' closed' if self.closed else ''}>"
