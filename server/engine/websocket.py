@@ -144,3 +144,10 @@ async def read(engine: Engine, session: Session, ws: web.WebSocketResponse) -> N
     # the handler must not return before the socket has finished closing
     if session.closing is not None:
         await asyncio.wait([session.closing])
+    # aiohttp keeps the exception that ended the socket (a reset while closing, whose
+    # context is the EOF); their tracebacks' frames hold the socket: a cycle that only a
+    # full GC pass frees. At 19,800 clients a mass disconnect spent ~1 s in one such pass.
+    exc = ws.exception()
+    while exc is not None:
+        exc.__traceback__ = None
+        exc = exc.__context__
