@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import asyncio
+import collections
 import inspect
 import logging
 import math
@@ -22,7 +23,6 @@ import socketio
 from engineio import packet as eio_packet
 from socketio import packet as sio_packet
 
-from .chain import Chain, start_step
 from .config import Config
 from .engine import Engine
 from .engine.packets import message as message_frame
@@ -49,7 +49,7 @@ class OpenlineServer(socketio.AsyncServer):
         self.config = config
         self._fixed_parser = None if config.serializer == "auto" else PARSERS[config.serializer]
         self._held: dict[str, list[eio_packet.Packet]] = {}
-        self._last_event: dict[str, Chain] = {}  # clients with steps queued or running
+        self._last_event: dict[str, _Chain] = {}  # clients with steps queued or running
         self._connect_deadlines: dict[str, asyncio.TimerHandle] = {}
         self._foreign: dict[str, Any] = {}  # bridge: eio_sid -> its session (see below)
         cors: Any = None if config.cors_origins is None else (
@@ -308,41 +308,32 @@ class OpenlineServer(socketio.AsyncServer):
                             data: list[Any]) -> None:
         namespace = namespace or "/"
         sid = self.manager.sid_from_eio_sid(eio_sid, namespace)
-        self._chain(eio_sid, self._handle_event_internal, self, sid, eio_sid, data, namespace, id,
-                    eager=True)
+        self._chain(eio_sid, self._handle_event_internal, self, sid, eio_sid, data, namespace, id)
 
-    def _chain(self, eio_sid: str, step: Any, *args: Any, eager: bool = False) -> Any:
+    def _chain(self, eio_sid: str, step: Any, *args: Any) -> asyncio.Future[Any] | None:
         """Run ``step(*args)`` after the client's previous step: one worker task per client
-        runs its queued steps in order, others' concurrently, while steps are queued (a task
-        per step: ~20% of echo time); ``eager``: server/chain.py. Returns the worker or None."""
+        runs its queued steps in order while others' run concurrently; it lives only while
+        steps are queued (a task per step cost ~20% of echo time). Returns the worker,
+        which ends once this step and those queued after it have run."""
         chain = self._last_event.get(eio_sid)
-        if chain is None and eager:
-            try:
-                start_step(step(*args), self._last_event, eio_sid, self._run_chain)
-            except Exception:
-                log.exception("step %s failed for %s", getattr(step, "__name__", step), eio_sid)
-            return None
         if chain is None:  # the new worker starts on the next loop turn, with this step queued
-            chain = self._last_event[eio_sid] = Chain()
+            chain = self._last_event[eio_sid] = _Chain()
             chain.task = asyncio.ensure_future(self._run_chain(eio_sid, chain))
         chain.steps.append((step, args))
         return chain.task
 
-    async def _run_chain(self, eio_sid: str, chain: Chain) -> None:
+    async def _run_chain(self, eio_sid: str, chain: _Chain) -> None:
         steps = chain.steps
         try:
-            while chain.first is not None or steps:
-                coro, chain.first = chain.first, None
-                if coro is None:
-                    step, args = steps.popleft()
-                    coro = step(*args)
+            while steps:
+                step, args = steps.popleft()
                 try:  # each step stands alone, as a task of its own did
-                    await coro
+                    await step(*args)
                 except asyncio.CancelledError:
                     if chain.task is not None and chain.task.cancelling():  # type: ignore[attr-defined]
                         raise  # this worker was cancelled, not just something its step awaited
                 except Exception:
-                    log.exception("step %s failed for %s", getattr(coro, "__qualname__", coro), eio_sid)
+                    log.exception("step %s failed for %s", getattr(step, "__name__", step), eio_sid)
         finally:
             if self._last_event.get(eio_sid) is chain:
                 del self._last_event[eio_sid]
@@ -406,6 +397,16 @@ class OpenlineServer(socketio.AsyncServer):
 
 
 _sio_trigger_event = socketio.AsyncServer._trigger_event
+
+
+class _Chain:
+    """One client's queued steps and the task running them."""
+
+    __slots__ = ("steps", "task")
+
+    def __init__(self) -> None:
+        self.steps: collections.deque[tuple[Any, tuple[Any, ...]]] = collections.deque()
+        self.task: asyncio.Future[Any] | None = None
 
 
 def _validate(pkt: sio_packet.Packet) -> None:
