@@ -304,3 +304,11 @@ async def test_slow_connect_handler_does_not_cost_a_ping_timeout(start_server, p
     assert (await inbox.get("welcome"))["auth"] == {"delay": 1.0}
     assert await client.call("echo", "still here", namespace="/test", timeout=5 * UNIT) == "still here"
     assert client.connected
+
+
+@clients
+async def test_handler_own_timeout_cancels_only_the_handler(server_url, py_client, transport, serializer):
+    """asyncio.timeout inside a handler times out that handler; the connection stays usable."""
+    client, _ = await connect(py_client, server_url, transport=transport, serializer=serializer)
+    assert await client.call("deadline", namespace="/test", timeout=5 * UNIT) == "timed out"
+    assert await client.call("echo", "after", namespace="/test", timeout=5 * UNIT) == "after"

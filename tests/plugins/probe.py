@@ -56,6 +56,15 @@ class ProbeNamespace(socketio.AsyncNamespace):
     async def on_echo(self, sid: str, *args: Any) -> tuple[Any, ...]:
         return args
 
+    async def on_deadline(self, sid: str) -> str:
+        """asyncio.timeout cancels the task running the handler: it must be the handler's."""
+        try:
+            async with asyncio.timeout(0.05):
+                await asyncio.sleep(5)
+        except TimeoutError:
+            return "timed out"
+        return "not timed out"
+
     async def on_slow(self, sid: str, tag: str, delay: float) -> str:
         await asyncio.sleep(delay)  # a later event of the same client must still wait
         self.order.setdefault(sid, []).append(tag)
