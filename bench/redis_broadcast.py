@@ -18,7 +18,6 @@ import contextlib
 import json
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -27,6 +26,9 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from run import stop  # noqa: E402  (bench/ is not a package)
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
@@ -80,12 +82,7 @@ def child(cmd: list[str], needle: str, what: str) -> Iterator[tuple[subprocess.P
     try:
         yield proc, _wait_line(proc, needle, what)
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc)
 
 
 @contextlib.contextmanager

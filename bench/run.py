@@ -108,12 +108,17 @@ def server(kind: str, parser: str, deflate: bool = False) -> Iterator[Running]:
         url = _wait_listening(proc, kind)
         yield Running(kind, proc, url)
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc)
+
+
+def stop(proc: subprocess.Popen[str]) -> None:
+    """SIGTERM, then SIGKILL if it has not exited within 15 s."""
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 def _wait_listening(proc: subprocess.Popen[str], kind: str) -> str:
