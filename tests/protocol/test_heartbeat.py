@@ -54,16 +54,21 @@ async def test_websocket_ping_pong(http: aiohttp.ClientSession, target: Target) 
         assert target.is_reply(reply)
 
 
+async def closed_at_pong_deadline(ws: aiohttp.ClientWebSocketResponse) -> None:
+    """Take the server's ping, answer nothing: the socket closes within pingTimeout of it."""
+    assert await ws.receive_str(timeout=T) == "2"
+    pinged = time.monotonic()
+    msg = await ws.receive(timeout=T)
+    waited = time.monotonic() - pinged
+    assert msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED)
+    assert waited < TIMEOUT + LATE, f"closed {waited:.3f}s after the ping"
+
+
 async def test_websocket_ping_timeout(http: aiohttp.ClientSession, target: Target) -> None:
     """Heartbeat (WebSocket): no pong within pingTimeout of the ping closes the socket at that deadline."""
     async with http.ws_connect(target.ws_url("heartbeat")) as ws:
         await ws.receive_str(timeout=T)
-        assert await ws.receive_str(timeout=T) == "2"
-        pinged = time.monotonic()
-        msg = await ws.receive(timeout=T)
-        waited = time.monotonic() - pinged
-    assert msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED)
-    assert waited < TIMEOUT + LATE, f"closed {waited:.3f}s after the ping"
+        await closed_at_pong_deadline(ws)
 
 
 async def test_websocket_ping_timeout_after_upgrade(http: aiohttp.ClientSession, target: Target) -> None:
@@ -73,9 +78,4 @@ async def test_websocket_ping_timeout_after_upgrade(http: aiohttp.ClientSession,
         await ws.send_str("2probe")
         assert await ws.receive_str(timeout=T) == "3probe"
         await ws.send_str("5")
-        assert await ws.receive_str(timeout=T) == "2"
-        pinged = time.monotonic()
-        msg = await ws.receive(timeout=T)
-        waited = time.monotonic() - pinged
-    assert msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED)
-    assert waited < TIMEOUT + LATE, f"closed {waited:.3f}s after the ping"
+        await closed_at_pong_deadline(ws)

@@ -138,15 +138,20 @@ async def test_http_with_upgraded_sid_is_refused(http: aiohttp.ClientSession, ta
         await ws.close()
 
 
+async def second_websocket_is_closed(http: aiohttp.ClientSession, target: Target, sid: str) -> None:
+    """Another WebSocket for ``sid`` is accepted at the HTTP level, then closed."""
+    async with http.ws_connect(target.ws_url(sid=sid)) as second:
+        msg = await second.receive(timeout=T)
+        assert msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED)
+
+
 async def test_second_websocket_for_upgraded_sid_is_closed(http: aiohttp.ClientSession,
                                                            target: Target) -> None:
     """WebSocket: a second WebSocket for a session is accepted (101) and then closed; the first lives on."""
     sid = await open_polling(http, target)
     ws = await upgrade(http, target, sid)
     try:
-        async with http.ws_connect(target.ws_url(sid=sid)) as second:
-            msg = await second.receive(timeout=T)
-            assert msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED)
+        await second_websocket_is_closed(http, target, sid)
         await ws.send_str(target.hello)
         assert target.is_reply(await ws.receive_str(timeout=T))
     finally:
@@ -160,9 +165,7 @@ async def test_second_websocket_during_upgrade_is_closed(http: aiohttp.ClientSes
     async with http.ws_connect(target.ws_url(sid=sid)) as ws:
         await ws.send_str("2probe")
         assert await ws.receive_str(timeout=T) == "3probe"
-        async with http.ws_connect(target.ws_url(sid=sid)) as second:
-            msg = await second.receive(timeout=T)
-            assert msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED)
+        await second_websocket_is_closed(http, target, sid)
         await ws.send_str("5")
         await ws.send_str(target.hello)
         assert target.is_reply(await ws.receive_str(timeout=T))
