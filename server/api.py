@@ -19,7 +19,8 @@ from typing import Any
 
 from aiohttp import web
 
-from .realtime import RESERVED_EVENTS, OpenlineServer
+from .packet_rules import RESERVED_EVENTS
+from .realtime import OpenlineServer
 
 FIELDS = ("namespace", "event", "data", "room", "to")
 

@@ -28,8 +28,8 @@ import orjson
 from socketio import packet as sio_packet
 
 from .errors import EnvelopeError
+from .packet_rules import RESERVED_EVENTS
 from .realtime import INVALID_NAMESPACE as _INVALID_NAMESPACE
-from .realtime import RESERVED_EVENTS
 
 EVENT_KEYS = frozenset({"event", "data", "id"})
 ACK_KEYS = frozenset({"ack", "data"})

@@ -21,7 +21,7 @@ from socketio.msgpack_packet import MsgPackPacket as _StockMsgPackPacket
 _UNDEFINED_EXT = b"\x00"
 
 
-def _ext_hook(code: int, data: bytes) -> Any:
+def ext_hook(code: int, data: bytes) -> Any:
     if code == 0:
         return None if data == _UNDEFINED_EXT else bytes(data)
     return msgpack.ExtType(code, data)
@@ -86,7 +86,7 @@ class MsgPackPacket(_StockMsgPackPacket):
     ``bytes`` or ``None`` instead of ``msgpack.ExtType``.
     """
 
-    ext_hook = staticmethod(_ext_hook)  # type: ignore[assignment]
+    ext_hook = staticmethod(ext_hook)  # type: ignore[assignment]
 
     def _to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {"type": self.packet_type, "nsp": self.namespace or "/"}
@@ -100,7 +100,7 @@ class MsgPackPacket(_StockMsgPackPacket):
         return msgpack.packb(self._to_dict())
 
     def decode(self, encoded_packet: bytes) -> int:
-        decoded = msgpack.unpackb(encoded_packet, ext_hook=_ext_hook)
+        decoded = msgpack.unpackb(encoded_packet, ext_hook=ext_hook)
         if not isinstance(decoded, dict):
             raise ValueError("msgpack packet is not a map")
         self.packet_type = decoded["type"]

@@ -12,10 +12,7 @@
 from __future__ import annotations
 
 import asyncio
-import collections
-import inspect
 import logging
-import math
 from typing import Any
 
 import engineio
@@ -27,22 +24,18 @@ from .config import Config
 from .engine import Engine
 from .engine.packets import message as message_frame
 from .errors import EventError, ProtocolError
+from .events import INTERNAL_ERROR, EventPath, _Chain
 from .handler_shape import accepts_auth
 from .manager import FastEmitManager
+from .packet_rules import validate
 from .parsers import PARSERS, JsonPacket, parser_for_first_packet, repack
 
 log = logging.getLogger("openline.realtime")
 
-INTERNAL_ERROR = {"message": "internal server error"}
 INVALID_NAMESPACE = {"message": "Invalid namespace"}
-# What the JSON and msgpack encoders raise for values they cannot encode.
-UNENCODABLE = (TypeError, ValueError, OverflowError, RecursionError)
-# Event names socket.io-parser refuses from a peer (its RESERVED_EVENTS).
-RESERVED_EVENTS = frozenset(
-    {"connect", "connect_error", "disconnect", "disconnecting", "newListener", "removeListener"})
 
 
-class OpenlineServer(socketio.AsyncServer):
+class OpenlineServer(EventPath):
     """python-socketio's server with openline's parser, connect and error policies."""
 
     def __init__(self, config: Config, client_manager: socketio.AsyncManager | None = None) -> None:
@@ -52,6 +45,7 @@ class OpenlineServer(socketio.AsyncServer):
         self._last_event: dict[str, _Chain] = {}  # clients with steps queued or running
         self._connect_deadlines: dict[str, asyncio.TimerHandle] = {}
         self._foreign: dict[str, Any] = {}  # bridge: eio_sid -> its session (see below)
+        self._coroutine_handlers: dict[Any, bool] = {}  # handler function -> async or not
         cors: Any = None if config.cors_origins is None else (
             "*" if config.cors_origins == ("*",) else list(config.cors_origins))
         super().__init__(
@@ -176,7 +170,9 @@ class OpenlineServer(socketio.AsyncServer):
         if eio_sid not in self.environ:
             return  # the rest of a polling payload whose session was closed
         try:
-            await self._dispatch(eio_sid, data)
+            if eio_sid in self._binary_packet \
+                    or not self._take_event(eio_sid, self._session_of(eio_sid), data):
+                await self._dispatch(eio_sid, data)
         except (ProtocolError, ValueError, KeyError, TypeError, IndexError, RecursionError) as exc:
             # The peer broke the protocol (or nested data past Python's recursion limit):
             # Socket.IO v5 says the connection closes.
@@ -200,7 +196,7 @@ class OpenlineServer(socketio.AsyncServer):
         if parser is None:  # the session's first Socket.IO packet decides, for good
             parser = session.parser = self._fixed_parser or parser_for_first_packet(data)
         pkt = parser(encoded_packet=data)
-        _validate(pkt)
+        validate(pkt)
         ptype = pkt.packet_type
         if ptype == sio_packet.CONNECT:
             await self._handle_connect(eio_sid, pkt.namespace, pkt.data)
@@ -302,89 +298,7 @@ class OpenlineServer(socketio.AsyncServer):
         ns = self.namespace_handlers.get(namespace)
         return getattr(ns, "on_connect", None) if ns is not None else None
 
-    # --- events and errors -------------------------------------------------
-
-    async def _handle_event(self, eio_sid: str, namespace: str | None, id: int | None,
-                            data: list[Any]) -> None:
-        namespace = namespace or "/"
-        sid = self.manager.sid_from_eio_sid(eio_sid, namespace)
-        self._chain(eio_sid, self._handle_event_internal, self, sid, eio_sid, data, namespace, id)
-
-    def _chain(self, eio_sid: str, step: Any, *args: Any) -> asyncio.Future[Any] | None:
-        """Run ``step(*args)`` after the client's previous step: one worker task per client
-        runs its queued steps in order while others' run concurrently; it lives only while
-        steps are queued (a task per step cost ~20% of echo time). Returns the worker,
-        which ends once this step and those queued after it have run."""
-        chain = self._last_event.get(eio_sid)
-        if chain is None:  # the new worker starts on the next loop turn, with this step queued
-            chain = self._last_event[eio_sid] = _Chain()
-            chain.task = asyncio.ensure_future(self._run_chain(eio_sid, chain))
-        chain.steps.append((step, args))
-        return chain.task
-
-    async def _run_chain(self, eio_sid: str, chain: _Chain) -> None:
-        steps = chain.steps
-        try:
-            while steps:
-                step, args = steps.popleft()
-                try:  # each step stands alone, as a task of its own did
-                    await step(*args)
-                except asyncio.CancelledError:
-                    if chain.task is not None and chain.task.cancelling():  # type: ignore[attr-defined]
-                        raise  # this worker was cancelled, not just something its step awaited
-                except Exception:
-                    log.exception("step %s failed for %s", getattr(step, "__name__", step), eio_sid)
-        finally:
-            if self._last_event.get(eio_sid) is chain:
-                del self._last_event[eio_sid]
-
-    async def _handle_event_internal(self, server: Any, sid: str, eio_sid: str, data: list[Any],
-                                     namespace: str, id: int | None) -> None:
-        # checked when the event's turn comes, after any CONNECT queued before it
-        if not self.manager.is_connected(sid, namespace):
-            log.warning("%s is not connected to namespace %s", sid, namespace)
-            return
-        event = data[0]
-        if event == "error":
-            log.warning("ignoring an 'error' event sent by client %s [%s]", sid, namespace)
-            return
-        try:
-            # python-socketio's own: our _trigger_event adds nothing but for "disconnect"
-            result = await _sio_trigger_event(self, event, namespace, sid, *data[1:])
-        except EventError as exc:
-            await self._send_error(sid, namespace, event, exc, {"message": exc.message})
-            return
-        except Exception as exc:
-            log.exception("handler for event %r failed (sid %s, namespace %s)", event, sid, namespace)
-            await self._send_error(sid, namespace, event, exc, dict(INTERNAL_ERROR))
-            return
-        if result is not self.not_handled and id is not None:
-            args = [] if result is None else list(result) if isinstance(result, tuple) else [result]
-            try:
-                await self._send_packet(eio_sid, self.packet_class(
-                    sio_packet.ACK, namespace=namespace, id=id, data=args))
-            except UNENCODABLE as exc:  # the parser refused the value
-                log.exception("ack of event %r cannot be encoded (sid %s, namespace %s)",
-                              event, sid, namespace)
-                await self._send_error(sid, namespace, event, exc, dict(INTERNAL_ERROR))
-
-    async def _send_error(self, sid: str, namespace: str, event: str, exc: Exception,
-                          reply: dict[str, Any]) -> None:
-        shaper = getattr(self.namespace_handlers.get(namespace), "on_error", None)
-        if shaper is not None:
-            try:
-                shaped = shaper(sid, event, exc)
-                if inspect.isawaitable(shaped):
-                    shaped = await shaped
-                if shaped is not None:
-                    reply = shaped
-            except Exception:
-                log.exception("on_error of %s failed (sid %s)", namespace, sid)
-        try:
-            await self.emit("error", reply, to=sid, namespace=namespace)
-        except UNENCODABLE:  # on_error returned what cannot be sent
-            log.exception("error reply of %s cannot be encoded (sid %s)", namespace, sid)
-            await self.emit("error", dict(INTERNAL_ERROR), to=sid, namespace=namespace)
+    # --- events: server/events.py; the disconnect handler's errors are logged ---
 
     async def _trigger_event(self, event: str, namespace: str, *args: Any) -> Any:
         if event != "disconnect":
@@ -394,57 +308,3 @@ class OpenlineServer(socketio.AsyncServer):
         except Exception:
             log.exception("disconnect handler of %s failed (sid %s)", namespace, args[0])
             return None
-
-
-_sio_trigger_event = socketio.AsyncServer._trigger_event
-
-
-class _Chain:
-    """One client's queued steps and the task running them."""
-
-    __slots__ = ("steps", "task")
-
-    def __init__(self) -> None:
-        self.steps: collections.deque[tuple[Any, tuple[Any, ...]]] = collections.deque()
-        self.task: asyncio.Future[Any] | None = None
-
-
-def _validate(pkt: sio_packet.Packet) -> None:
-    """Socket.IO v5 rules a decoded packet must meet; ProtocolError names the breach.
-    A numeric event name is turned into its string form in place."""
-    ptype, data = pkt.packet_type, pkt.data
-    if not isinstance(ptype, int) or not 0 <= ptype <= 6:
-        raise ProtocolError(f"unknown packet type {ptype!r}")
-    if pkt.namespace is not None and (not isinstance(pkt.namespace, str)
-                                      or not pkt.namespace.startswith("/")):
-        raise ProtocolError(f"bad namespace {pkt.namespace!r}")
-    if pkt.id is not None and (not isinstance(pkt.id, int) or isinstance(pkt.id, bool)
-                               or pkt.id < 0):
-        raise ProtocolError(f"bad ack id {pkt.id!r}")
-    if ptype == sio_packet.CONNECT:
-        if data is not None and not isinstance(data, dict):
-            raise ProtocolError("CONNECT payload must be an object")
-    elif ptype == sio_packet.CONNECT_ERROR:
-        raise ProtocolError("CONNECT_ERROR is sent by servers only")
-    elif ptype in (sio_packet.EVENT, sio_packet.BINARY_EVENT):
-        if not isinstance(data, list) or not data:
-            raise ProtocolError("EVENT payload must be a list starting with the event name")
-        name = data[0]
-        if isinstance(name, (int, float)) and not isinstance(name, bool) and math.isfinite(name):
-            # socket.io-parser accepts numeric event names (socket.emit(42)) and Node's
-            # EventEmitter keys them as strings: so do we, handler on_42
-            data[0] = name = _js_number_text(name)
-        if not isinstance(name, str):
-            raise ProtocolError("EVENT payload must be a list starting with the event name")
-        if name in RESERVED_EVENTS:
-            raise ProtocolError(f"reserved event name {name!r}")
-    elif ptype in (sio_packet.ACK, sio_packet.BINARY_ACK):
-        if not isinstance(data, list) or pkt.id is None:
-            raise ProtocolError("ACK needs an id and a list payload")
-
-
-def _js_number_text(number: float) -> str:
-    """``String(number)`` as JavaScript writes it for the numbers JSON can carry."""
-    if isinstance(number, float) and number.is_integer() and abs(number) < 1e21:
-        return str(int(number))
-    return repr(number).replace("e+0", "e+").replace("e-0", "e-")

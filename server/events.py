@@ -1,0 +1,248 @@
+"""The path of a client's event, from its frame to its handler and back to its ack.
+
+Every plugin's events take this path, so it is kept short (bench/RESULTS.md has the
+profiles): an EVENT packet is decoded straight from its frame, its handler is found as
+python-socketio would find it, and its ack is encoded and written to the engine session
+in one step. Whatever does not fit (binary attachments, a first packet, an unusual
+handler set-up, an ack the encoders refuse) takes python-socketio's general path in
+``server/realtime.py``, with the same outcome.
+
+One client's events run in the order sent, one worker task per client while it has
+events queued; other clients' run concurrently.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import inspect
+import logging
+from typing import Any
+
+import msgpack
+import orjson
+import socketio
+from socketio import packet as sio_packet
+
+from .engine import Engine
+from .engine.packets import Frame
+from .errors import EventError, ProtocolError
+from .packet_rules import check_event, check_id, check_namespace
+from .parsers import JsonPacket, MsgPackPacket, ext_hook
+
+log = logging.getLogger("openline.realtime")
+
+INTERNAL_ERROR = {"message": "internal server error"}
+# What the JSON and msgpack encoders raise for values they cannot encode.
+UNENCODABLE = (TypeError, ValueError, OverflowError, RecursionError)
+
+_NAMESPACE_TRIGGER = socketio.AsyncNamespace.trigger_event
+_SIO_TRIGGER_EVENT = socketio.AsyncServer._trigger_event
+_DIGITS = frozenset("0123456789")
+_ID_DIGITS_MAX = 100  # python-socketio's Packet.decode refuses longer ids
+
+
+def decode_json_event(text: str) -> tuple[str | None, int | None, Any] | None:
+    """``(namespace, id, data)`` of a JSON-parser EVENT packet without attachments, as
+    python-socketio's ``Packet.decode`` reads it; None for any other packet, which the
+    parser class then decodes (a Packet object and its generic decode cost ~15% of the
+    echo bench). Raises ValueError (orjson's) for bad JSON, as the parser class does."""
+    if text[:1] != "2":
+        return None
+    pos = 1
+    namespace = None
+    if text[1:2] == "/":
+        comma = text.find(",", 2)
+        if comma == -1:
+            return None
+        namespace = text[1:comma]
+        if "?" in namespace:
+            return None
+        pos = comma + 1
+    end = pos
+    size = len(text)
+    while end < size and text[end] in _DIGITS:
+        end += 1
+    if end - pos >= _ID_DIGITS_MAX or text[end:end + 1] != "[":
+        return None
+    return namespace, int(text[pos:end]) if end > pos else None, orjson.loads(text[end:])
+
+
+class EventPath(socketio.AsyncServer):
+    """The event half of OpenlineServer (see the module docstring)."""
+
+    # set by OpenlineServer
+    _held: dict[str, list[Any]]
+    _last_event: dict[str, _Chain]  # clients with steps queued or running
+    _foreign: dict[str, Any]
+    _coroutine_handlers: dict[Any, bool]
+
+    def _take_event(self, eio_sid: str, session: Any, data: str | bytes) -> bool:
+        """Queue the frame's event for its handler if it is a plain EVENT packet of the
+        session's parser; False leaves the frame to the general path."""
+        parser = session.parser
+        if parser is JsonPacket:
+            if type(data) is not str:
+                return False
+            event = decode_json_event(data)
+            if event is None:
+                return False
+            namespace, ack_id, args = event
+        elif parser is MsgPackPacket:
+            if type(data) is str:
+                return False
+            decoded = msgpack.unpackb(data, ext_hook=ext_hook)
+            if type(decoded) is not dict or decoded.get("type") != sio_packet.EVENT:
+                return False
+            namespace, ack_id, args = decoded["nsp"], decoded.get("id"), decoded.get("data")
+            check_namespace(namespace)
+            check_id(ack_id)
+        else:
+            return False
+        check_event(args)
+        namespace = namespace or "/"
+        sid = self.manager.sid_from_eio_sid(eio_sid, namespace)
+        if sid is None:
+            raise ProtocolError(f"packet for namespace {namespace} before its CONNECT")
+        self._chain(eio_sid, self._handle_event_internal, self, sid, eio_sid, args, namespace, ack_id)
+        return True
+
+    async def _handle_event(self, eio_sid: str, namespace: str | None, id: int | None,
+                            data: list[Any]) -> None:
+        namespace = namespace or "/"
+        sid = self.manager.sid_from_eio_sid(eio_sid, namespace)
+        self._chain(eio_sid, self._handle_event_internal, self, sid, eio_sid, data, namespace, id)
+
+    def _chain(self, eio_sid: str, step: Any, *args: Any) -> asyncio.Future[Any] | None:
+        """Run ``step(*args)`` after the client's previous step: one worker task per client
+        runs its queued steps in order while others' run concurrently; it lives only while
+        steps are queued (a task per step cost ~20% of echo time). Returns the worker,
+        which ends once this step and those queued after it have run."""
+        chain = self._last_event.get(eio_sid)
+        if chain is None:  # the new worker starts on the next loop turn, with this step queued
+            chain = self._last_event[eio_sid] = _Chain()
+            chain.task = asyncio.ensure_future(self._run_chain(eio_sid, chain))
+        chain.steps.append((step, args))
+        return chain.task
+
+    async def _run_chain(self, eio_sid: str, chain: _Chain) -> None:
+        steps = chain.steps
+        try:
+            while steps:
+                step, args = steps.popleft()
+                try:  # each step stands alone, as a task of its own did
+                    await step(*args)
+                except asyncio.CancelledError:
+                    if chain.task is not None and chain.task.cancelling():  # type: ignore[attr-defined]
+                        raise  # this worker was cancelled, not just something its step awaited
+                except Exception:
+                    log.exception("step %s failed for %s", getattr(step, "__name__", step), eio_sid)
+        finally:
+            if self._last_event.get(eio_sid) is chain:
+                del self._last_event[eio_sid]
+
+    async def _handle_event_internal(self, server: Any, sid: str, eio_sid: str, data: list[Any],
+                                     namespace: str, id: int | None) -> None:
+        # checked when the event's turn comes, after any CONNECT queued before it
+        if not self.manager.is_connected(sid, namespace):
+            log.warning("%s is not connected to namespace %s", sid, namespace)
+            return
+        event = data[0]
+        if event == "error":
+            log.warning("ignoring an 'error' event sent by client %s [%s]", sid, namespace)
+            return
+        try:
+            result = await self._run_handler(event, namespace, sid, data)
+        except EventError as exc:
+            await self._send_error(sid, namespace, event, exc, {"message": exc.message})
+            return
+        except Exception as exc:
+            log.exception("handler for event %r failed (sid %s, namespace %s)", event, sid, namespace)
+            await self._send_error(sid, namespace, event, exc, dict(INTERNAL_ERROR))
+            return
+        if result is not self.not_handled and id is not None:
+            args = [] if result is None else list(result) if isinstance(result, tuple) else [result]
+            try:
+                await self._send_ack(eio_sid, namespace, id, args)
+            except UNENCODABLE as exc:  # the parser refused the value
+                log.exception("ack of event %r cannot be encoded (sid %s, namespace %s)",
+                              event, sid, namespace)
+                await self._send_error(sid, namespace, event, exc, dict(INTERNAL_ERROR))
+
+    async def _run_handler(self, event: str, namespace: str, sid: str, data: list[Any]) -> Any:
+        """Call the handler python-socketio's ``_trigger_event`` would call, with the same
+        result. The common set-up (no decorator handlers, a namespace class that keeps
+        ``trigger_event``) is resolved here, without ``inspect.iscoroutinefunction`` per
+        event (stock's resolution was ~10% of the echo bench); any other goes to stock."""
+        ns = self.namespace_handlers.get(namespace)
+        if self.handlers or ns is None or type(ns).trigger_event is not _NAMESPACE_TRIGGER:
+            return await _SIO_TRIGGER_EVENT(self, event, namespace, sid, *data[1:])
+        handler = getattr(ns, "on_" + event, None)
+        if handler is None:
+            return None  # AsyncNamespace.trigger_event's answer for an unknown event
+        function = getattr(handler, "__func__", handler)
+        is_coroutine = self._coroutine_handlers.get(function)
+        if is_coroutine is None:
+            if len(self._coroutine_handlers) > 4096:  # handlers replaced at run time
+                self._coroutine_handlers.clear()
+            is_coroutine = self._coroutine_handlers[function] = \
+                inspect.iscoroutinefunction(handler) is True
+        if not is_coroutine:
+            return handler(sid, *data[1:])
+        try:
+            return await handler(sid, *data[1:])
+        except asyncio.CancelledError:  # as AsyncNamespace.trigger_event does
+            return None
+
+    async def _send_ack(self, eio_sid: str, namespace: str, ack_id: int, args: list[Any]) -> None:
+        """Encode the ack for the client's parser and write it to its engine session; an
+        ack holding binary data (or values only the stdlib encoder takes) goes the
+        general way. An ack is sent per event: building a Packet for it cost ~8% of echo."""
+        session = self.eio.sessions.get(eio_sid) if type(self.eio) is Engine \
+            and eio_sid not in self._held and eio_sid not in self._foreign else None
+        if session is not None:
+            parser = session.parser
+            try:
+                if parser is JsonPacket:
+                    # orjson refuses bytes (attachments), big ints and non-str keys
+                    text = ("43" if namespace == "/" else "43" + namespace + ",") \
+                        + str(ack_id) + orjson.dumps(args).decode()
+                    await session.send(Frame(text, text.encode(), False))
+                    return
+                if parser is MsgPackPacket:
+                    wire = msgpack.packb({"type": sio_packet.ACK, "nsp": namespace,
+                                          "data": args, "id": ack_id})
+                    await session.send(Frame(None, wire, True))
+                    return
+            except TypeError:
+                pass
+        await self._send_packet(eio_sid, self.packet_class(
+            sio_packet.ACK, namespace=namespace, id=ack_id, data=args))
+
+    async def _send_error(self, sid: str, namespace: str, event: str, exc: Exception,
+                          reply: dict[str, Any]) -> None:
+        shaper = getattr(self.namespace_handlers.get(namespace), "on_error", None)
+        if shaper is not None:
+            try:
+                shaped = shaper(sid, event, exc)
+                if inspect.isawaitable(shaped):
+                    shaped = await shaped
+                if shaped is not None:
+                    reply = shaped
+            except Exception:
+                log.exception("on_error of %s failed (sid %s)", namespace, sid)
+        try:
+            await self.emit("error", reply, to=sid, namespace=namespace)
+        except UNENCODABLE:  # on_error returned what cannot be sent
+            log.exception("error reply of %s cannot be encoded (sid %s)", namespace, sid)
+            await self.emit("error", dict(INTERNAL_ERROR), to=sid, namespace=namespace)
+
+
+class _Chain:
+    """One client's queued steps and the task running them."""
+
+    __slots__ = ("steps", "task")
+
+    def __init__(self) -> None:
+        self.steps: collections.deque[tuple[Any, tuple[Any, ...]]] = collections.deque()
+        self.task: asyncio.Future[Any] | None = None

@@ -1,0 +1,69 @@
+"""The Socket.IO v5 rules a decoded packet must meet; a breach raises ``ProtocolError``
+naming it, and the connection closes (the spec's answer to a malformed packet)."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from socketio import packet as sio_packet
+
+from .errors import ProtocolError
+
+# Event names socket.io-parser refuses from a peer (its RESERVED_EVENTS).
+RESERVED_EVENTS = frozenset(
+    {"connect", "connect_error", "disconnect", "disconnecting", "newListener", "removeListener"})
+
+
+def validate(pkt: sio_packet.Packet) -> None:
+    """Check a decoded packet; a numeric event name is turned into its string form in place."""
+    ptype, data = pkt.packet_type, pkt.data
+    if not isinstance(ptype, int) or not 0 <= ptype <= 6:
+        raise ProtocolError(f"unknown packet type {ptype!r}")
+    check_namespace(pkt.namespace)
+    check_id(pkt.id)
+    if ptype == sio_packet.CONNECT:
+        if data is not None and not isinstance(data, dict):
+            raise ProtocolError("CONNECT payload must be an object")
+    elif ptype == sio_packet.CONNECT_ERROR:
+        raise ProtocolError("CONNECT_ERROR is sent by servers only")
+    elif ptype in (sio_packet.EVENT, sio_packet.BINARY_EVENT):
+        check_event(data)
+    elif ptype in (sio_packet.ACK, sio_packet.BINARY_ACK):
+        if not isinstance(data, list) or pkt.id is None:
+            raise ProtocolError("ACK needs an id and a list payload")
+
+
+def check_namespace(namespace: Any) -> None:
+    if namespace is not None and (not isinstance(namespace, str) or not namespace.startswith("/")):
+        raise ProtocolError(f"bad namespace {namespace!r}")
+
+
+def check_id(ack_id: Any) -> None:
+    if ack_id is not None and (not isinstance(ack_id, int) or isinstance(ack_id, bool)
+                               or ack_id < 0):
+        raise ProtocolError(f"bad ack id {ack_id!r}")
+
+
+def check_event(data: Any) -> None:
+    """An EVENT payload: a list starting with a string event name that is not reserved."""
+    if not isinstance(data, list) or not data:
+        raise ProtocolError("EVENT payload must be a list starting with the event name")
+    name = data[0]
+    if isinstance(name, str):
+        if name in RESERVED_EVENTS:
+            raise ProtocolError(f"reserved event name {name!r}")
+        return
+    if isinstance(name, (int, float)) and not isinstance(name, bool) and math.isfinite(name):
+        # socket.io-parser accepts numeric event names (socket.emit(42)) and Node's
+        # EventEmitter keys them as strings: so do we, handler on_42
+        data[0] = js_number_text(name)
+        return
+    raise ProtocolError("EVENT payload must be a list starting with the event name")
+
+
+def js_number_text(number: float) -> str:
+    """``String(number)`` as JavaScript writes it for the numbers JSON can carry."""
+    if isinstance(number, float) and number.is_integer() and abs(number) < 1e21:
+        return str(int(number))
+    return repr(number).replace("e+0", "e+").replace("e-0", "e-")
