@@ -29,6 +29,7 @@ from .engine.packets import Frame
 from .errors import EventError, ProtocolError
 from .packet_rules import check_event, check_id, check_namespace
 from .parsers import JsonPacket, MsgPackPacket, ext_hook
+from .write_scope import written_on_suspend
 
 log = logging.getLogger("openline.realtime")
 
@@ -121,9 +122,17 @@ class EventPath(socketio.AsyncServer):
         chain = self._last_event.get(eio_sid)
         if chain is None:  # the new worker starts on the next loop turn, with this step queued
             chain = self._last_event[eio_sid] = _Chain()
-            chain.task = asyncio.ensure_future(self._run_chain(eio_sid, chain))
+            chain.task = asyncio.get_running_loop().create_task(self._run_chain_scoped(eio_sid, chain))
         chain.steps.append((step, args))
         return chain.task
+
+    async def _run_chain_scoped(self, eio_sid: str, chain: _Chain) -> None:
+        """The worker: its frames leave when it suspends or has run every queued step,
+        so the acks of a client's events that arrived together share one write."""
+        if type(self.eio) is Engine:
+            await written_on_suspend(self._run_chain(eio_sid, chain), self.eio)
+        else:
+            await self._run_chain(eio_sid, chain)
 
     async def _run_chain(self, eio_sid: str, chain: _Chain) -> None:
         steps = chain.steps

@@ -78,6 +78,10 @@ class Engine:
         self.handlers: dict[str, Handler] = {}
         self.heartbeat = Heartbeat(self.ping_interval, self.ping_timeout, self._timed_out)
         self._tasks: set[asyncio.Task[Any]] = set()
+        # While code that sends runs without suspending (server/write_scope.py), sessions
+        # with frames gathered list themselves here and are written when it suspends or
+        # ends, instead of each scheduling its own write for the end of the loop turn.
+        self.pending_writes: list[Session] | None = None
         self._message: Handler | None = None
 
     # --- python-engineio's API, as python-socketio calls it ----------------

@@ -116,7 +116,11 @@ class Session:
         out = self.out
         if out is None:
             out = self.out = bytearray()
-            asyncio.get_running_loop().call_soon(self.write_out)
+            pending = self.engine.pending_writes
+            if pending is not None:
+                pending.append(self)
+            else:
+                asyncio.get_running_loop().call_soon(self.write_out)
         out += _header(_BINARY if frame.binary else _TEXT, len(wire))
         out += wire
         if len(out) > _OUT_LIMIT:
