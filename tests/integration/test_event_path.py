@@ -17,6 +17,8 @@ PLUGIN = '''
 import asyncio
 import socketio
 
+GATE = asyncio.Event()
+
 class Plain(socketio.AsyncNamespace):
     def on_sync(self, sid, x):
         return x + 1
@@ -35,6 +37,15 @@ class Plain(socketio.AsyncNamespace):
 
     async def on_big(self, sid):
         return 2 ** 70
+
+    async def on_slow(self, sid):
+        await self.emit("progress", "half", to=sid)
+        GATE.clear()
+        await GATE.wait()
+        return "done"
+
+    async def on_release(self, sid):
+        GATE.set()
 
 class CatchAll(socketio.AsyncNamespace):
     async def trigger_event(self, event, *args):
@@ -126,3 +137,18 @@ async def test_malformed_msgpack_event_closes_the_connection(plugin_url, garbage
             assert msg.data == "1", msg
             msg = await ws.receive(timeout=5 * UNIT)
         assert msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED), msg
+
+
+async def test_emit_before_a_suspension_leaves_at_once(plugin_url):
+    """What a handler sends before it awaits reaches the client while it still waits."""
+    async with aiohttp.ClientSession() as session:
+        slow, other = await open_ws(session, plugin_url), await open_ws(session, plugin_url)
+        for ws in (slow, other):
+            await ws.send_str("40/plain,")
+            assert (await ws.receive_str(timeout=5 * UNIT)).startswith('40/plain,{"sid":"')
+        await slow.send_str('42/plain,1["slow"]')
+        assert await slow.receive_str(timeout=5 * UNIT) == '42/plain,["progress","half"]'
+        await other.send_str('42/plain,["release"]')
+        assert await slow.receive_str(timeout=5 * UNIT) == '43/plain,1["done"]'
+        await slow.close()
+        await other.close()
