@@ -7,14 +7,13 @@ in one step. Whatever does not fit (binary attachments, a first packet, an unusu
 handler set-up, an ack the encoders refuse) takes python-socketio's general path in
 ``server/realtime.py``, with the same outcome.
 
-One client's events run in the order sent, one worker task per client while it has
-events queued; other clients' run concurrently.
+One client's events run in the order sent (server/client_steps.py); other clients' run
+concurrently.
 """
 
 from __future__ import annotations
 
 import asyncio
-import collections
 import inspect
 import logging
 from typing import Any
@@ -24,12 +23,12 @@ import orjson
 import socketio
 from socketio import packet as sio_packet
 
+from .client_steps import ClientSteps
 from .engine import Engine
 from .engine.packets import Frame
 from .errors import EventError, ProtocolError
 from .packet_rules import check_event, check_id, check_namespace
 from .parsers import JsonPacket, MsgPackPacket, ext_hook
-from .write_scope import written_on_suspend
 
 log = logging.getLogger("openline.realtime")
 
@@ -74,7 +73,7 @@ class EventPath(socketio.AsyncServer):
 
     # set by OpenlineServer
     _held: dict[str, list[Any]]
-    _last_event: dict[str, _Chain]  # clients with steps queued or running
+    _steps: ClientSteps  # each client's steps, in order
     _foreign: dict[str, Any]
     _coroutine_handlers: dict[Any, bool]
 
@@ -105,50 +104,20 @@ class EventPath(socketio.AsyncServer):
         sid = self.manager.sid_from_eio_sid(eio_sid, namespace)
         if sid is None:
             raise ProtocolError(f"packet for namespace {namespace} before its CONNECT")
-        self._chain(eio_sid, self._handle_event_internal, self, sid, eio_sid, args, namespace, ack_id)
+        self._steps.add(eio_sid, self._handle_event_internal,
+                        (self, sid, eio_sid, args, namespace, ack_id), linger=True)
         return True
 
     async def _handle_event(self, eio_sid: str, namespace: str | None, id: int | None,
                             data: list[Any]) -> None:
         namespace = namespace or "/"
         sid = self.manager.sid_from_eio_sid(eio_sid, namespace)
-        self._chain(eio_sid, self._handle_event_internal, self, sid, eio_sid, data, namespace, id)
+        self._steps.add(eio_sid, self._handle_event_internal,
+                        (self, sid, eio_sid, data, namespace, id), linger=True)
 
-    def _chain(self, eio_sid: str, step: Any, *args: Any) -> asyncio.Future[Any] | None:
-        """Run ``step(*args)`` after the client's previous step: one worker task per client
-        runs its queued steps in order while others' run concurrently; it lives only while
-        steps are queued (a task per step cost ~20% of echo time). Returns the worker,
-        which ends once this step and those queued after it have run."""
-        chain = self._last_event.get(eio_sid)
-        if chain is None:  # the new worker starts on the next loop turn, with this step queued
-            chain = self._last_event[eio_sid] = _Chain()
-            chain.task = asyncio.get_running_loop().create_task(self._run_chain_scoped(eio_sid, chain))
-        chain.steps.append((step, args))
-        return chain.task
-
-    async def _run_chain_scoped(self, eio_sid: str, chain: _Chain) -> None:
-        """The worker: its frames leave when it suspends or has run every queued step,
-        so the acks of a client's events that arrived together share one write."""
-        if type(self.eio) is Engine:
-            await written_on_suspend(self._run_chain(eio_sid, chain), self.eio)
-        else:
-            await self._run_chain(eio_sid, chain)
-
-    async def _run_chain(self, eio_sid: str, chain: _Chain) -> None:
-        steps = chain.steps
-        try:
-            while steps:
-                step, args = steps.popleft()
-                try:  # each step stands alone, as a task of its own did
-                    await step(*args)
-                except asyncio.CancelledError:
-                    if chain.task is not None and chain.task.cancelling():  # type: ignore[attr-defined]
-                        raise  # this worker was cancelled, not just something its step awaited
-                except Exception:
-                    log.exception("step %s failed for %s", getattr(step, "__name__", step), eio_sid)
-        finally:
-            if self._last_event.get(eio_sid) is chain:
-                del self._last_event[eio_sid]
+    def _chain(self, eio_sid: str, step: Any, *args: Any) -> None:
+        """Run ``step(*args)`` after the client's earlier steps (server/client_steps.py)."""
+        self._steps.add(eio_sid, step, args)
 
     async def _handle_event_internal(self, server: Any, sid: str, eio_sid: str, data: list[Any],
                                      namespace: str, id: int | None) -> None:
@@ -245,13 +214,3 @@ class EventPath(socketio.AsyncServer):
         except UNENCODABLE:  # on_error returned what cannot be sent
             log.exception("error reply of %s cannot be encoded (sid %s)", namespace, sid)
             await self.emit("error", dict(INTERNAL_ERROR), to=sid, namespace=namespace)
-
-
-class _Chain:
-    """One client's queued steps and the task running them."""
-
-    __slots__ = ("steps", "task")
-
-    def __init__(self) -> None:
-        self.steps: collections.deque[tuple[Any, tuple[Any, ...]]] = collections.deque()
-        self.task: asyncio.Future[Any] | None = None

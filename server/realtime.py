@@ -20,11 +20,12 @@ import socketio
 from engineio import packet as eio_packet
 from socketio import packet as sio_packet
 
+from .client_steps import ClientSteps
 from .config import Config
 from .engine import Engine
 from .engine.packets import message as message_frame
 from .errors import EventError, ProtocolError
-from .events import INTERNAL_ERROR, EventPath, _Chain
+from .events import INTERNAL_ERROR, EventPath
 from .handler_shape import accepts_auth
 from .manager import FastEmitManager
 from .packet_rules import validate
@@ -42,7 +43,6 @@ class OpenlineServer(EventPath):
         self.config = config
         self._fixed_parser = None if config.serializer == "auto" else PARSERS[config.serializer]
         self._held: dict[str, list[eio_packet.Packet]] = {}
-        self._last_event: dict[str, _Chain] = {}  # clients with steps queued or running
         self._connect_deadlines: dict[str, asyncio.TimerHandle] = {}
         self._foreign: dict[str, Any] = {}  # bridge: eio_sid -> its session (see below)
         self._coroutine_handlers: dict[Any, bool] = {}  # handler function -> async or not
@@ -61,6 +61,7 @@ class OpenlineServer(EventPath):
             namespaces=[],
             config=config,  # for our Engine (python-engineio would ignore it)
         )
+        self._steps = ClientSteps(self.eio if type(self.eio) is Engine else None)
 
     def _engineio_server_class(self) -> Any:
         """python-socketio builds its engine from this: ours, not python-engineio's."""
@@ -131,7 +132,7 @@ class OpenlineServer(EventPath):
             deadline.cancel()
         await super()._handle_eio_disconnect(eio_sid, reason)
         self._held.pop(eio_sid, None)
-        self._last_event.pop(eio_sid, None)
+        self._steps.end(eio_sid)
         self._foreign.pop(eio_sid, None)  # bridge
 
     # --- foreign sessions (server/bridge.py) ----------------------------------
@@ -221,9 +222,10 @@ class OpenlineServer(EventPath):
 
     async def _handle_connect(self, eio_sid: str, namespace: str | None,
                               data: Any) -> asyncio.Future[Any] | None:
-        """Check the namespace and register the sid now; run on_connect in the client's
-        chain and return that task. The engine's read loop must not wait for on_connect:
-        it would stop reading pongs, and a slow handler would end in a ping timeout."""
+        """Check the namespace and register the sid now; queue on_connect in the client's
+        steps and return a future settled once it has run. The engine's read loop must
+        not wait for on_connect: it would stop reading pongs, and a slow handler would
+        end in a ping timeout."""
         namespace = namespace or "/"
         if namespace not in self.namespace_handlers and namespace not in self.handlers:
             await self._send_packet(eio_sid, self.packet_class(
@@ -232,7 +234,9 @@ class OpenlineServer(EventPath):
         sid = await self.manager.pre_connect(eio_sid, namespace)
         if sid is None:  # already connected to this namespace
             raise ProtocolError(f"second CONNECT to {namespace}")
-        return self._chain(eio_sid, self._run_connect, eio_sid, namespace, sid, data)
+        settled: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._steps.add(eio_sid, self._run_connect, (eio_sid, namespace, sid, data), settled=settled)
+        return settled
 
     async def _run_connect(self, eio_sid: str, namespace: str, sid: str, data: Any) -> None:
         if eio_sid not in self.environ:

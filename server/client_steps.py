@@ -1,0 +1,131 @@
+"""``ClientSteps``: each client's steps (its connect, its events) run in the order they
+arrived, one at a time, by one worker task per client; other clients' run concurrently.
+
+A worker exists only while its client is active. After an event it parks on a future
+instead of ending, so a client sending events one at a time does not pay a new task
+per event (task creation and its registration were ~12% of the equal-load latency
+bench, bench/RESULTS.md); a worker parked through two sweeps (1-2 s) ends. A worker
+whose last step was a connect ends at once, so idle connections hold no task.
+
+Each worker runs in a write scope (server/write_scope.py): the frames its steps send
+leave when it suspends, so the acks of events that arrived together share one write.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import logging
+from typing import Any
+
+from .write_scope import written_on_suspend
+
+log = logging.getLogger("openline.realtime")
+
+SWEEP_INTERVAL = 1.0  # seconds between checks for parked workers to end
+
+
+class _Client:
+    """One client's queued steps and the worker running them."""
+
+    __slots__ = ("steps", "task", "wake", "linger", "parked_at", "ended")
+
+    def __init__(self) -> None:
+        self.steps: collections.deque[tuple[Any, tuple[Any, ...], asyncio.Future[None] | None]] = \
+            collections.deque()
+        self.task: asyncio.Task[None] | None = None
+        self.wake: asyncio.Future[bool] | None = None  # set while parked
+        self.linger = False  # park when idle (it has run an event) rather than end
+        self.parked_at = 0
+        self.ended = False  # the session is gone: finish the queue, then end
+
+
+class ClientSteps:
+    def __init__(self, engine: Any) -> None:
+        self.engine = engine  # the write scope's engine; None: frames go out as usual
+        self.clients: dict[str, _Client] = {}
+        self.parked: set[_Client] = set()
+        self.sweeps = 0
+        self.sweeper: asyncio.TimerHandle | None = None
+
+    def add(self, eio_sid: str, step: Any, args: tuple[Any, ...], *, linger: bool = False,
+            settled: asyncio.Future[None] | None = None) -> None:
+        """Queue ``step(*args)`` after the client's earlier steps; ``settled`` gets its
+        result (None) once it has run; ``linger``: it is an event (see the module doc)."""
+        client = self.clients.get(eio_sid)
+        if client is None:
+            client = self.clients[eio_sid] = _Client()
+            client.task = asyncio.get_running_loop().create_task(self._work(eio_sid, client))
+        client.steps.append((step, args, settled))
+        if linger:
+            client.linger = True
+        wake = client.wake
+        if wake is not None:
+            client.wake = None
+            self.parked.discard(client)
+            wake.set_result(True)
+
+    def end(self, eio_sid: str) -> None:
+        """The client's session ended: its worker runs what is queued, then ends."""
+        client = self.clients.pop(eio_sid, None)
+        if client is not None:
+            client.ended = True
+            self._unpark(client, False)
+
+    def _unpark(self, client: _Client, more: bool) -> None:
+        wake = client.wake
+        if wake is not None:
+            client.wake = None
+            self.parked.discard(client)
+            if not wake.done():
+                wake.set_result(more)
+
+    async def _work(self, eio_sid: str, client: _Client) -> None:
+        if self.engine is not None:
+            await written_on_suspend(self._run(eio_sid, client), self.engine)
+        else:
+            await self._run(eio_sid, client)
+
+    async def _run(self, eio_sid: str, client: _Client) -> None:
+        steps = client.steps
+        loop = asyncio.get_running_loop()
+        try:
+            while True:
+                while steps:
+                    step, args, settled = steps.popleft()
+                    try:  # each step stands alone, as a task of its own did
+                        await step(*args)
+                    except asyncio.CancelledError:
+                        if client.task is not None and client.task.cancelling():
+                            raise  # this worker was cancelled, not just what its step awaited
+                    except Exception:
+                        log.exception("step %s failed for %s",
+                                      getattr(step, "__name__", step), eio_sid)
+                    finally:
+                        if settled is not None and not settled.done():
+                            settled.set_result(None)
+                if client.ended or not client.linger:
+                    return
+                client.wake = loop.create_future()
+                client.parked_at = self.sweeps
+                self.parked.add(client)
+                if self.sweeper is None:
+                    self.sweeper = loop.call_later(SWEEP_INTERVAL, self._sweep)
+                if not await client.wake and not steps:
+                    return
+        finally:
+            if self.clients.get(eio_sid) is client:
+                del self.clients[eio_sid]
+            self._unpark(client, False)
+            for _, _, settled in steps:  # cancelled with steps queued
+                if settled is not None and not settled.done():
+                    settled.set_result(None)
+
+    def _sweep(self) -> None:
+        """End the workers parked since before the previous sweep."""
+        self.sweeper = None
+        self.sweeps += 1
+        for client in [c for c in self.parked if c.parked_at < self.sweeps - 1]:
+            self._unpark(client, False)
+        if self.parked:
+            self.sweeper = asyncio.get_running_loop().call_later(SWEEP_INTERVAL, self._sweep)

@@ -1,0 +1,114 @@
+"""server/client_steps.py: each client's steps run in order by one worker, which parks
+after events, ends after a connect, ends when parked through two sweeps or when its
+session ends, and reports a step's completion through ``settled``."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from server import client_steps
+from server.client_steps import ClientSteps
+
+
+@pytest.fixture
+def fast_sweeps(monkeypatch):
+    monkeypatch.setattr(client_steps, "SWEEP_INTERVAL", 0.01)
+
+
+async def _record(log: list[str], text: str, pause: float = 0) -> None:
+    if pause:
+        await asyncio.sleep(pause)
+    log.append(text)
+
+
+async def test_one_clients_steps_run_in_order_others_concurrently():
+    """A slow step delays only its own client's later steps."""
+    steps, log = ClientSteps(None), []
+    steps.add("a", _record, (log, "a1", 0.05))
+    steps.add("a", _record, (log, "a2"))
+    steps.add("b", _record, (log, "b1"))
+    settled = asyncio.get_running_loop().create_future()
+    steps.add("a", _record, (log, "a3"), settled=settled)
+    await asyncio.wait_for(settled, 5)
+    assert log == ["b1", "a1", "a2", "a3"]
+
+
+async def test_worker_parks_after_an_event_and_is_reused():
+    """After an event the same worker task takes the client's next step."""
+    steps, log = ClientSteps(None), []
+    steps.add("a", _record, (log, "e1"), linger=True)
+    worker = steps.clients["a"].task
+    while steps.clients["a"].wake is None:
+        await asyncio.sleep(0)
+    settled = asyncio.get_running_loop().create_future()
+    steps.add("a", _record, (log, "e2"), linger=True, settled=settled)
+    await asyncio.wait_for(settled, 5)
+    assert steps.clients["a"].task is worker
+    assert log == ["e1", "e2"]
+    steps.end("a")
+    await asyncio.wait_for(worker, 5)
+
+
+async def test_worker_ends_after_a_connect_step():
+    """A step that is not an event leaves no task behind once it has run."""
+    steps, log = ClientSteps(None), []
+    steps.add("a", _record, (log, "connect"))
+    worker = steps.clients["a"].task
+    await asyncio.wait_for(worker, 5)
+    assert log == ["connect"] and "a" not in steps.clients
+
+
+async def test_parked_worker_ends_after_two_sweeps(fast_sweeps):
+    """An idle parked worker ends by itself; the client's next event gets a new one."""
+    steps, log = ClientSteps(None), []
+    steps.add("a", _record, (log, "e1"), linger=True)
+    worker = steps.clients["a"].task
+    await asyncio.wait_for(worker, 5)
+    assert "a" not in steps.clients and not steps.parked and steps.sweeper is None
+    settled = asyncio.get_running_loop().create_future()
+    steps.add("a", _record, (log, "e2"), linger=True, settled=settled)
+    await asyncio.wait_for(settled, 5)
+    assert log == ["e1", "e2"] and steps.clients["a"].task is not worker
+    steps.end("a")
+
+
+async def test_end_runs_what_is_queued_then_stops():
+    """When the session ends, steps already queued still run, and the worker ends."""
+    steps, log = ClientSteps(None), []
+    steps.add("a", _record, (log, "e1", 0.02), linger=True)
+    steps.add("a", _record, (log, "e2"), linger=True)
+    worker = steps.clients["a"].task
+    steps.end("a")
+    await asyncio.wait_for(worker, 5)
+    assert log == ["e1", "e2"] and "a" not in steps.clients
+
+
+async def test_a_failing_step_does_not_stop_the_next(caplog):
+    """An exception in one step is logged and the following step still runs."""
+    steps, log = ClientSteps(None), []
+
+    async def boom() -> None:
+        raise RuntimeError("boom")
+
+    steps.add("a", boom, ())
+    settled = asyncio.get_running_loop().create_future()
+    steps.add("a", _record, (log, "after"), settled=settled)
+    await asyncio.wait_for(settled, 5)
+    assert log == ["after"]
+    assert "step boom failed for a" in caplog.text
+
+
+async def test_cancelled_worker_settles_queued_steps():
+    """Cancelling a worker settles the futures of steps it never ran."""
+    steps = ClientSteps(None)
+    steps.add("a", asyncio.sleep, (10,))
+    settled = asyncio.get_running_loop().create_future()
+    steps.add("a", asyncio.sleep, (0,), settled=settled)
+    worker = steps.clients["a"].task
+    await asyncio.sleep(0.01)
+    worker.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await worker
+    assert settled.done() and "a" not in steps.clients
