@@ -77,6 +77,18 @@ class EventPath(socketio.AsyncServer):
     _foreign: dict[str, Any]
     _coroutine_handlers: dict[Any, bool]
 
+    def _take_message(self, session: Any, data: str | bytes) -> bool:
+        """The engine's hand-off of a message as it is parsed (server/engine/direct.py):
+        a plain event is queued for its handler here; anything else, malformed packets
+        included, is declined and reaches ``_handle_eio_message`` through the read loop."""
+        eio_sid = session.sid
+        if eio_sid in self._binary_packet or eio_sid not in self.environ:
+            return False
+        try:
+            return self._take_event(eio_sid, session, data)
+        except Exception:  # decoded again there, and answered by closing the connection
+            return False
+
     def _take_event(self, eio_sid: str, session: Any, data: str | bytes) -> bool:
         """Queue the frame's event for its handler if it is a plain EVENT packet of the
         session's parser; False leaves the frame to the general path."""

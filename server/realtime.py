@@ -62,6 +62,8 @@ class OpenlineServer(EventPath):
             config=config,  # for our Engine (python-engineio would ignore it)
         )
         self._steps = ClientSteps(self.eio if type(self.eio) is Engine else None)
+        if type(self.eio) is Engine:
+            self.eio.take_message = self._take_message
 
     def _engineio_server_class(self) -> Any:
         """python-socketio builds its engine from this: ours, not python-engineio's."""

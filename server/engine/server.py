@@ -83,6 +83,10 @@ class Engine:
         # ends, instead of each scheduling its own write for the end of the loop turn.
         self.pending_writes: list[Session] | None = None
         self._message: Handler | None = None
+        # The layer above's synchronous hand-off for a message as it is parsed
+        # (direct.py): True when it has taken the message, False to get it through the
+        # message handler in the read loop as usual.
+        self.take_message: Callable[[Session, str | bytes], bool] | None = None
 
     # --- python-engineio's API, as python-socketio calls it ----------------
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import WSMsgType, web
 
 from ..errors import ProtocolError
+from .direct import DirectQueue, DirectWebSocketResponse, offer
 from .packets import MESSAGE, NOOP_FRAME, PING, PROBE_PONG, UPGRADE, decode_text
 
 if TYPE_CHECKING:
@@ -26,8 +27,8 @@ UPGRADE_TIMEOUT = 10.0
 async def _accept(engine: Engine, request: web.Request) -> web.WebSocketResponse:
     # max_msg_size enforces maxPayload per frame (aiohttp closes with 1009 beyond it);
     # no permessage-deflate unless configured: it costs ~130 KB per connection.
-    ws = web.WebSocketResponse(max_msg_size=engine.max_payload, compress=engine.compression,
-                               autoping=True)
+    ws = DirectWebSocketResponse(max_msg_size=engine.max_payload, compress=engine.compression,
+                                 autoping=True)
     await ws.prepare(request)
     return ws
 
@@ -110,9 +111,18 @@ async def read(engine: Engine, session: Session, ws: web.WebSocketResponse) -> N
     # engine.on_message: one coroutine level less per message (~2% of echo time)
     on_message = engine._message or engine.on_message
     sid = session.sid
+    queue: Any = ws._reader
+    take_message = engine.take_message
+    direct = isinstance(queue, DirectQueue) and take_message is not None
+    if take_message is not None and direct:
+        queue.take = offer(take_message, session)
     try:
         while True:
+            if direct:
+                queue.busy = False
             msg = await ws.receive()
+            if direct:
+                queue.busy = True  # until the next receive(): later messages queue behind
             kind = msg.type
             if kind is WSMsgType.TEXT:
                 ptype, data = decode_text(msg.data)
@@ -140,6 +150,9 @@ async def read(engine: Engine, session: Session, ws: web.WebSocketResponse) -> N
     except ProtocolError as exc:
         log.info("closing %s: %s", sid, exc)
         reason = engine.reason.TRANSPORT_ERROR
+    finally:
+        if direct:
+            queue.take = None
     await engine.close(session, reason)
     # the handler must not return before the socket has finished closing
     if session.closing is not None:

@@ -1,0 +1,77 @@
+"""Messages offered to the layer above as aiohttp parses them, before its read loop.
+
+aiohttp parses each WebSocket frame in ``data_received``, queues the message and wakes
+the handler's task, which ``receive()``s it on a later loop turn. For a client's event
+the layer above only decodes it and queues it for that client's worker, so the wake,
+``receive()`` and the read loop's turn are pure overhead: ~20% of the equal-load
+latency bench (bench/RESULTS.md). ``DirectQueue`` offers each text or binary message to
+the session's ``take`` first; what it declines (engine packets, anything the layer above
+wants to handle in the read loop) is queued as before. A message is offered only while
+nothing is queued before it and the read loop is idle, so messages keep their order.
+
+aiohttp has no API for this: ``DirectWebSocketResponse`` builds its message queue from
+this subclass (``WebSocketDataQueue.feed_data`` is a cpdef method, so the override is
+called from aiohttp's compiled parser). If a future aiohttp builds its queue some other
+way, sockets simply keep the read loop (tests/unit/test_engine_direct.py notices).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from aiohttp import WSMsgType, web, web_ws
+from aiohttp._websocket.reader import WebSocketDataQueue
+
+log = logging.getLogger("openline.engine")
+
+_TEXT, _BINARY = WSMsgType.TEXT, WSMsgType.BINARY
+
+
+class DirectQueue(WebSocketDataQueue):  # type: ignore[misc]
+    """aiohttp's message queue, offering messages to ``take`` first (module docstring)."""
+
+    take: Callable[[Any], bool] | None = None
+    busy = False  # the read loop is handling a queued message
+
+    def feed_data(self, data: Any, size: int) -> None:
+        take = self.take
+        if take is not None and not self.busy and not self._buffer:
+            try:
+                if take(data):
+                    return
+            except Exception:  # never into aiohttp's parser: the read loop gets it instead
+                log.exception("direct hand-off of a message failed")
+        super().feed_data(data, size)
+
+
+class DirectWebSocketResponse(web.WebSocketResponse):
+    """aiohttp's WebSocket response with a ``DirectQueue`` for its messages."""
+
+    def _post_start(self, request: Any, protocol: Any, writer: Any) -> None:
+        # aiohttp's own _post_start, with our queue class for the one call that builds
+        # the queue (synchronous: nothing else runs while the name is swapped)
+        web_ws.WebSocketDataQueue = DirectQueue  # type: ignore[misc]
+        try:
+            super()._post_start(request, protocol, writer)
+        finally:
+            web_ws.WebSocketDataQueue = WebSocketDataQueue  # type: ignore[misc]
+
+
+def offer(take_message: Callable[[Any, str | bytes], bool], session: Any) -> Callable[[Any], bool]:
+    """The ``take`` of one session's queue: Engine.IO message packets go to
+    ``take_message(session, data)``; every other packet is left to the read loop."""
+
+    def take(msg: Any) -> bool:
+        if session.closed:
+            return False
+        kind = msg.type
+        if kind is _TEXT:
+            text = msg.data
+            return text[:1] == "4" and take_message(session, text[1:])
+        if kind is _BINARY:
+            return take_message(session, msg.data)
+        return False
+
+    return take
