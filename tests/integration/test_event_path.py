@@ -9,7 +9,10 @@ from pathlib import Path
 import aiohttp
 import msgpack
 import pytest
+from aiohttp.test_utils import TestServer
 
+from server.app import SIO_KEY, create_app
+from server.config import Config
 from tests.conftest import UNIT
 from tests.integration.test_wire import open_ws
 
@@ -152,3 +155,32 @@ async def test_emit_before_a_suspension_leaves_at_once(plugin_url):
         assert await slow.receive_str(timeout=5 * UNIT) == '43/plain,1["done"]'
         await slow.close()
         await other.close()
+
+
+async def test_decorator_handlers_take_python_socketios_path():
+    """With @sio.on handlers registered, decorator, catch-all and class handlers all answer."""
+    app = create_app(Config(port=0))
+    sio = app[SIO_KEY]
+
+    @sio.on("shout", namespace="/")
+    async def shout(sid, text):
+        return text.upper()
+
+    @sio.on("*", namespace="/")
+    async def anything(event, sid, *args):
+        return ["any", event, *args]
+
+    server = TestServer(app, host="127.0.0.1", port=0)
+    await server.start_server()
+    try:
+        async with aiohttp.ClientSession() as session:
+            ws = await open_ws(session, f"http://127.0.0.1:{server.port}")
+            await ws.send_str("40")
+            assert (await ws.receive_str(timeout=5 * UNIT)).startswith('40{"sid":"')
+            await ws.send_str('421["shout","hi"]')
+            assert await ws.receive_str(timeout=5 * UNIT) == '431["HI"]'
+            await ws.send_str('422["whatever",1]')
+            assert await ws.receive_str(timeout=5 * UNIT) == '432[["any","whatever",1]]'
+            await ws.close()
+    finally:
+        await server.close()
