@@ -142,7 +142,7 @@ class EventPath(socketio.AsyncServer):
             log.warning("ignoring an 'error' event sent by client %s [%s]", sid, namespace)
             return
         try:
-            result = await self._run_handler(event, namespace, sid, data)
+            result = await self._run_handler(event, namespace, sid, data[1:])
         except EventError as exc:
             await self._send_error(sid, namespace, event, exc, {"message": exc.message})
             return
@@ -161,14 +161,14 @@ class EventPath(socketio.AsyncServer):
                               event, sid, namespace)
                 await self._send_error(sid, namespace, event, exc, dict(INTERNAL_ERROR))
 
-    async def _run_handler(self, event: str, namespace: str, sid: str, data: list[Any]) -> Any:
+    async def _run_handler(self, event: str, namespace: str, sid: str, args: Any) -> Any:
         """Call the handler python-socketio's ``_trigger_event`` would call, with the same
         result. The common set-up (no decorator handlers, a namespace class that keeps
         ``trigger_event``) is resolved here, without ``inspect.iscoroutinefunction`` per
         event (stock's resolution was ~10% of the echo bench); any other goes to stock."""
         ns = self.namespace_handlers.get(namespace)
         if self.handlers or ns is None or type(ns).trigger_event is not _NAMESPACE_TRIGGER:
-            return await _SIO_TRIGGER_EVENT(self, event, namespace, sid, *data[1:])
+            return await _SIO_TRIGGER_EVENT(self, event, namespace, sid, *args)
         handler = getattr(ns, "on_" + event, None)
         if handler is None:
             return None  # AsyncNamespace.trigger_event's answer for an unknown event
@@ -180,9 +180,9 @@ class EventPath(socketio.AsyncServer):
             is_coroutine = self._coroutine_handlers[function] = \
                 inspect.iscoroutinefunction(handler) is True
         if not is_coroutine:
-            return handler(sid, *data[1:])
+            return handler(sid, *args)
         try:
-            return await handler(sid, *data[1:])
+            return await handler(sid, *args)
         except asyncio.CancelledError:  # as AsyncNamespace.trigger_event does
             return None
 

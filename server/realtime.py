@@ -295,8 +295,8 @@ class OpenlineServer(EventPath):
         environ = self.environ[eio_sid]
         handler = self._connect_handler(namespace)
         if handler is not None and accepts_auth(handler):
-            return await self._trigger_event("connect", namespace, sid, environ, auth)
-        return await self._trigger_event("connect", namespace, sid, environ)
+            return await self._run_handler("connect", namespace, sid, (environ, auth))
+        return await self._run_handler("connect", namespace, sid, (environ,))
 
     def _connect_handler(self, namespace: str) -> Any:
         if namespace in self.handlers and "connect" in self.handlers[namespace]:
