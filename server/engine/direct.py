@@ -32,8 +32,12 @@ _TEXT, _BINARY = WSMsgType.TEXT, WSMsgType.BINARY
 class DirectQueue(WebSocketDataQueue):  # type: ignore[misc]
     """aiohttp's message queue, offering messages to ``take`` first (module docstring)."""
 
-    take: Callable[[Any], bool] | None = None
-    busy = False  # the read loop is handling a queued message
+    __slots__ = ("take", "busy")  # no per-connection __dict__
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.take: Callable[[Any], bool] | None = None
+        self.busy = False  # the read loop is handling a queued message
 
     def feed_data(self, data: Any, size: int) -> None:
         take = self.take
