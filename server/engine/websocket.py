@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import deque
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import WSMsgType, web
@@ -30,7 +31,42 @@ async def _accept(engine: Engine, request: web.Request) -> web.WebSocketResponse
     ws = DirectWebSocketResponse(max_msg_size=engine.max_payload, compress=engine.compression,
                                  autoping=True)
     await ws.prepare(request)
+    shed_http_state(request)
     return ws
+
+
+class _NoMessages(list):  # type: ignore[type-arg]
+    """An empty stand-in for the connection's HTTP request queue (a deque) once it has
+    become a WebSocket; it offers the deque methods aiohttp calls on it."""
+
+    __slots__ = ()
+
+    def popleft(self) -> Any:
+        return self.pop(0)
+
+
+def shed_http_state(request: web.Request) -> None:
+    """Drop what aiohttp keeps for HTTP once the connection is a WebSocket.
+
+    aiohttp keeps every connection's HTTP parser (~1 KB), its request queue (an empty
+    deque, 0.76 KB) and the request's cached properties (~0.6 KB: URL, query, path
+    strings) for as long as the handler runs, i.e. the whole life of a WebSocket; that
+    was ~14% of an idle connection's 17 KB (tracemalloc at 5,000 clients). Once the
+    upgrade is accepted aiohttp feeds every byte to the WebSocket reader and never
+    parses HTTP on that connection again (web_protocol: the parser is used only while
+    there is no payload parser), and cached properties are recomputed when read.
+    """
+    protocol = request.protocol
+    if protocol is None or getattr(protocol, "_payload_parser", None) is None:
+        return  # not upgraded: leave the connection as it is
+    if getattr(protocol, "_parser", None) is not None:
+        protocol._parser = None
+    messages = getattr(protocol, "_messages", None)
+    if type(messages) is deque and not messages:
+        protocol._messages = _NoMessages()  # type: ignore[assignment]
+    cache = getattr(request, "_cache", None)
+    if type(cache) is dict:
+        cache.clear()
 
 
 async def handshake(engine: Engine, request: web.Request) -> web.StreamResponse:
