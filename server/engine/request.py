@@ -4,7 +4,7 @@ the Origin policy (CORS and WebSocket upgrades alike) and the error responses.""
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator, MutableMapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -18,109 +18,46 @@ CORS_METHODS = "GET, POST, OPTIONS"
 _PROTOCOLS = {(1, 1): "HTTP/1.1", (1, 0): "HTTP/1.0"}  # one shared string, not one per session
 
 
-def environ_for(request: web.Request, trusted: Sequence[Network]) -> Environ:
-    """The WSGI-style environ python-socketio hands to connect handlers (``Environ``)."""
-    host, port = client_address(request, trusted)
-    return Environ(request, host, port)
-
-
-_DELETED = object()
-
-
-class Environ(MutableMapping[str, Any]):
-    """The WSGI-style environ of a session, read from its request when asked.
+def environ_for(request: web.Request, trusted: Sequence[Network]) -> dict[str, Any]:
+    """The WSGI-style environ python-socketio hands to connect handlers.
 
     Same keys as python-engineio's aiohttp driver builds, except that ``REMOTE_ADDR``
-    and ``REMOTE_PORT`` are the real client (that driver hard-codes 127.0.0.1). A dict of
-    these ~28 keys cost ~1 KB per idle connection (bench/RESULTS.md); the request it is
-    built from lives as long as the connection anyway, so this view keeps only the
-    client address (fixed at the handshake) and the keys a handler sets or deletes.
+    and ``REMOTE_PORT`` are the real client (that driver hard-codes 127.0.0.1).
     """
-
-    __slots__ = ("request", "remote_addr", "remote_port", "changes")
-
-    def __init__(self, request: web.Request, remote_addr: str, remote_port: int) -> None:
-        self.request = request
-        self.remote_addr = remote_addr
-        self.remote_port = remote_port
-        self.changes: dict[str, Any] | None = None  # set or deleted (_DELETED) by handlers
-
-    def _build(self) -> dict[str, Any]:
-        request = self.request
-        environ: dict[str, Any] = {
-            "wsgi.input": request.content,
-            "wsgi.errors": sys.stderr,
-            "wsgi.version": (1, 0),
-            "wsgi.async": True,
-            "wsgi.multithread": False,
-            "wsgi.multiprocess": False,
-            "wsgi.run_once": False,
-            "wsgi.url_scheme": request.headers.get("X-Forwarded-Proto", request.scheme),
-            "SERVER_SOFTWARE": "openline",
-            "REQUEST_METHOD": request.method,
-            "QUERY_STRING": request.query_string or "",
-            "RAW_URI": request.path_qs,
-            "PATH_INFO": request.path,
-            "SCRIPT_NAME": "",
-            "SERVER_PROTOCOL": (_PROTOCOLS.get(request.version)
-                                or "HTTP/{}.{}".format(*request.version)),
-            "REMOTE_ADDR": self.remote_addr,
-            "REMOTE_PORT": str(self.remote_port),
-            "SERVER_NAME": "openline",
-            "SERVER_PORT": "0",
-            "aiohttp.request": request,
-        }
-        for name, value in request.headers.items():
-            key = _ENVIRON_KEYS.get(name) or _environ_key(name)
-            environ[key] = f"{environ[key]},{value}" if key in environ else value
-        changes = self.changes
-        if changes:
-            for key, value in changes.items():
-                if value is _DELETED:
-                    environ.pop(key, None)
-                else:
-                    environ[key] = value
-        return environ
-
-    def __getitem__(self, key: str) -> Any:
-        changes = self.changes
-        if changes is not None and key in changes:
-            value = changes[key]
-            if value is _DELETED:
-                raise KeyError(key)
-            return value
-        if key == "REMOTE_ADDR":  # what handlers read most: no dict built for it
-            return self.remote_addr
-        return self._build()[key]
-
-    def __setitem__(self, key: str, value: Any) -> None:
-        if self.changes is None:
-            self.changes = {}
-        self.changes[key] = value
-
-    def __delitem__(self, key: str) -> None:
-        self[key]  # noqa: B018  (KeyError for a key that is not there, as a dict does)
-        self.__setitem__(key, _DELETED)
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._build())
-
-    def __len__(self) -> int:
-        return len(self._build())
-
-    def __contains__(self, key: object) -> bool:
-        return isinstance(key, str) and key in self._build()
-
-    def copy(self) -> dict[str, Any]:
-        """A plain dict of every key, as ``dict.copy`` gives."""
-        return self._build()
-
-    def __repr__(self) -> str:
-        return f"Environ({self._build()!r})"
+    host, port = client_address(request, trusted)
+    environ: dict[str, Any] = {
+        "wsgi.input": request.content,
+        "wsgi.errors": sys.stderr,
+        "wsgi.version": (1, 0),
+        "wsgi.async": True,
+        "wsgi.multithread": False,
+        "wsgi.multiprocess": False,
+        "wsgi.run_once": False,
+        "wsgi.url_scheme": request.headers.get("X-Forwarded-Proto", request.scheme),
+        "SERVER_SOFTWARE": "openline",
+        "REQUEST_METHOD": request.method,
+        "QUERY_STRING": request.query_string or "",
+        "RAW_URI": request.path_qs,
+        "PATH_INFO": request.path,
+        "SCRIPT_NAME": "",
+        "SERVER_PROTOCOL": _PROTOCOLS.get(request.version) or "HTTP/{}.{}".format(*request.version),
+        "REMOTE_ADDR": host,
+        "REMOTE_PORT": str(port),
+        "SERVER_NAME": "openline",
+        "SERVER_PORT": "0",
+        "aiohttp.request": request,
+    }
+    for name, value in request.headers.items():
+        key = _ENVIRON_KEYS.get(name)
+        if key is None:
+            key = _environ_key(name)
+        environ[key] = f"{environ[key]},{value}" if key in environ else value
+    return environ
 
 
-# Header name -> environ key, so each environ built for a handler reuses one key string
-# per header name instead of building its own; bounded, as header names are the client's.
+# Header name -> environ key, so the sessions share one key string per header name
+# instead of building their own (~0.4 KB per idle connection, bench/RESULTS.md); bounded,
+# as header names are the client's choice.
 _ENVIRON_KEYS: dict[str, str] = {}
 _ENVIRON_KEYS_MAX = 1024
 

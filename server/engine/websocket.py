@@ -1,5 +1,6 @@
-"""The WebSocket transport (Engine.IO v4 "WebSocket", "Upgrade"): WebSocket-only
-sessions, upgrades of polling sessions, and the read loop both share."""
+"""The WebSocket transport (Engine.IO v4 "WebSocket", "Upgrade"): accepting a WebSocket,
+upgrades of polling sessions, and the read loop that WebSocket-only sessions (started
+by ``Engine.handle_request``) and upgraded ones share."""
 
 from __future__ import annotations
 
@@ -25,14 +26,23 @@ log = logging.getLogger("openline.engine")
 UPGRADE_TIMEOUT = 10.0
 
 
-async def _accept(engine: Engine, request: web.Request) -> web.WebSocketResponse:
+async def accept(engine: Engine, request: web.Request) -> web.WebSocketResponse:
     # max_msg_size enforces maxPayload per frame (aiohttp closes with 1009 beyond it);
     # no permessage-deflate unless configured: it costs ~130 KB per connection.
     ws = DirectWebSocketResponse(max_msg_size=engine.max_payload, compress=engine.compression,
                                  autoping=True)
     await ws.prepare(request)
     shed_http_state(request)
+    writer = ws._writer
+    if not ws.compress and type(getattr(writer, "_background_tasks", None)) is set:
+        # aiohttp's writer keeps its compressing sends' tasks in a set of its own, an
+        # empty set (0.23 KB) on every socket that never compresses; one shared set
+        # holds those tasks just as well, until each is done.
+        writer._background_tasks = _BACKGROUND_TASKS  # type: ignore[union-attr]
     return ws
+
+
+_BACKGROUND_TASKS: set[asyncio.Task[None]] = set()
 
 
 class _NoMessages(list):  # type: ignore[type-arg]
@@ -69,20 +79,9 @@ def shed_http_state(request: web.Request) -> None:
         cache.clear()
 
 
-async def handshake(engine: Engine, request: web.Request) -> web.StreamResponse:
-    """A WebSocket-only session: the open packet is the first frame."""
-    ws = await _accept(engine, request)
-    session = await engine.open_session(request, "websocket", ws)
-    if session is None:
-        await ws.close()
-        return ws
-    await read(engine, session, ws)
-    return ws
-
-
 async def upgrade(engine: Engine, session: Session, request: web.Request) -> web.StreamResponse:
     """A WebSocket for a polling session: probe, then the upgrade packet."""
-    ws = await _accept(engine, request)
+    ws = await accept(engine, request)
     if session.closed or session.transport != "polling" or session.probe is not None \
             or "websocket" not in engine.upgrades_from_polling:
         # "A client MUST NOT open more than one WebSocket connection per session. Should
@@ -156,6 +155,8 @@ async def read(engine: Engine, session: Session, ws: web.WebSocketResponse) -> N
         while True:
             if direct:
                 queue.busy = False
+            # the last message is not kept alive while the socket waits for the next
+            msg = data = None
             msg = await ws.receive()
             if direct:
                 queue.busy = True  # until the next receive(): later messages queue behind
