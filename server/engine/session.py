@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import struct
-from collections.abc import MutableMapping
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import WSMsgType, web
@@ -59,8 +58,7 @@ class Session:
         "out", "parser",
     )
 
-    def __init__(self, engine: Engine, sid: str, environ: MutableMapping[str, Any],
-                 transport: str) -> None:
+    def __init__(self, engine: Engine, sid: str, environ: dict[str, Any], transport: str) -> None:
         self.sid = sid
         self.engine = engine
         self.environ = environ
