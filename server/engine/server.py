@@ -131,7 +131,11 @@ class Engine:
         await session.send(frame)
 
     async def get_session(self, sid: str) -> dict[str, Any]:
-        return self.sessions[sid].user_session
+        session = self.sessions[sid]
+        user_session = session.user_session
+        if user_session is None:  # made on first use: most sessions never need one
+            user_session = session.user_session = {}
+        return user_session
 
     async def save_session(self, sid: str, session: dict[str, Any]) -> None:
         self.sessions[sid].user_session = session
@@ -314,7 +318,11 @@ class Engine:
         # an orderly close by us leaves the rest and the close packet for the next GET;
         # a dead or misbehaving peer's session is gone at once
         session.end_polling(by_client, linger=reason == self.reason.SERVER_DISCONNECT)
-        if session.ws is not None or session.probe is not None:
+        ws = session.ws
+        if session.probe is None and session.flusher is None and (ws is None or ws.closed):
+            session.out = None  # nothing left to close or to flush: no task (a mass
+            # disconnect paid a task and an asyncio.wait per peer that had gone already)
+        else:
             session.closing = self.start_background_task(session.close_sockets)
         log.info("%s closed: %s", session.sid, reason)
         try:

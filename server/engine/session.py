@@ -80,7 +80,7 @@ class Session:
         self.lingering = False  # closed by us; the close packet awaits the next GET
         self.closing: asyncio.Task[None] | None = None  # close_sockets() in progress
         self.stalled = False  # closed because the peer stopped reading
-        self.user_session: dict[str, Any] = {}
+        self.user_session: dict[str, Any] | None = None  # Engine.get_session makes it
         self.out: bytearray | None = None  # framed bytes gathered this loop turn
         # The packet class of the layer above (Socket.IO: JSON or msgpack), chosen by that
         # layer from the first message; the engine itself never reads it.
