@@ -57,6 +57,7 @@ def main() -> int:
     ap.add_argument("--parser", choices=run.PARSERS, default="json")
     ap.add_argument("--seconds", type=float, default=5)
     ap.add_argument("--top", type=int, default=20)
+    ap.add_argument("--rate", type=int, default=250, help="py-spy samples per second")
     ap.add_argument("--clients", type=int, default=5000, help="conns: clients to connect and drop")
     args = ap.parse_args()
     py_spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
@@ -68,7 +69,7 @@ def main() -> int:
     collapsed = run.OUT / f"profile-{args.scenario}-{args.parser}.txt"
     with run.server("openline", args.parser) as srv:
         spy = subprocess.Popen([py_spy, "record", "--pid", str(srv.proc.pid), "--format", "raw",
-                                "--rate", "250", "--nonblocking", "--output", str(collapsed)],
+                                "--rate", str(args.rate), "--nonblocking", "--output", str(collapsed)],
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         time.sleep(1)  # py-spy attaches
         if args.scenario == "echo":
