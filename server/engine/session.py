@@ -71,7 +71,9 @@ class Session:
         self.queued = 0
         self.poll: asyncio.Future[None] | None = None  # the pending GET, woken by push()
         self.posting = False
-        self.backlog: list[Frame] = []  # WebSocket: frames waiting while the socket is full
+        # WebSocket: frames waiting while the socket is full; a list only while there are
+        # some (an empty list per idle session is 0.07 KB of its memory)
+        self.backlog: list[Frame] | None = None
         self.backlogged = 0
         self.flusher: asyncio.Task[None] | None = None
         self.timer: int | None = None  # heartbeat slot of its next deadline (heartbeat.py)
@@ -165,7 +167,10 @@ class Session:
             poll.set_result(None)
 
     def _defer(self, frame: Frame) -> None:
-        self.backlog.append(frame)
+        backlog = self.backlog
+        if backlog is None:
+            backlog = self.backlog = []
+        backlog.append(frame)
         self.backlogged += len(frame.wire)
         if self.backlogged > self.engine.send_buffer_limit:
             self._overflow()
@@ -176,7 +181,7 @@ class Session:
         self.write_out()  # frames accepted before the socket filled up go first
         try:
             while self.backlog and self.ws is not None:
-                frames, self.backlog, self.backlogged = self.backlog, [], 0
+                frames, self.backlog, self.backlogged = self.backlog, None, 0
                 for frame in frames:
                     await self.ws.send_frame(
                         frame.wire, WSMsgType.BINARY if frame.binary else WSMsgType.TEXT)
@@ -188,7 +193,7 @@ class Session:
     def _overflow(self) -> None:
         log.warning("closing %s: send buffer over %d bytes (the peer is not reading)",
                     self.sid, self.engine.send_buffer_limit)
-        self.queue, self.queued, self.backlog, self.backlogged = [], 0, [], 0
+        self.queue, self.queued, self.backlog, self.backlogged = [], 0, None, 0
         self.out = None
         self.stalled = True
         self.engine.close_soon(self, self.engine.reason.TRANSPORT_ERROR)
