@@ -229,8 +229,8 @@ class Engine:
                 # here rather than one coroutine level down: ~0.5 KB of an idle
                 # connection's 13.8 KB (tracemalloc at 5,000 clients).
                 del query, headers, transport
-                ws = await websocket.accept(self, request)
-                session = await self.open_session(request, "websocket", ws)
+                ws, head = await websocket.accept(self, request, hold_head=True)
+                session = await self.open_session(request, "websocket", ws, head)
                 if session is None:
                     await ws.close()
                 else:
@@ -256,9 +256,11 @@ class Engine:
     # --- session lifecycle -------------------------------------------------
 
     async def open_session(self, request: web.Request, transport: str,
-                           ws: web.WebSocketResponse | None = None) -> Session | None:
+                           ws: web.WebSocketResponse | None = None,
+                           head: bytes | None = None) -> Session | None:
         """Create a session, queue its open packet, run the connect handler; None when
-        the handler refuses."""
+        the handler refuses. ``head``: the WebSocket's unsent 101 response, written
+        together with the open packet."""
         sid = self.generate_id()
         session = Session(self, sid, environ_for(request, self.config.trusted_proxies), transport)
         upgrades = self.upgrades_from_polling if transport == "polling" else []
@@ -267,8 +269,12 @@ class Engine:
         if ws is not None:
             session.ws = ws
             session.socket = request.transport
+            if head:
+                session.out = bytearray(head)
         self.sessions[sid] = session
         await session.send(opening)
+        if head:
+            session.write_out()  # nothing may go out before the 101 response
         try:
             accepted = await self._call("connect", sid, session.environ)
         except Exception:

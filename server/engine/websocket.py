@@ -30,12 +30,24 @@ UPGRADE_TIMEOUT = 10.0
 _CLOSED = WSMessage(WSMsgType.CLOSED, None, None)
 
 
-async def accept(engine: Engine, request: web.Request) -> web.WebSocketResponse:
+async def accept(engine: Engine, request: web.Request, *, hold_head: bool = False,
+                 ) -> tuple[web.WebSocketResponse, bytes | None]:
+    """Answer the upgrade; with ``hold_head`` the 101 response is returned unsent when
+    it can be, for the caller to write together with the first frame."""
     # max_msg_size enforces maxPayload per frame (aiohttp closes with 1009 beyond it);
     # no permessage-deflate unless configured: it costs ~130 KB per connection.
     ws = DirectWebSocketResponse(max_msg_size=engine.max_payload, compress=engine.compression,
                                  autoping=True)
+    # The 101 response and the open packet in one write, not two: one syscall and one
+    # TCP segment less per connect (aiohttp's header write was ~3% of the connect path,
+    # bench/profile.py --scenario conns). aiohttp keeps headers back until the first
+    # body write when asked; a WebSocket writes around that writer, so the head is
+    # taken here. Compressed sockets write through aiohttp only: not for them.
+    hold = hold_head and not ws.compress
+    if hold:
+        ws._send_headers_immediately = False
     await ws.prepare(request)
+    head = _take_head(ws) if hold else None
     shed_http_state(request)
     # the 101 response's headers stay on the response after they are sent (~0.45 KB per
     # connection, tracemalloc at 5,000 clients); aiohttp reads them only to send them
@@ -46,7 +58,21 @@ async def accept(engine: Engine, request: web.Request) -> web.WebSocketResponse:
         # empty set (0.23 KB) on every socket that never compresses; one shared set
         # holds those tasks just as well, until each is done.
         writer._background_tasks = _BACKGROUND_TASKS  # type: ignore[union-attr]
-    return ws
+    return ws, head
+
+
+def _take_head(ws: web.WebSocketResponse) -> bytes | None:
+    """The 101 response aiohttp holds back, now ours to write; None if it went out."""
+    writer: Any = ws._payload_writer
+    head = getattr(writer, "_headers_buf", None)
+    if head and not writer._headers_written:
+        writer._headers_buf = None
+        writer._headers_written = True
+        return bytes(head)
+    send_headers = getattr(writer, "send_headers", None)
+    if send_headers is not None:
+        send_headers()  # an aiohttp that buffers differently: it sends them itself
+    return None
 
 
 _BACKGROUND_TASKS: set[asyncio.Task[None]] = set()
@@ -88,7 +114,7 @@ def shed_http_state(request: web.Request) -> None:
 
 async def upgrade(engine: Engine, session: Session, request: web.Request) -> web.StreamResponse:
     """A WebSocket for a polling session: probe, then the upgrade packet."""
-    ws = await accept(engine, request)
+    ws, _ = await accept(engine, request)
     if session.closed or session.transport != "polling" or session.probe is not None \
             or "websocket" not in engine.upgrades_from_polling:
         # "A client MUST NOT open more than one WebSocket connection per session. Should
