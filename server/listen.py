@@ -25,7 +25,10 @@ async def serve_app(app: web.Application, config: Config, banner: str) -> None:
     line to learn the port chosen for ``--port 0``. A host or port that cannot be bound
     raises ConfigError naming the flag, so the CLI prints one line.
     """
-    runner = web.AppRunner(app, handle_signals=False, access_log=None)
+    # No SO_KEEPALIVE per connection: one setsockopt less per connect (~1% of the connect
+    # path, bench/profile.py --scenario conns); Engine.IO's heartbeat and the bridge's
+    # pings find dead peers in seconds where TCP keep-alive starts probing after hours.
+    runner = web.AppRunner(app, handle_signals=False, access_log=None, tcp_keepalive=False)
     await runner.setup()
     site = web.TCPSite(runner, config.host, config.port)
     try:
