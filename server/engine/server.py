@@ -231,6 +231,7 @@ class Engine:
                 del query, headers, transport
                 ws, head = await websocket.accept(self, request, hold_head=True)
                 session = await self.open_session(request, "websocket", ws, head)
+                websocket.forget_request_properties(request)  # read for the environ
                 if session is None:
                     await ws.close()
                 else:

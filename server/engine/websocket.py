@@ -107,6 +107,12 @@ def shed_http_state(request: web.Request) -> None:
     messages = getattr(protocol, "_messages", None)
     if type(messages) is deque and not messages:
         protocol._messages = _NoMessages()  # type: ignore[assignment]
+    forget_request_properties(request)
+
+
+def forget_request_properties(request: web.Request) -> None:
+    """Drop the request's cached properties (recomputed if read again); again after
+    anything that reads them, such as building a session's environ."""
     cache = getattr(request, "_cache", None)
     if type(cache) is dict:
         cache.clear()
@@ -241,6 +247,11 @@ async def read(engine: Engine, session: Session, ws: web.WebSocketResponse) -> N
     except ProtocolError as exc:
         log.info("closing %s: %s", sid, exc)
         reason = engine.reason.TRANSPORT_ERROR
+    except asyncio.CancelledError:
+        # the request handler was cancelled (aiohttp's handler_cancellation cancels it
+        # when the peer goes): the session still ends, and its disconnect handler runs
+        engine.close_soon(session, reason)
+        raise
     finally:
         if direct:
             queue.take = None
