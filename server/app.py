@@ -36,10 +36,11 @@ def create_app(config: Config) -> web.Application:
     app[SIO_KEY] = sio
     app[PLUGINS_KEY] = plugins
     sio.attach(app, socketio_path="socket.io")
-    demo.add_routes(app)  # GET / is the client_demo page; the status page is at /status
-    app.router.add_get("/status", status_page)
-    Bridge(sio, config).install(app)  # WebSocket upgrades outside /socket.io/
+    bridge = Bridge(sio, config)  # WebSocket upgrades outside /socket.io/
+    demo.add_routes(app, bridge.or_page)  # GET / is the client_demo page
+    app.router.add_get("/status", bridge.or_page(status_page))
     api.add_routes(app, sio, config.api_token)
+    bridge.install(app)  # last: its catch-all route takes what no other route does
     app.cleanup_ctx.append(_cluster)
     app.on_shutdown.append(_shutdown)
     log.info("namespaces: %s", ", ".join(p.path for p in plugins) or "(none)")

@@ -7,10 +7,12 @@ get them, while its plain-WebSocket mode needs nothing.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from aiohttp import web
 
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 DEMO_DIR = Path(__file__).resolve().parent.parent / "client_demo"
 # What the page may load, by name: nothing else under client_demo/ is served.
 PAGE_FILES = {"app.js": "text/javascript", "style.css": "text/css"}
@@ -23,10 +25,12 @@ MISSING_BUNDLE = ("socket.io-client is not installed for the demo page: run `mak
                   "or `npm ci` in client_demo/\n")
 
 
-def add_routes(app: web.Application) -> None:
-    app.router.add_get("/", index)
-    app.router.add_get("/demo/{name}", page_file)
-    app.router.add_get("/vendor/{name}", vendor_file)
+def add_routes(app: web.Application, or_bridge: Callable[[Handler], Handler]) -> None:
+    """The page's routes; ``or_bridge`` hands WebSocket upgrades on these paths (``/`` is
+    the root namespace) to the plain-WebSocket bridge."""
+    app.router.add_get("/", or_bridge(index))
+    app.router.add_get("/demo/{name}", or_bridge(page_file))
+    app.router.add_get("/vendor/{name}", or_bridge(vendor_file))
 
 
 async def index(request: web.Request) -> web.StreamResponse:
