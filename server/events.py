@@ -189,9 +189,16 @@ class EventPath(socketio.AsyncServer):
     def _ack_frame(self, eio_sid: str, namespace: str, ack_id: int,
                    args: list[Any]) -> tuple[Any, Frame] | None:
         """The client's engine session and its ack encoded for the session's parser, or
-        None when the ack must go the general way (a bridge or held session, binary data
-        or values only the stdlib encoder takes). An ack is sent per event: building a
+        None when the ack must go the general way. An ack is sent per event: building a
         Packet for it cost ~8% of the echo bench."""
+        return self._direct_frame(eio_sid, sio_packet.ACK, namespace, args, ack_id)
+
+    def _direct_frame(self, eio_sid: str, ptype: int, namespace: str, data: Any,
+                      ack_id: int | None = None) -> tuple[Any, Frame] | None:
+        """The client's engine session and a packet encoded for the session's parser, as
+        python-socketio's packet classes would encode it; None when it must go the
+        general way (a bridge or held session, binary data, or values only the stdlib
+        encoder takes)."""
         session = self.eio.sessions.get(eio_sid) if type(self.eio) is Engine \
             and eio_sid not in self._held and eio_sid not in self._foreign else None
         if session is None:
@@ -200,12 +207,14 @@ class EventPath(socketio.AsyncServer):
         try:
             if parser is JsonPacket:
                 # orjson refuses bytes (attachments), big ints and non-str keys
-                text = ("43" if namespace == "/" else "43" + namespace + ",") \
-                    + str(ack_id) + orjson.dumps(args).decode()
+                text = "4" + str(ptype) + ("" if namespace == "/" else namespace + ",") \
+                    + ("" if ack_id is None else str(ack_id)) + orjson.dumps(data).decode()
                 return session, Frame(text, text.encode(), False)
             if parser is MsgPackPacket:
-                return session, Frame(None, msgpack.packb(
-                    {"type": sio_packet.ACK, "nsp": namespace, "data": args, "id": ack_id}), True)
+                packet = {"type": ptype, "nsp": namespace, "data": data}
+                if ack_id is not None:
+                    packet["id"] = ack_id
+                return session, Frame(None, msgpack.packb(packet), True)
         except TypeError:
             pass
         return None

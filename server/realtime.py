@@ -22,6 +22,7 @@ from socketio import packet as sio_packet
 
 from .client_steps import ClientSteps
 from .config import Config
+from .deadlines import Deadlines
 from .engine import Engine
 from .engine.packets import message as message_frame
 from .errors import EventError, ProtocolError
@@ -43,7 +44,7 @@ class OpenlineServer(EventPath):
         self.config = config
         self._fixed_parser = None if config.serializer == "auto" else PARSERS[config.serializer]
         self._held: dict[str, list[eio_packet.Packet]] = {}
-        self._connect_deadlines: dict[str, asyncio.TimerHandle] = {}
+        self._connect_deadlines = Deadlines(config.connect_timeout, self._connect_timed_out)
         self._foreign: dict[str, Any] = {}  # bridge: eio_sid -> its session (see below)
         self._coroutine_handlers: dict[Any, bool] = {}  # handler function -> async or not
         cors: Any = None if config.cors_origins is None else (
@@ -108,12 +109,9 @@ class OpenlineServer(EventPath):
 
     async def _handle_eio_connect(self, eio_sid: str, environ: dict[str, Any]) -> None:
         await super()._handle_eio_connect(eio_sid, environ)
-        loop = asyncio.get_running_loop()
-        self._connect_deadlines[eio_sid] = loop.call_later(
-            self.config.connect_timeout, self._connect_timed_out, eio_sid)
+        self._connect_deadlines.add(eio_sid)
 
     def _connect_timed_out(self, eio_sid: str) -> None:
-        self._connect_deadlines.pop(eio_sid, None)
         log.info("closing %s: no CONNECT within %ss", eio_sid, self.config.connect_timeout)
         self.start_background_task(self._close_session, eio_sid)
 
@@ -129,9 +127,7 @@ class OpenlineServer(EventPath):
         await socket.close(wait=False, reason=engine.reason.SERVER_DISCONNECT)
 
     async def _handle_eio_disconnect(self, eio_sid: str, reason: Any) -> None:
-        deadline = self._connect_deadlines.pop(eio_sid, None)
-        if deadline is not None:
-            deadline.cancel()
+        self._connect_deadlines.discard(eio_sid)
         await super()._handle_eio_disconnect(eio_sid, reason)
         self._held.pop(eio_sid, None)
         self._steps.end(eio_sid)
@@ -270,11 +266,11 @@ class OpenlineServer(EventPath):
                 sio_packet.CONNECT_ERROR, data=refusal, namespace=namespace))
             await self.manager.disconnect(sid, namespace, ignore_queue=True)
             return
-        deadline = self._connect_deadlines.pop(eio_sid, None)
-        if deadline is not None:
-            deadline.cancel()
-        await self._send_packet(eio_sid, self.packet_class(
-            sio_packet.CONNECT, {"sid": sid}, namespace=namespace))
+        self._connect_deadlines.discard(eio_sid)
+        direct = self._direct_frame(eio_sid, sio_packet.CONNECT, namespace, {"sid": sid})
+        if direct is None or not direct[0].send_nowait(direct[1]):
+            await self._send_packet(eio_sid, self.packet_class(
+                sio_packet.CONNECT, {"sid": sid}, namespace=namespace))
         await self.manager.connect(sid, namespace)
         for frame in held:
             await self._send_eio_packet(eio_sid, frame)
