@@ -2,6 +2,7 @@
 time (the share of samples where the function itself was running).
 
     .venv/bin/python bench/profile.py --scenario echo --parser json [--top 25]
+    .venv/bin/python bench/profile.py --scenario latency --offered 53000 (equal load)
 
 The server is pinned and started exactly as bench/run.py does; py-spy samples it while
 the load generator runs the scenario, and its collapsed stacks go to bench/out/.
@@ -53,7 +54,9 @@ def _short(frame: str) -> str:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--scenario", choices=("echo", "broadcast", "conns"), default="echo")
+    ap.add_argument("--scenario", choices=("echo", "latency", "broadcast", "conns"), default="echo")
+    ap.add_argument("--offered", type=int, default=53_000,
+                    help="latency: events/s offered (make bench uses 50%% of Node's echo rate)")
     ap.add_argument("--parser", choices=run.PARSERS, default="json")
     ap.add_argument("--seconds", type=float, default=5)
     ap.add_argument("--top", type=int, default=20)
@@ -74,6 +77,9 @@ def main() -> int:
         time.sleep(1)  # py-spy attaches
         if args.scenario == "echo":
             out = run.loadgen("echo", srv, args.parser, duration=args.seconds, warmup=0.5)
+        elif args.scenario == "latency":
+            out = run.loadgen("latency", srv, args.parser, rate=args.offered,
+                              duration=args.seconds, warmup=0.5)
         elif args.scenario == "broadcast":
             out = run.loadgen("broadcast", srv, args.parser, clients=1000, count=300)
         else:
