@@ -59,11 +59,8 @@ class ClientSteps:
         client.steps.append((step, args, settled))
         if linger:
             client.linger = True
-        wake = client.wake
-        if wake is not None:
-            client.wake = None
-            self.parked.discard(client)
-            wake.set_result(True)
+        if client.wake is not None:
+            self._unpark(client, True)
 
     def end(self, eio_sid: str) -> None:
         """The client's session ended: its worker runs what is queued, then ends."""
@@ -73,6 +70,7 @@ class ClientSteps:
             self._unpark(client, False)
 
     def _unpark(self, client: _Client, more: bool) -> None:
+        """Wake a parked worker: ``more`` True to run its queue, False to end."""
         wake = client.wake
         if wake is not None:
             client.wake = None
