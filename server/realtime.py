@@ -267,10 +267,7 @@ class OpenlineServer(EventPath):
             await self.manager.disconnect(sid, namespace, ignore_queue=True)
             return
         self._connect_deadlines.discard(eio_sid)
-        direct = self._direct_frame(eio_sid, sio_packet.CONNECT, namespace, {"sid": sid})
-        if direct is None or not direct[0].send_nowait(direct[1]):
-            await self._send_packet(eio_sid, self.packet_class(
-                sio_packet.CONNECT, {"sid": sid}, namespace=namespace))
+        await self._send_direct(eio_sid, sio_packet.CONNECT, namespace, {"sid": sid})
         await self.manager.connect(sid, namespace)
         for frame in held:
             await self._send_eio_packet(eio_sid, frame)
