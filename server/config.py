@@ -41,15 +41,32 @@ class Config:
     ping_interval: float = 25.0
     ping_timeout: float = 20.0
     connect_timeout: float = 45.0
-    # Limits
+    # Limits (each enforced in one place; docs/limits.md lists where)
     max_payload: int = 1_000_000
     websocket_compression: bool = False
+    send_budget: int = 1 << 20  # unsent bytes held per client before it is closed
+    send_grace: float = 5.0  # seconds a client's unsent data may make no progress
+    max_attachments: int = 10  # binary attachments per packet (as Node's socket.io-parser)
+    max_queued_events: int = 256  # events waiting for a client's handler
+    max_rooms: int = 1000  # rooms one client (sid) may be in
+    max_namespaces: int = 32  # namespaces one session may connect to
+    rate_limit: float | None = None  # events per second per client (token bucket); None: off
+    rate_burst: int = 100  # events a client may send at once before the rate applies
+    max_connections_per_address: int | None = 1000  # None: unlimited
+    max_json_depth: int = 64  # nesting of arrays/objects in any packet or body
     # HTTP
     cors_origins: tuple[str, ...] | None = None  # None: same origin only; ("*",): any
+    public_origins: tuple[str, ...] | None = None  # None: http://<host>:<port> and its loopback aliases
     trusted_proxies: tuple[Network, ...] = ()
+    header_timeout: float = 10.0  # seconds to receive a request's head
+    body_timeout: float = 30.0  # seconds to receive a request body (between chunks)
+    idle_timeout: float = 60.0  # seconds a keep-alive connection may sit idle
+    fd_headroom: int = 64  # descriptors kept free: new connections refused at once past it
     # Cluster
     redis_url: str | None = None
+    redis_publish_timeout: float = 2.0  # a publish stalled longer is dropped and counted
     api_token: str | None = None
+    api_max_failures: int = 10  # wrong tokens per minute per address before 429
     # Logging
     log_level: str = "info"
 
@@ -95,6 +112,36 @@ def _bytes(value: str) -> int:
     if size < 1:
         raise ValueError
     return size
+
+
+def _count(value: str | int) -> int:
+    count = int(value)
+    if count < 1:
+        raise ValueError
+    return count
+
+
+def _limit(value: str | int | None) -> int | None:
+    """A positive count, or 0/off/none/unlimited for no limit."""
+    if value is None:
+        return None
+    if isinstance(value, str) and value.strip().lower() in ("0", "off", "none", "unlimited"):
+        return None
+    count = int(value)
+    if count < 0:
+        raise ValueError
+    return count or None
+
+
+def _rate(value: str | float | None) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, str) and value.strip().lower() in ("0", "off", "none"):
+        return None
+    rate = float(value)
+    if not 0 <= rate < 1e9 or rate != rate:
+        raise ValueError
+    return rate or None
 
 
 def _bool(value: str | bool) -> bool:
@@ -215,6 +262,16 @@ OPTIONS: tuple[Option, ...] = (
            "transports clients may use", "LIST"),
     Option("cors_origins", _origins, "a comma list of origins (scheme://host[:port], null) or *",
            "origins allowed for CORS and WebSocket (default: same origin)", "LIST"),
+    Option("public_origins", _origins, "a comma list of origins (scheme://host[:port])",
+           "origins this server is reached at, for the same-origin rule", "LIST"),
+    Option("header_timeout", _positive_seconds, "seconds > 0 (fractions allowed)",
+           "how long a client may take to send a request's head", "SECONDS"),
+    Option("body_timeout", _positive_seconds, "seconds > 0 (fractions allowed)",
+           "how long a request body may stall between chunks", "SECONDS"),
+    Option("idle_timeout", _positive_seconds, "seconds > 0 (fractions allowed)",
+           "how long an idle keep-alive HTTP connection is kept", "SECONDS"),
+    Option("fd_headroom", _count, "an integer >= 1",
+           "file descriptors kept free; new connections are refused at once past it", "N"),
     Option("trusted_proxies", _networks, "a comma list of IP addresses or networks",
            "peers whose X-Forwarded-For names the client address", "LIST"),
     Option("ping_interval", _positive_seconds, "seconds > 0 (fractions allowed)",
@@ -227,8 +284,31 @@ OPTIONS: tuple[Option, ...] = (
            "largest message or HTTP body accepted", "BYTES"),
     Option("websocket_compression", _bool, "true or false",
            "negotiate permessage-deflate on WebSockets (costs ~130 KB per connection)"),
+    Option("send_budget", _bytes, "an integer number of bytes >= 1",
+           "unsent bytes held for one client; a client over it is closed", "BYTES"),
+    Option("send_grace", _positive_seconds, "seconds > 0 (fractions allowed)",
+           "how long a client's unsent data may make no progress before it is closed", "SECONDS"),
+    Option("max_attachments", _count, "an integer >= 1",
+           "binary attachments per Socket.IO packet", "N"),
+    Option("max_queued_events", _count, "an integer >= 1",
+           "events a client may have waiting for its handler; more closes it", "N"),
+    Option("max_rooms", _count, "an integer >= 1", "rooms one client may be in", "N"),
+    Option("max_namespaces", _count, "an integer >= 1",
+           "namespaces one connection may join", "N"),
+    Option("rate_limit", _rate, "events per second > 0, or 0/off",
+           "events per second one client may send (token bucket; default off)", "PER_SECOND"),
+    Option("rate_burst", _count, "an integer >= 1",
+           "events a client may send at once before --rate-limit applies", "N"),
+    Option("max_connections_per_address", _limit, "an integer >= 1, or 0/off",
+           "open connections from one client address", "N"),
+    Option("max_json_depth", _count, "an integer >= 1",
+           "nesting depth of arrays and objects in any packet or request body", "N"),
     Option("redis_url", _redis_url, "a redis://, rediss:// or unix:// URL",
            "share rooms and broadcasts with other nodes through Redis", "URL"),
+    Option("redis_publish_timeout", _positive_seconds, "seconds > 0 (fractions allowed)",
+           "a publish to Redis stalled longer is dropped and counted, not sent late", "SECONDS"),
+    Option("api_max_failures", _count, "an integer >= 1",
+           "wrong API tokens per minute from one address before 429", "N"),
     Option("api_token", _text, "a non-empty token", "enable POST /api/v1/emit with this bearer token",
            "TOKEN"),
     Option("log_level", _choice(LOG_LEVELS), "one of debug, info, warning, error, critical",

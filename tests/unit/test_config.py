@@ -29,6 +29,23 @@ BAD = {
     "redis_url": ["http://localhost:6379", "localhost:6379"],
     "log_level": ["verbose", "trace"],
     "reload": ["perhaps"],
+    "send_budget": ["0", "-1", "1MiB"],
+    "send_grace": ["0", "never"],
+    "max_attachments": ["0", "-3", "ten"],
+    "max_queued_events": ["0", "many"],
+    "max_rooms": ["0", "x"],
+    "max_namespaces": ["0", "x"],
+    "rate_limit": ["-1", "nan", "fast"],
+    "rate_burst": ["0", "x"],
+    "max_connections_per_address": ["-1", "lots"],
+    "max_json_depth": ["0", "deep"],
+    "public_origins": ["example.com", "*,http://a.example"],
+    "header_timeout": ["0", "x"],
+    "body_timeout": ["0", "x"],
+    "idle_timeout": ["0", "x"],
+    "fd_headroom": ["0", "x"],
+    "redis_publish_timeout": ["0", "x"],
+    "api_max_failures": ["0", "x"],
 }
 NO_BAD_VALUE = {"host", "api_token"}
 
@@ -56,6 +73,14 @@ GOOD = [
     ("api_token", "s3cret", "s3cret"),
     ("log_level", "DEBUG", "debug"),
     ("reload", "off", False),
+    ("send_budget", "65536", 65536),
+    ("send_grace", "0.5", 0.5),
+    ("max_attachments", "3", 3),
+    ("rate_limit", "50", 50.0),
+    ("rate_limit", "off", None),
+    ("max_connections_per_address", "0", None),
+    ("max_connections_per_address", "20", 20),
+    ("public_origins", "https://chat.example", ("https://chat.example",)),
 ]
 
 
