@@ -15,6 +15,7 @@ from typing import Any, NoReturn
 from . import publish
 from .config import OPTIONS, Config, options_from_env
 from .errors import ConfigError, OpenlineError
+from .logsafe import RateLimitFilter, SafeFormatter
 
 log = logging.getLogger("openline.cli")
 
@@ -53,11 +54,11 @@ def config_from_args(args: argparse.Namespace, environ: dict[str, str]) -> Confi
 
 
 def configure_logging(level: str) -> None:
-    logging.basicConfig(
-        level=level.upper(),
-        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    handler = logging.StreamHandler(sys.stderr)
+    # client-influenced lines: escaped to one line each, and rate-limited per template
+    handler.setFormatter(SafeFormatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
+    handler.addFilter(RateLimitFilter())
+    logging.basicConfig(level=level.upper(), handlers=[handler])
     # python-socketio and python-engineio log every packet at INFO; keep them quieter.
     for name in ("socketio", "engineio", "aiohttp.access"):
         logging.getLogger(name).setLevel(max(logging.WARNING, logging.getLogger().level))
