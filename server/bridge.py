@@ -23,9 +23,9 @@ from typing import Any
 from aiohttp import WSMsgType, web
 from engineio import packet as eio_packet
 from socketio import packet as sio_packet
-from yarl import URL
 
 from .config import Config
+from .engine.request import policy_for
 from .envelope import CLOSE_GOING_AWAY, BridgePacket, Close, decode_frame
 from .errors import EnvelopeError
 from .realtime import OpenlineServer
@@ -175,33 +175,10 @@ class BridgeSession:
 # --- HTTP side -------------------------------------------------------------------
 
 
-def origin_allowed(request: web.BaseRequest, cors_origins: tuple[str, ...] | None) -> bool:
-    """The Engine.IO rule, so both transports agree: no Origin header (not a browser)
-    passes; None allows the page's own origin only; ("*",) any; else the listed ones."""
-    origin = request.headers.get("Origin")
-    if origin is None:
-        return True
-    if cors_origins is None:
-        own = {f"{request.scheme}://{request.host}"}
-        proto, host = request.headers.get("X-Forwarded-Proto"), request.headers.get("X-Forwarded-Host")
-        if proto or host:
-            own.add(f"{proto or request.scheme}://{host or request.host}")
-        return origin in own or any(_loopback_aliases(origin, o) for o in own)
-    return cors_origins == ("*",) or origin in cors_origins
-
-
-LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
-
-
-def _loopback_aliases(a: str, b: str) -> bool:
-    """http://127.0.0.1:1740 and http://localhost:1740 are one server: `make run` prints
-    the first, the seed's snippet types the second into that very page's console."""
-    try:
-        url_a, url_b = URL(a), URL(b)
-    except ValueError:
-        return False
-    return (url_a.scheme == url_b.scheme and url_a.port == url_b.port
-            and url_a.host in LOOPBACK_HOSTS and url_b.host in LOOPBACK_HOSTS)
+def origin_allowed(request: web.BaseRequest, config: Config) -> bool:
+    """Engine.IO's rule, through the very policy object the engine uses (policy_for), so
+    both transports agree: see OriginPolicy."""
+    return policy_for(config).allows(request)
 
 
 def make_environ(request: web.BaseRequest, config: Config) -> dict[str, Any]:
@@ -267,9 +244,8 @@ class Bridge:
 
     async def serve(self, request: web.Request) -> web.StreamResponse:
         config = self.config
-        if not origin_allowed(request, config.cors_origins):
-            log.info("bridge refused origin %r", request.headers.get("Origin"))
-            raise web.HTTPForbidden(text=f"origin {request.headers.get('Origin')} not allowed\n")
+        if not origin_allowed(request, config):
+            raise web.HTTPForbidden(text=policy_for(config).refusal(request, log) + "\n")
         # aiohttp refuses an uncompressed frame of exactly max_msg_size; --max-payload
         # is the largest frame accepted, as Engine.IO's maxHttpBufferSize is. Writes wait
         # for the socket only every writer_limit bytes; the session bounds the backlog.

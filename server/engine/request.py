@@ -3,14 +3,17 @@ the Origin policy (CORS and WebSocket upgrades alike) and the error responses.""
 
 from __future__ import annotations
 
+import ipaddress
+import logging
 import sys
+import time
 from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
 from aiohttp import web
 
-from ..config import Network
+from ..config import Config, Network
 from ..remote import _trusted, client_address
 from .packets import FORBIDDEN, error_body
 
@@ -75,43 +78,144 @@ def _environ_key(name: str) -> str:
     return key
 
 
-class OriginPolicy:
-    """Which ``Origin`` may talk to the engine.
+Origin = tuple[str, str, int]  # (scheme, host, port) as a browser serializes it
 
-    ``origins`` None: same origin only; ``("*",)``: any; else the listed origins (and the
-    same origin, so a page served by this server always works). A request without an
-    ``Origin`` header is not from a browser page and is always allowed.
+DEFAULT_PORTS = {"http": 80, "https": 443}
+LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
+WILDCARD_HOSTS = frozenset({"", "0.0.0.0", "::"})
+REFUSAL_LOG_INTERVAL = 10.0  # seconds between two log lines about refused origins
+
+
+def parse_origin(text: str) -> Origin | None:
+    """``scheme://host[:port]`` as a comparable tuple, the default port filled in; None
+    for anything a browser would not send (a path, a query, user info, a bad port)."""
+    try:
+        parts = urlsplit(text.strip().rstrip("/"))
+        port = parts.port
+    except ValueError:
+        return None
+    host = parts.hostname
+    if not parts.scheme or not host or parts.path or parts.query or parts.fragment \
+            or "@" in parts.netloc:
+        return None
+    scheme = parts.scheme.lower()
+    return scheme, host.lower(), port if port is not None else DEFAULT_PORTS.get(scheme, 0)
+
+
+def _address_host(address: str) -> str:
+    """A socket address as an Origin's host: no IPv6 scope, IPv4-mapped unwrapped."""
+    address = address.split("%", 1)[0].lower()
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    mapped = getattr(ip, "ipv4_mapped", None)
+    return str(mapped or ip)
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class OriginPolicy:
+    """Which ``Origin`` may talk to the server: one rule for Engine.IO (CORS and
+    WebSocket upgrades alike) and the plain-WebSocket bridge (``policy_for``).
+
+    A request without ``Origin`` is not from a browser page and is allowed. Otherwise the
+    origin must be listed in ``origins`` (--cors-origins; ``("*",)``: any) or be one of
+    this server's own origins, scheme and port included:
+
+    - ``public`` (--public-origins) when set: exactly those, whatever the request's Host
+      says (a DNS-rebinding page sends its own name in both Host and Origin, so the Host
+      header proves nothing);
+    - else the address and port the connection arrived at (the listening socket, so
+      --port 0 works), the configured ``host`` name with that port, and, when either is
+      a loopback address, its aliases localhost, 127.0.0.1 and [::1]. Listening on all
+      addresses (0.0.0.0, ::) this is the local address each connection reached: a page
+      loaded from http://10.0.0.5:1740 or http://localhost:1740 works, one loaded by a
+      domain name does not; a server reached by a name must set --public-origins.
+
+    A trusted proxy's ``X-Forwarded-Proto`` gives the scheme the browser used (TLS ends at
+    the proxy); its ``X-Forwarded-Host`` is ignored, as it is the client's Host relayed.
+    ``Origin: null`` (sandboxed frames, file:// pages: one opaque origin shared by all of
+    them) is allowed only when "null" is listed; ``*`` does not imply it.
     """
 
-    __slots__ = ("any", "listed", "trusted")
+    __slots__ = ("any", "null", "listed", "public", "host", "trusted", "_refused", "_logged_at")
 
-    def __init__(self, origins: Sequence[str] | None, trusted: Sequence[Network]) -> None:
+    def __init__(self, origins: Sequence[str] | None, trusted: Sequence[Network],
+                 public: Sequence[str] | None = None, host: str | None = None) -> None:
         self.any = origins is not None and tuple(origins) == ("*",)
-        self.listed = frozenset(o.rstrip("/") for o in origins or () if o != "*")
+        self.null = origins is not None and "null" in origins
+        self.listed = frozenset(filter(None, (parse_origin(o) for o in origins or ()
+                                              if o not in ("*", "null"))))
+        self.public = None if public is None else frozenset(
+            filter(None, (parse_origin(o) for o in public)))
+        host = (host or "").strip("[]").lower()
+        self.host = None if host in WILDCARD_HOSTS else _address_host(host)
         self.trusted = tuple(trusted)
+        self._refused = 0  # refusals not yet logged
+        self._logged_at = -REFUSAL_LOG_INTERVAL
 
     def allows(self, request: web.BaseRequest) -> bool:
         origin = request.headers.get("Origin")
-        if origin is None or self.any or origin.rstrip("/") in self.listed:
+        if origin is None:
             return True
-        return self._same_origin(request, origin)
+        if origin.strip().lower() == "null":
+            return self.null
+        if self.any:
+            return True
+        parsed = parse_origin(origin)
+        if parsed is None:
+            return False
+        return parsed in self.listed or parsed in self.own_origins(request)
 
-    def _same_origin(self, request: web.BaseRequest, origin: str) -> bool:
-        try:
-            netloc = urlsplit(origin).netloc.lower()
-        except ValueError:
-            return False
-        if not netloc:
-            return False
-        hosts = {request.host.lower()}
-        # Behind a trusted proxy the browser saw the proxy's host, not ours. The scheme
-        # is not compared: a TLS-terminating proxy talks plain HTTP to us.
+    def own_origins(self, request: web.BaseRequest) -> set[Origin]:
+        """The origins this request may have come from as a same-origin page."""
+        if self.public is not None:
+            own = set(self.public)
+        else:
+            sock = request.transport.get_extra_info("sockname") if request.transport else None
+            if not isinstance(sock, tuple):  # a Unix socket: only a proxy reaches it
+                return set()
+            port = int(sock[1])
+            hosts = {_address_host(str(sock[0]))}
+            if self.host is not None:
+                hosts.add(self.host)
+            if any(_is_loopback(h) for h in hosts):
+                hosts |= LOOPBACK_HOSTS
+            own = {(request.scheme, h, port) for h in hosts}
+        proto = self._forwarded_proto(request)
+        if proto is not None:
+            for scheme, host, port in list(own):
+                if port == DEFAULT_PORTS.get(scheme):
+                    port = DEFAULT_PORTS[proto]
+                own.add((proto, host, port))
+        return own
+
+    def _forwarded_proto(self, request: web.BaseRequest) -> str | None:
+        if not self.trusted:
+            return None
+        proto = request.headers.get("X-Forwarded-Proto")
+        if not proto:
+            return None
         peer = request.transport.get_extra_info("peername") if request.transport else None
-        if peer and self.trusted and _trusted(peer[0], self.trusted):
-            forwarded = request.headers.get("X-Forwarded-Host")
-            if forwarded:
-                hosts.add(forwarded.split(",")[0].strip().lower())
-        return netloc in hosts
+        if not peer or not _trusted(peer[0], self.trusted):
+            return None
+        proto = proto.rsplit(",", 1)[-1].strip().lower()  # the nearest proxy's word
+        return proto if proto in DEFAULT_PORTS else None
+
+    def check(self, request: web.BaseRequest) -> dict[str, str] | None:
+        """None for a refused origin, else the CORS headers for every response to it
+        (none without an Origin): a refused origin is never echoed back."""
+        if not self.allows(request):
+            return None
+        return self.headers(request)
 
     def headers(self, request: web.BaseRequest) -> dict[str, str]:
         """CORS headers for an allowed request; credentials are allowed, so the origin is
@@ -125,15 +229,53 @@ class OriginPolicy:
 
     def preflight(self, request: web.BaseRequest) -> web.Response:
         """Answer an OPTIONS request (CORS preflight)."""
-        if not self.allows(request):
+        headers = self.check(request)
+        if headers is None:
             return refuse(FORBIDDEN)
-        headers = self.headers(request)
         headers["Access-Control-Allow-Methods"] = CORS_METHODS
         wanted = request.headers.get("Access-Control-Request-Headers")
         if wanted:
             headers["Access-Control-Allow-Headers"] = wanted
         headers["Access-Control-Max-Age"] = "86400"
         return web.Response(status=204, headers=headers)
+
+    def refusal(self, request: web.BaseRequest, logger: logging.Logger) -> str:
+        """What to tell about a refused origin: the text is returned for the peer and
+        logged at INFO at most once per REFUSAL_LOG_INTERVAL (with the count since), as a
+        page retrying in a loop must not fill the log."""
+        origin = request.headers.get("Origin", "")[:100]
+        if origin.strip().lower() == "null":
+            text = ("origin null not allowed; start the server with --cors-origins null "
+                    "(or list your page's origin)")
+        else:
+            text = (f"origin {origin} not allowed; list it in --cors-origins, or name the "
+                    "origins this server is reached at with --public-origins")
+        self._refused += 1
+        now = time.monotonic()
+        if now - self._logged_at >= REFUSAL_LOG_INTERVAL:
+            address, _ = client_address(request, self.trusted)
+            more = f" ({self._refused - 1} more refusal(s) since the last line)" \
+                if self._refused > 1 else ""
+            logger.info("refused a request from %s: %s%s", address, text, more)
+            self._logged_at, self._refused = now, 0
+        return text
+
+
+_POLICIES: dict[int, tuple[Config, OriginPolicy]] = {}
+_POLICIES_MAX = 64
+
+
+def policy_for(config: Config) -> OriginPolicy:
+    """The one OriginPolicy of ``config``: the engine and the bridge share it (and its
+    log rate limit). Keyed by identity, as hashing a Config per request costs more."""
+    entry = _POLICIES.get(id(config))
+    if entry is None or entry[0] is not config:
+        if len(_POLICIES) >= _POLICIES_MAX:  # tests build many configs; a server, one
+            _POLICIES.clear()
+        entry = config, OriginPolicy(config.cors_origins, config.trusted_proxies,
+                                     config.public_origins, config.host)
+        _POLICIES[id(config)] = entry
+    return entry[1]
 
 
 def refuse(code: int, headers: dict[str, str] | None = None) -> web.Response:

@@ -32,7 +32,7 @@ from .packets import (
     UNKNOWN_TRANSPORT,
     UNSUPPORTED_PROTOCOL_VERSION,
 )
-from .request import OriginPolicy, environ_for, refuse
+from .request import OriginPolicy, environ_for, policy_for, refuse
 from .session import Session
 
 log = logging.getLogger("openline.engine")
@@ -201,20 +201,25 @@ class Engine:
 
     async def handle_request(self, request: web.Request) -> web.StreamResponse:
         """Check a request against Engine.IO v4 and route it to its transport."""
-        origins = self.origins
+        # policy_for, not self.origins: the bridge applies the same policy object, and
+        # it needs the public origins and host that the engine's own copy lacks
+        origins = policy_for(self.config)
         if request.method == hdrs.METH_OPTIONS:
             return origins.preflight(request)
-        headers = origins.headers(request)
+        # CORS headers only for an allowed origin, on every response: a refusal issued
+        # before the origin check must not echo a refused origin with credentials
+        allowed = origins.check(request)
+        headers = allowed or {}
         query = request.query
         transport = query.get("transport")
         if transport not in self.transports:
             return refuse(UNKNOWN_TRANSPORT, headers)
         if query.get("EIO") != "4":
             return refuse(UNSUPPORTED_PROTOCOL_VERSION, headers)
-        if not origins.allows(request):
+        if allowed is None:
             # browsers enforce CORS on polling, but nothing stops a page opening a
             # WebSocket to any origin: the allow-list is applied here to both
-            log.info("refused origin %s", request.headers.get("Origin"))
+            origins.refusal(request, log)
             return refuse(FORBIDDEN)
         is_ws = transport == "websocket"
         if is_ws and request.headers.get("Upgrade", "").lower() != "websocket":
