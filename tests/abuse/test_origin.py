@@ -131,7 +131,7 @@ async def test_https_origin_passes_through_a_trusted_tls_proxy(start_node: Any) 
 
 @pytest.mark.parametrize("alias", ["127.0.0.1", "localhost", "[::1]"])
 async def test_own_origin_is_accepted_with_cors_headers(start_node: Any, alias: str) -> None:
-    """The server's own origin (any loopback alias, real bound port) gets 200 with Allow-Origin and Allow-Credentials."""
+    """The own origin (any loopback alias, real bound port) gets 200 with Allow-Origin and -Credentials."""
     node = await start_node()
     origin = f"http://{alias}:{port_of(node.url)}"
     status, headers, body = await raw(node.url, HANDSHAKE, {"Host": "whatever", "Origin": origin})
@@ -171,7 +171,7 @@ async def test_refused_origin_gets_no_cors_headers(start_node: Any, method: str,
 
 
 async def test_public_origins_decide_whatever_host_says(start_node: Any) -> None:
-    """--public-origins https://chat.example: that Origin passes under any Host; http:// of it and loopback do not."""
+    """--public-origins https://chat.example: it passes under any Host; its http:// and loopback do not."""
     node = await start_node(public_origins=("https://chat.example",))
     port = port_of(node.url)
     for host in ("evil.example", f"127.0.0.1:{port}", "chat.example"):
@@ -198,13 +198,14 @@ async def test_origin_null_is_refused_unless_listed(start_node: Any, cors: Any) 
 
 
 async def test_origin_null_listed_gets_the_seed_accept(start_node: Any) -> None:
-    """--cors-origins null: the seed's handshake gets 101 with Sec-WebSocket-Accept fFBooB7FAkLlXgRSz0BT3v4hq5s=."""
+    """--cors-origins null: the seed's handshake gets 101 and Accept fFBooB7FAkLlXgRSz0BT3v4hq5s=."""
     node = await start_node(cors_origins=("null",))
     status, headers, _ = await raw(node.url, "/", {"Host": "evil.example", "Origin": "null"}, upgrade=True)
     assert (status, headers["sec-websocket-accept"]) == (101, SEED_ACCEPT)
 
 
-async def test_refusals_are_logged_once_per_interval(start_node: Any, caplog: pytest.LogCaptureFixture) -> None:
+async def test_refusals_are_logged_once_per_interval(start_node: Any,
+                                                     caplog: pytest.LogCaptureFixture) -> None:
     """Twenty refused bridge upgrades log one INFO line with the address and what to do."""
     node = await start_node()
     caplog.set_level(logging.INFO, logger="openline")
