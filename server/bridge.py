@@ -15,6 +15,7 @@ closed when no pong comes within --ping-timeout.
 from __future__ import annotations
 
 import asyncio
+import collections
 import functools
 import logging
 import secrets
@@ -25,7 +26,9 @@ from engineio import packet as eio_packet
 from socketio import packet as sio_packet
 
 from .config import Config
+from .engine.packets import websocket_header
 from .engine.request import policy_for
+from .engine.stall import StallWatch
 from .envelope import CLOSE_GOING_AWAY, BridgePacket, Close, decode_frame
 from .errors import EnvelopeError
 from .realtime import OpenlineServer
@@ -35,8 +38,6 @@ log = logging.getLogger("openline.bridge")
 
 SOCKETIO_PREFIX = "/socket.io/"
 TRANSPORT_NAME = "websocket-bridge"
-# Unsent bytes a session may hold, in --max-payload units, before its client is dropped.
-SEND_LIMIT_PAYLOADS = 4
 
 
 class BridgeSocket(web.WebSocketResponse):
@@ -52,18 +53,35 @@ class BridgeSocket(web.WebSocketResponse):
 
 
 class BridgeSession:
-    """One plain WebSocket; answers the engine calls python-socketio makes for its sid."""
+    """One plain WebSocket; answers the engine calls python-socketio makes for its sid.
+
+    Writes never wait for the peer (a broadcast writes to every member in one go): an
+    uncompressed frame goes straight into the TCP transport's buffer, a compressed one
+    waits in ``backlog`` for aiohttp's writer, drained by one task per busy spell. What
+    is held for the client is bounded by --send-budget, and the engine's StallWatch
+    closes a client whose unsent bytes make no progress for --send-grace.
+    """
 
     def __init__(self, ws: web.WebSocketResponse, eio_sid: str, namespace: str,
-                 tcp: Any = None, send_limit: int = 0) -> None:
+                 tcp: Any = None, send_budget: int = 0, stalls: StallWatch | None = None) -> None:
         self.ws = ws
         self.eio_sid = eio_sid
         self.namespace = namespace
         self.tcp = tcp
-        self.send_limit = send_limit
+        self.send_budget = send_budget
+        self.stalls = stalls
         self.data: dict[str, Any] = {}  # what python-socketio keeps per engine session
         self.parser: Any = None  # set by OpenlineServer.add_foreign_session
         self.closing: asyncio.Task[Any] | None = None
+        self.backlog: collections.deque[str | bytes] = collections.deque()
+        self.backlogged = 0
+        self.flusher: asyncio.Task[None] | None = None
+        self.written = 0  # bytes handed to the transport or to aiohttp's writer
+        self.dropped = False  # closed for not reading
+
+    @property
+    def closed(self) -> bool:
+        return self.dropped or self.ws.closed
 
     # --- the engine interface (see OpenlineServer's foreign sessions) ---------
 
@@ -74,32 +92,79 @@ class BridgeSession:
         if isinstance(frame, Close):
             self.close(frame)
             return
-        if self.ws.closed:
+        if self.closed:
             return
-        if self._backlogged():
-            return
-        try:
-            if isinstance(frame, str):
-                await self.ws.send_str(frame)
-            else:
-                await self.ws.send_bytes(frame)
-        except (ConnectionError, RuntimeError) as exc:
-            # the peer went away mid-broadcast: its reader ends the session; others go on
-            log.debug("send to %s failed: %s", self.eio_sid, exc)
+        self.take(frame)
 
-    def _backlogged(self) -> bool:
-        """Drop a client that stopped reading rather than let its backlog grow or stall
-        the broadcast that is writing to it (a write only waits past aiohttp's limit)."""
+    def take(self, frame: str | bytes) -> None:
+        """Write ``frame`` now or queue it; never waits (see the class docstring)."""
+        binary = not isinstance(frame, str)
+        wire = frame if binary else frame.encode()  # type: ignore[union-attr]
         tcp = self.tcp
-        if tcp is None or not self.send_limit:
-            return False
-        unsent = tcp.get_write_buffer_size()  # asyncio's and uvloop's transports both have it
-        if unsent <= self.send_limit:
-            return False
-        log.warning("bridge %s: %d bytes unsent, dropping a client that does not read",
-                    self.eio_sid, unsent)
-        tcp.abort()  # a close frame would only queue behind the backlog
-        return True
+        held = self.unsent() + len(wire)
+        if self.send_budget and held > self.send_budget:
+            self.drop(f"{held} bytes unsent, over the send budget of {self.send_budget} bytes "
+                      "(the peer is not reading; --send-budget)")
+            return
+        if tcp is None or self.ws.compress or self.backlog:
+            self.backlog.append(frame)
+            self.backlogged += len(wire)
+            if self.flusher is None:
+                self.flusher = asyncio.ensure_future(self._flush())
+        elif tcp.is_closing():
+            return  # the peer went away mid-broadcast: its reader ends the session
+        else:
+            tcp.write(websocket_header(binary, len(wire)) + wire)  # type: ignore[operator]
+            self.written += len(wire)
+        if self.stalls is not None and tcp is not None and self.unsent():
+            self.stalls.note(self)
+
+    async def _flush(self) -> None:
+        ws = self.ws
+        try:
+            while self.backlog and not self.closed:
+                frame = self.backlog.popleft()
+                size = len(frame) if not isinstance(frame, str) else len(frame.encode())
+                if isinstance(frame, str):
+                    await ws.send_str(frame)
+                else:
+                    await ws.send_bytes(frame)
+                self.backlogged -= size
+                self.written += size
+        except (ConnectionError, RuntimeError) as exc:
+            # the peer went away: its reader ends the session; others go on
+            log.debug("send to %s failed: %s", self.eio_sid, exc)
+        finally:
+            self.flusher = None
+
+    # what the engine's StallWatch reads (server/engine/stall.py)
+    def unsent(self) -> int:
+        tcp = self.tcp
+        held = self.backlogged
+        if tcp is not None and not tcp.is_closing():
+            held += tcp.get_write_buffer_size()  # asyncio's and uvloop's transports both have it
+        return held
+
+    def drained(self) -> int:
+        tcp = self.tcp
+        return self.written - (tcp.get_write_buffer_size() if tcp is not None else 0)
+
+    def stall(self, unsent: int, seconds: float) -> None:
+        self.drop(f"{unsent} bytes unsent for {seconds:.1f}s (the peer stopped reading; --send-grace)")
+
+    def drop(self, why: str) -> None:
+        """Close a client that does not read: at once, without a close handshake, which
+        would only queue behind the unread bytes."""
+        if self.dropped:
+            return
+        self.dropped = True
+        log.warning("bridge %s: closing: %s", self.eio_sid, why)
+        self.backlog.clear()
+        self.backlogged = 0
+        if self.flusher is not None:
+            self.flusher.cancel()
+        if self.tcp is not None:
+            self.tcp.abort()
 
     async def disconnect(self, eio_sid: str) -> None:
         self.close(Close(1000, "closed by server"))
@@ -115,9 +180,16 @@ class BridgeSession:
     def close(self, close: Close) -> None:
         """Start the close handshake without waiting for it: the caller may be an emit
         inside a handler, which must not stall for a client's round trip."""
-        if self.closing is None and not self.ws.closed:
-            self.closing = asyncio.ensure_future(
-                self.ws.close(code=close.code, message=close.reason_bytes()))
+        if self.closing is None and not self.closed:
+            self.closing = asyncio.ensure_future(self._close(close))
+
+    async def _close(self, close: Close) -> None:
+        # aiohttp's close drains the socket first, with no bound of its own
+        grace = self.stalls.grace if self.stalls is not None else 5.0
+        try:
+            await asyncio.wait_for(self.ws.close(code=close.code, message=close.reason_bytes()), grace)
+        except TimeoutError:
+            self.drop(f"close handshake not done within {grace:g}s")
 
     async def run(self, sio: OpenlineServer, environ: dict[str, Any], auth: dict[str, Any]) -> None:
         """Connect to the namespace, relay frames until either side closes, clean up."""
@@ -247,16 +319,15 @@ class Bridge:
         if not origin_allowed(request, config):
             raise web.HTTPForbidden(text=policy_for(config).refusal(request, log) + "\n")
         # aiohttp refuses an uncompressed frame of exactly max_msg_size; --max-payload
-        # is the largest frame accepted, as Engine.IO's maxHttpBufferSize is. Writes wait
-        # for the socket only every writer_limit bytes; the session bounds the backlog.
-        send_limit = SEND_LIMIT_PAYLOADS * config.max_payload
+        # is the largest frame accepted, as Engine.IO's maxHttpBufferSize is.
         ws = BridgeSocket(
             pong_timeout=config.ping_timeout, heartbeat=config.ping_interval,
-            compress=config.websocket_compression, max_msg_size=config.max_payload + 1,
-            writer_limit=send_limit)
+            compress=config.websocket_compression, max_msg_size=config.max_payload + 1)
         await ws.prepare(request)  # answers a bad handshake with 400 itself
+        engine = self.sio.eio
         session = BridgeSession(ws, "b" + secrets.token_urlsafe(15), request.path,
-                                request.transport, send_limit)
+                                request.transport, config.send_budget,
+                                getattr(engine, "stalls", None))
         auth = {key: request.query[key] for key in request.query.keys()}
         self.sessions.add(session)
         try:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import struct
 from typing import Any
 
 import orjson
@@ -141,3 +142,23 @@ def encode_payload(frames: list[Frame]) -> str:
 def error_body(code: int) -> bytes:
     """The JSON body of a refused request, as the reference server writes it."""
     return orjson.dumps({"code": code, "message": ERROR_MESSAGES[code]})
+
+
+# Hand-written WebSocket frame headers (RFC 6455 5.2: FIN + opcode, unmasked server
+# frames). aiohttp's writer does one transport.write, i.e. one syscall and one TCP segment,
+# per frame; a broadcast to 1000 clients spent ~55% of its time there (bench/profile.py).
+# Gathering the frames of one loop turn per socket into one write is what the measurement
+# asks for, and aiohttp has no API for it. Compressed sockets keep aiohttp's writer.
+_TEXT, _BINARY = 0x81, 0x82
+_LEN2 = struct.Struct("!BBH").pack
+_LEN8 = struct.Struct("!BBQ").pack
+
+
+def websocket_header(binary: bool, size: int) -> bytes:
+    """The header of one unmasked, unfragmented server frame of ``size`` payload bytes."""
+    first = _BINARY if binary else _TEXT
+    if size < 126:
+        return bytes((first, size))
+    if size < 65536:
+        return _LEN2(first, 126, size)
+    return _LEN8(first, 127, size)

@@ -34,6 +34,7 @@ from .packets import (
 )
 from .request import OriginPolicy, environ_for, policy_for, refuse
 from .session import Session
+from .stall import StallWatch
 
 log = logging.getLogger("openline.engine")
 
@@ -70,8 +71,11 @@ class Engine:
         self.transports = tuple(transports or config.transports)
         self.upgrades_from_polling = ["websocket"] if "websocket" in self.transports else []
         self.compression = config.websocket_compression
-        # a peer may fall this far behind before it is dropped
-        self.send_buffer_limit = send_buffer_limit or max(16 * self.max_payload, 1 << 20)
+        # unsent bytes a peer may have before it is closed (session.py), and how long they
+        # may make no progress (stall.py)
+        self.send_budget = send_buffer_limit or config.send_budget
+        self.send_grace = config.send_grace
+        self.stalls = StallWatch(self.send_grace)
         self.origins = OriginPolicy(config.cors_origins, config.trusted_proxies)
         self.logger = logger if isinstance(logger, logging.Logger) else log
         self.sessions: dict[str, Session] = {}
@@ -169,6 +173,7 @@ class Engine:
         """Close every session: pending polls end with the close packet, sockets close."""
         await self.disconnect()
         self.sessions.clear()
+        self.stalls.stop()
         if self._tasks:
             await asyncio.wait(list(self._tasks), timeout=5)
 

@@ -2,23 +2,24 @@
 
 Writes go straight to the transport. On a WebSocket, ``send`` appends the framed packet
 to ``out`` and the frames gathered in one loop turn reach the socket as one write at the
-end of it (``write_out``); only when the socket cannot take more (its write buffer is not
-empty) do frames wait in ``backlog``, flushed in order by one task that lives for that
-busy spell. On long-polling, frames wait in ``queue`` until
-a GET takes them all at once. Both buffers are bounded: a peer that does not read is
-closed instead of growing the server's memory.
+end of it (``write_out``); whatever the kernel does not take at once waits in the
+transport's own buffer. Only a compressed socket's frames wait in ``backlog`` for
+aiohttp's writer, flushed in order by one task that lives for that busy spell. On
+long-polling, frames wait in ``queue`` until a GET takes them all at once. Nothing
+waits for the peer, and what is held for one is bounded by --send-budget: a peer that
+does not read is closed instead of growing the server's memory or stalling whoever
+emits to it (stall.py closes one that makes no progress for --send-grace).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import struct
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import WSMsgType, web
 
-from .packets import CLOSE_FRAME, NOOP_FRAME, Frame, encode_payload
+from .packets import CLOSE_FRAME, NOOP_FRAME, Frame, encode_payload, websocket_header
 
 if TYPE_CHECKING:
     from .server import Engine
@@ -27,25 +28,9 @@ log = logging.getLogger("openline.engine")
 
 _SEND_ERRORS = (ConnectionError, RuntimeError)  # aiohttp: reset / closing transport
 
-# Hand-written WebSocket frame headers (RFC 6455 5.2: FIN + opcode, unmasked server
-# frames). aiohttp's writer does one transport.write, i.e. one syscall and one TCP segment,
-# per frame; a broadcast to 1000 clients spent ~55% of its time there (bench/profile.py).
-# Gathering the frames of one loop turn per socket into one write is what the measurement
-# asks for, and aiohttp has no API for it. Compressed sockets keep aiohttp's writer.
-_TEXT, _BINARY = 0x81, 0x82
-_LEN2 = struct.Struct("!BBH").pack
-_LEN8 = struct.Struct("!BBQ").pack
 # Past this many gathered bytes the write happens at once, so a burst within one loop
-# turn meets the socket's back-pressure (and the bounded backlog) as it did unbatched.
+# turn is counted against the send budget as it goes, as it was unbatched.
 _OUT_LIMIT = 1 << 16
-
-
-def _header(first: int, size: int) -> bytes:
-    if size < 126:
-        return bytes((first, size))
-    if size < 65536:
-        return _LEN2(first, 126, size)
-    return _LEN8(first, 127, size)
 
 
 class Session:
@@ -55,7 +40,7 @@ class Session:
         "sid", "engine", "environ", "transport", "ws", "socket", "probe", "upgrade_timer",
         "queue", "queued", "poll", "posting", "backlog", "backlogged", "flusher",
         "timer", "awaiting_pong", "closed", "lingering", "closing", "stalled", "user_session",
-        "out", "parser",
+        "out", "parser", "written",
     )
 
     def __init__(self, engine: Engine, sid: str, environ: dict[str, Any], transport: str) -> None:
@@ -84,6 +69,7 @@ class Session:
         self.stalled = False  # closed because the peer stopped reading
         self.user_session: dict[str, Any] | None = None  # Engine.get_session makes it
         self.out: bytearray | None = None  # framed bytes gathered this loop turn
+        self.written = 0  # bytes handed to the socket (StallWatch sees progress in it)
         # The packet class of the layer above (Socket.IO: JSON or msgpack), chosen by that
         # layer from the first message; the engine itself never reads it.
         self.parser: Any = None
@@ -92,21 +78,20 @@ class Session:
         return f"<Session {self.sid} {self.transport}{' closed' if self.closed else ''}>"
 
     # --- writing ----------------------------------------------------------
+    # Nothing here waits for the peer: a frame is written to the socket's buffer (or the
+    # polling queue) at once, and the bytes held for one client are bounded by the send
+    # budget, counted honestly: what the transport has not handed to the kernel yet, what
+    # is gathered for this loop turn and what waits for aiohttp's writer (compressed
+    # sockets). A client that would go over it is closed; one whose unsent bytes make no
+    # progress for --send-grace is closed by the engine's StallWatch (stall.py).
 
     async def send(self, frame: Frame) -> None:
-        """Write one frame now if the transport can take it, else buffer it."""
-        if self.send_nowait(frame):
-            return
-        try:  # a compressed socket: aiohttp's writer compresses and frames it
-            await self.ws.send_frame(  # type: ignore[union-attr]
-                frame.wire, WSMsgType.BINARY if frame.binary else WSMsgType.TEXT)
-        except _SEND_ERRORS:
-            self._transport_lost()
+        """``send_nowait`` for callers that await; it never waits for the peer."""
+        self.send_nowait(frame)
 
     def send_nowait(self, frame: Frame) -> bool:
-        """``send`` without a coroutine (an ack per event made one: ~3% of the latency
-        bench); False only when the frame needs aiohttp's writer, for which the caller
-        awaits ``send``."""
+        """Take one frame for the peer without waiting; True (the frame is taken or, for a
+        closed session, dropped)."""
         if self.closed:
             return True
         ws = self.ws
@@ -114,16 +99,18 @@ class Session:
             self.push(frame)
             return True
         socket = self.socket
-        # aiohttp writes the frame to the socket before it waits for a drain, so a frame
-        # that goes out directly is never overtaken; once the socket is full, frames queue
-        # behind the flusher until it has caught up.
-        if self.flusher is not None or (socket is not None and socket.get_write_buffer_size()):
+        if socket is None or ws.compress or self.flusher is not None:
+            # aiohttp's writer frames (and compresses) it, from one task per busy spell
             self._defer(frame)
             return True
-        if socket is None or ws.compress:
-            return False
         wire = frame.wire
         out = self.out
+        held = socket.get_write_buffer_size() + len(wire)
+        if out is not None:
+            held += len(out)
+        if held > self.engine.send_budget:
+            self._overflow(held)
+            return True
         if out is None:
             out = self.out = bytearray()
             pending = self.engine.pending_writes
@@ -131,7 +118,7 @@ class Session:
                 pending.append(self)
             else:
                 asyncio.get_running_loop().call_soon(self.write_out)
-        out += _header(_BINARY if frame.binary else _TEXT, len(wire))
+        out += websocket_header(frame.binary, len(wire))
         out += wire
         if len(out) > _OUT_LIMIT:
             self.write_out()
@@ -139,7 +126,7 @@ class Session:
 
     def write_out(self) -> None:
         """Write the frames gathered by ``send`` in one go (before anything that must
-        follow them on the socket: a backlog flush, a close frame)."""
+        follow them on the socket: a close frame)."""
         out = self.out
         if not out:
             return
@@ -149,18 +136,21 @@ class Session:
             self._transport_lost()
             return
         socket.write(bytes(out))
+        self.written += len(out)
+        if socket.get_write_buffer_size():  # the kernel did not take it all: watch it
+            self.engine.stalls.note(self)
 
     def push(self, frame: Frame) -> None:
         """Buffer one frame for the current transport (callable from plain callbacks)."""
         if self.closed:
             return
         if self.ws is not None:
-            self._defer(frame)
+            self.send_nowait(frame)
             return
         self.queue.append(frame)
         self.queued += len(frame.wire)
-        if self.queued > self.engine.send_buffer_limit:
-            self._overflow()
+        if self.queued > self.engine.send_budget:
+            self._overflow(self.queued)
             return
         poll = self.poll
         if poll is not None and not poll.done():
@@ -172,27 +162,52 @@ class Session:
             backlog = self.backlog = []
         backlog.append(frame)
         self.backlogged += len(frame.wire)
-        if self.backlogged > self.engine.send_buffer_limit:
-            self._overflow()
-        elif self.flusher is None:
+        held = self.backlogged + (self.socket.get_write_buffer_size() if self.socket else 0)
+        if held > self.engine.send_budget:
+            self._overflow(held)
+            return
+        if self.flusher is None:
             self.flusher = asyncio.ensure_future(self._flush())
+        self.engine.stalls.note(self)
 
     async def _flush(self) -> None:
-        self.write_out()  # frames accepted before the socket filled up go first
+        self.write_out()  # frames accepted before go first
         try:
             while self.backlog and self.ws is not None:
-                frames, self.backlog, self.backlogged = self.backlog, None, 0
-                for frame in frames:
+                frames, self.backlog = self.backlog, None
+                for frame in frames:  # counted as held until aiohttp's writer has them
                     await self.ws.send_frame(
                         frame.wire, WSMsgType.BINARY if frame.binary else WSMsgType.TEXT)
+                    self.backlogged -= len(frame.wire)
+                    self.written += len(frame.wire)
         except _SEND_ERRORS:
             self._transport_lost()
         finally:
             self.flusher = None
 
-    def _overflow(self) -> None:
-        log.warning("closing %s: send buffer over %d bytes (the peer is not reading)",
-                    self.sid, self.engine.send_buffer_limit)
+    # what the engine's StallWatch reads (stall.py)
+    def unsent(self) -> int:
+        socket = self.socket
+        held = self.backlogged + (len(self.out) if self.out else 0)
+        if socket is not None and not socket.is_closing():
+            held += socket.get_write_buffer_size()
+        return held
+
+    def drained(self) -> int:
+        socket = self.socket
+        return self.written - (socket.get_write_buffer_size() if socket is not None else 0)
+
+    def stall(self, unsent: int, seconds: float) -> None:
+        log.warning("closing %s: %d bytes unsent for %.1fs (the peer stopped reading; "
+                    "--send-grace %gs)", self.sid, unsent, seconds, self.engine.send_grace)
+        self._drop_and_close()
+
+    def _overflow(self, held: int) -> None:
+        log.warning("closing %s: %d bytes unsent, over the send budget of %d bytes (the peer "
+                    "is not reading; --send-budget)", self.sid, held, self.engine.send_budget)
+        self._drop_and_close()
+
+    def _drop_and_close(self) -> None:
         self.queue, self.queued, self.backlog, self.backlogged = [], 0, None, 0
         self.out = None
         self.stalled = True
@@ -248,10 +263,11 @@ class Session:
         if ws is None:
             return
         self.write_out()
+        grace = self.engine.send_grace
         flusher = self.flusher
         if flusher is not None and not self.stalled:
             # frames already accepted go out first, unless the peer has stopped reading
-            await asyncio.wait([flusher], timeout=self.engine.ping_timeout)
+            await asyncio.wait([flusher], timeout=grace)
         flusher = self.flusher
         if self.stalled or flusher is not None:
             if flusher is not None:
@@ -259,4 +275,8 @@ class Session:
             if self.socket is not None:
                 self.socket.abort()  # a close handshake would wait behind unread data
         if not ws.closed:
-            await ws.close()
+            try:  # aiohttp's close drains the socket first, with no bound of its own
+                await asyncio.wait_for(ws.close(), grace)
+            except TimeoutError:
+                if self.socket is not None:
+                    self.socket.abort()
