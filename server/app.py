@@ -39,7 +39,7 @@ def create_app(config: Config) -> web.Application:
     bridge = Bridge(sio, config)  # WebSocket upgrades outside /socket.io/
     demo.add_routes(app, bridge.or_page)  # GET / is the client_demo page
     app.router.add_get("/status", bridge.or_page(status_page))
-    api.add_routes(app, sio, config.api_token)
+    api.add_routes(app, sio, config)
     bridge.install(app)  # last: its catch-all route takes what no other route does
     app.cleanup_ctx.append(_cluster)
     app.on_shutdown.append(_shutdown)
