@@ -97,7 +97,8 @@ def redis_server() -> Iterator[tuple[int, str]]:
 @contextlib.contextmanager
 def openline(redis_url: str | None) -> Iterator[tuple[int, str]]:
     cmd = ["taskset", "-c", SERVER_CORE, sys.executable, "-m", "server", "run", "--port", "0",
-           "--plugins-dir", str(BENCH / "plugins"), "--log-level", "warning"]
+           "--plugins-dir", str(BENCH / "plugins"), "--log-level", "warning",
+           "--max-connections-per-address", "0"]  # every load client is on loopback
     if redis_url:
         cmd += ["--redis-url", redis_url]
     # taskset execs the server, so the child's pid is the server's (for its CPU time)

@@ -92,7 +92,8 @@ def server_command(kind: str, parser: str, deflate: bool) -> list[str]:
     # openline exactly as `make run` starts it, minus --reload: the parser is detected
     # per connection, so it takes no parser flag.
     cmd = [sys.executable, "-m", "server", "run", "--port", "0",
-           "--plugins-dir", str(BENCH / "plugins"), "--log-level", "warning"]
+           "--plugins-dir", str(BENCH / "plugins"), "--log-level", "warning",
+           "--max-connections-per-address", "0"]  # every load client is on loopback
     return cmd + (["--websocket-compression"] if deflate else [])
 
 

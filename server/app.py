@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from . import api, cluster, demo
+from . import api, cluster, demo, http_guard
 from .bridge import Bridge
 from .config import Config
 from .plugins import Plugin, discover
@@ -43,6 +43,7 @@ def create_app(config: Config) -> web.Application:
     bridge.install(app)  # last: its catch-all route takes what no other route does
     app.cleanup_ctx.append(_cluster)
     app.on_shutdown.append(_shutdown)
+    app.on_response_prepare.append(http_guard.name_server)
     log.info("namespaces: %s", ", ".join(p.path for p in plugins) or "(none)")
     return app
 
@@ -67,8 +68,7 @@ async def _shutdown(app: web.Application) -> None:
 def _rows(plugins: list[Plugin]) -> str:
     return "\n".join(
         f"<tr><td><code>{html.escape(p.path)}</code></td>"
-        f"<td>{html.escape(type(p.namespace).__name__)}</td>"
-        f"<td><code>{html.escape(p.origin)}</code></td></tr>"
+        f"<td>{html.escape(type(p.namespace).__name__)}</td></tr>"
         for p in plugins
     )
 
@@ -87,7 +87,7 @@ pre{{background:#f4f4f4;padding:.8rem}}</style></head><body>
 <p>A Socket.IO server: one connection, both directions at once.
 Transports: {html.escape(", ".join(config.transports))}; serializer: {html.escape(config.serializer)}.</p>
 <h2>Namespaces</h2>
-<table><tr><th>path</th><th>class</th><th>from</th></tr>
+<table><tr><th>path</th><th>class</th></tr>
 {_rows(plugins)}
 </table>
 <h2>Connect</h2>

@@ -41,6 +41,10 @@ def serve(config: Config) -> int:
         # uvloop (the optional `uvloop` extra) runs the same code faster; never required.
         import uvloop
     except ImportError:
+        uvloop = None
+    # Run outside the except block: inside it, the ImportError became the __context__ of
+    # every exception raised while serving, and each logged traceback began with it.
+    if uvloop is None:
         asyncio.run(_serve(config))
     else:
         log.debug("event loop: uvloop %s", uvloop.__version__)

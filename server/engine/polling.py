@@ -109,7 +109,8 @@ async def post(engine: Engine, session: Session, request: web.Request,
 
 async def _read_body(engine: Engine, session: Session, request: web.Request) -> str | int:
     """The body as text, or the HTTP status refusing it (413: over maxPayload, 400: binary
-    or not UTF-8), after closing the session."""
+    or not UTF-8, 408: stalled over --body-timeout between chunks), after closing the
+    session."""
     limit = engine.max_payload
     why = ""
     status = 400
@@ -120,13 +121,25 @@ async def _read_body(engine: Engine, session: Session, request: web.Request) -> 
     else:
         chunks: list[bytes] = []
         size = 0
-        async for chunk in request.content.iter_any():
-            size += len(chunk)
-            if size > limit:
-                why, status = f"POST over maxPayload {limit}", 413
-                break
-            chunks.append(chunk)
-        else:
+        content = request.content
+        stall = engine.config.body_timeout
+        try:
+            while True:
+                # here as well as in http_guard.py: an app served by another runner
+                # (aiohttp's TestServer, gunicorn) has no connection guard; under
+                # `openline run` the guard fires first and the read raises its 408
+                async with asyncio.timeout(stall):
+                    chunk = await content.readany()
+                if not chunk:
+                    break
+                size += len(chunk)
+                if size > limit:
+                    why, status = f"POST over maxPayload {limit}", 413
+                    break
+                chunks.append(chunk)
+        except (TimeoutError, web.HTTPRequestTimeout):
+            why, status = f"POST body stalled for over {stall:g} s (--body-timeout)", 408
+        if not why:
             try:
                 return b"".join(chunks).decode("utf-8")
             except UnicodeDecodeError:

@@ -1,0 +1,374 @@
+"""Connection guards for ``openline run``: what aiohttp's HTTP server leaves open.
+
+aiohttp 3.14's ``RequestHandler`` (web_protocol.py) closes a connection that sits idle
+between requests, and a fresh one that never sends a byte, after ``keepalive_timeout``
+(we pass ``--idle-timeout``). Everything else here is hand-written because it has no
+setting there:
+
+- **Head timeout** (``--header-timeout``): aiohttp waits for a request head for ever
+  once its first byte arrived, and a keep-alive timer only fires while the handler is
+  idle, so 2,000 slowloris heads trickled one byte at a time were held indefinitely.
+  Each connection gets a timer from accept (and, on keep-alive, from the first byte of
+  the next head); a head still incomplete when it fires gets 408 and the connection
+  closes. It is cancelled as soon as the head parses, so an upgraded WebSocket or a
+  long-polling GET waiting for data (a request in progress) is never touched.
+- **Body timeout** (``--body-timeout``): a body declared as 900 KB that stops after 1
+  byte kept its handler waiting for ever. While a body is arriving the time of its last
+  chunk is kept; a body silent for longer ends with 408 (the handler's read raises
+  ``HTTPRequestTimeout``) and the connection closes. Time spent with reading paused by
+  our own back-pressure does not count: then the handler is slow, not the peer.
+- **Descriptor headroom** (``--fd-headroom``): at RLIMIT_NOFILE asyncio's accept loop
+  logs a traceback per failed accept() (up to one per backlog slot, each second) and the
+  clients wait in the backlog. We refuse at once (503, ``Connection: close``) while
+  ``fd_headroom`` descriptors are still free, so accept() keeps working; when accept()
+  fails anyway (descriptors taken by something else), ``quiet_accept_errors`` turns
+  asyncio's traceback into one WARNING per interval.
+- **Connections per address** (``--max-connections-per-address``): counted per peer
+  IP at accept, before any byte is read, so a refusal costs nothing. Peers listed in
+  ``--trusted-proxies`` are not counted: every client behind them shares their address,
+  and the proxy is the place to limit its clients (nginx ``limit_conn``).
+- **Peer mistakes are not tracebacks**: aiohttp logs a malformed request line or header
+  as ERROR with a traceback ("Error handling request"); here it is one WARNING per
+  interval, and its 400 answer names no server version (``Server: openline``).
+
+Every refusal and timeout is logged through ``Throttle``: one line, then at most one
+per ``LOG_INTERVAL`` with the count of those it stood for.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import logging
+import os
+import resource
+import time
+from collections.abc import Callable
+from typing import Any
+
+from aiohttp import web
+from aiohttp.web_protocol import RequestHandler
+
+from .config import Config, Network
+
+log = logging.getLogger("openline.http")
+
+SERVER_NAME = "openline"  # the Server header: no framework or Python version for scanners
+LOG_INTERVAL = 10.0  # seconds between two lines about the same kind of refusal
+FD_RECOUNT = 1.0  # seconds between two counts of open descriptors, far from the limit
+FD_RECOUNT_NEAR = 0.1  # the same within twice the headroom of it
+
+
+def _answer(status: str, text: str) -> bytes:
+    body = text.encode()
+    return (f"HTTP/1.1 {status}\r\nServer: {SERVER_NAME}\r\nContent-Type: text/plain\r\n"
+            f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n").encode() + body
+
+
+AT_CAPACITY = _answer("503 Service Unavailable", "server at capacity, try again later\n")
+TOO_MANY_FROM_YOU = _answer("503 Service Unavailable", "too many connections from your address\n")
+HEAD_TIMEOUT = _answer("408 Request Timeout", "request head not received in time\n")
+
+
+async def name_server(request: web.Request, response: web.StreamResponse) -> None:
+    """``on_response_prepare``: ``Server: openline`` instead of aiohttp's and Python's
+    versions, on every response the app prepares (101 handshakes included)."""
+    response.headers["Server"] = SERVER_NAME
+
+
+class Throttle:
+    """One log line now, then at most one per ``interval``, counting what it skipped."""
+
+    __slots__ = ("level", "interval", "_next", "_skipped")
+
+    def __init__(self, level: int, interval: float = LOG_INTERVAL) -> None:
+        self.level = level
+        self.interval = interval
+        self._next = 0.0
+        self._skipped = 0
+
+    def note(self, message: str, *args: Any) -> None:
+        now = time.monotonic()
+        if now < self._next:
+            self._skipped += 1
+            return
+        self._next = now + self.interval
+        if self._skipped:
+            message += " (and %d more in the last %.0f s)"
+            args = (*args, self._skipped, self.interval)
+            self._skipped = 0
+        log.log(self.level, message, *args)
+
+
+def _trusted(address: str, trusted: tuple[Network, ...]) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in net for net in trusted)
+
+
+def _count_fds() -> int | None:
+    """Open descriptors of this process, or None where the OS does not list them."""
+    for listing in ("/proc/self/fd", "/dev/fd"):
+        try:
+            return len(os.listdir(listing)) - 1  # minus the one listdir itself opened
+        except OSError:
+            continue
+    return None
+
+
+class FdBudget:
+    """Whether one more connection would leave fewer than ``headroom`` descriptors free.
+
+    Counting /proc/self/fd costs O(open descriptors), too much per accept at 20,000
+    clients; so the count is taken at most every FD_RECOUNT s (FD_RECOUNT_NEAR near the
+    limit) and in between estimated as "descriptors not ours at the last count + our
+    open connections", never below the new socket's own number.
+    """
+
+    __slots__ = ("headroom", "_others", "_counted_at", "_limit")
+
+    def __init__(self, headroom: int) -> None:
+        self.headroom = headroom
+        self._others = 0
+        self._counted_at = -FD_RECOUNT
+        self._limit = 0
+
+    def full(self, fd: int, connections: int) -> bool:
+        now = time.monotonic()
+        estimate = max(self._others + connections, fd + 1)
+        near = estimate >= self._limit - 3 * self.headroom
+        if now - self._counted_at >= (FD_RECOUNT_NEAR if near else FD_RECOUNT):
+            self._counted_at = now
+            soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+            self._limit = soft if soft != resource.RLIM_INFINITY else 1 << 62
+            counted = _count_fds()
+            if counted is not None:
+                self._others = max(0, counted - connections)
+                estimate = max(counted, fd + 1)
+        return estimate > self._limit - self.headroom
+
+    @property
+    def limit(self) -> int:
+        return self._limit
+
+
+class Guard:
+    """State shared by every connection of one listening server."""
+
+    def __init__(self, config: Config) -> None:
+        self.header_timeout = config.header_timeout
+        self.body_timeout = config.body_timeout
+        self.per_address = config.max_connections_per_address
+        self.trusted: tuple[Network, ...] = config.trusted_proxies
+        self.fds = FdBudget(config.fd_headroom)
+        self.connections = 0
+        self.by_address: dict[str, int] = {}
+        self.log_capacity = Throttle(logging.WARNING)
+        self.log_address = Throttle(logging.WARNING)
+        self.log_accept = Throttle(logging.WARNING)
+        self.log_malformed = Throttle(logging.WARNING)
+        self.log_timeout = Throttle(logging.INFO)
+
+    def admit(self, transport: asyncio.Transport) -> tuple[bytes | None, str | None]:
+        """(refusal to send, None) or (None, the address counted for this connection)."""
+        sock = transport.get_extra_info("socket")
+        if sock is not None and self.fds.full(sock.fileno(), self.connections):
+            self.log_capacity.note(
+                "refusing new connections: within --fd-headroom %d of the open-files limit %d",
+                self.fds.headroom, self.fds.limit)
+            return AT_CAPACITY, None
+        self.connections += 1
+        if self.per_address is None:
+            return None, None
+        peer = transport.get_extra_info("peername")
+        address = peer[0] if isinstance(peer, tuple) else None
+        if not address or (self.trusted and _trusted(address, self.trusted)):
+            return None, None
+        count = self.by_address.get(address, 0)
+        if count >= self.per_address:
+            self.connections -= 1
+            self.log_address.note("refusing a connection from %s: %d open from that address "
+                                  "(--max-connections-per-address)", address, count)
+            return TOO_MANY_FROM_YOU, None
+        self.by_address[address] = count + 1
+        return None, address
+
+    def release(self, address: str | None) -> None:
+        self.connections -= 1
+        if address is not None:
+            count = self.by_address.pop(address, 1) - 1
+            if count:
+                self.by_address[address] = count
+
+
+class GuardedHandler(RequestHandler):
+    """aiohttp's HTTP/1.1 protocol with the head and body timeouts and the admission
+    check of ``Guard`` (module docstring)."""
+
+    __slots__ = ("_guard", "_admitted", "_address", "_head_timer", "_body", "_body_timer",
+                 "_body_seen")
+
+    def __init__(self, manager: web.Server, *, guard: Guard, **kwargs: Any) -> None:
+        super().__init__(manager, **kwargs)
+        self._guard = guard
+        self._admitted = False
+        self._address: str | None = None
+        self._head_timer: asyncio.TimerHandle | None = None
+        self._body: Any = None  # the StreamReader of a body still arriving
+        self._body_timer: asyncio.TimerHandle | None = None
+        self._body_seen = 0.0
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        refusal, self._address = self._guard.admit(transport)  # type: ignore[arg-type]
+        if refusal is not None:
+            # answered before reading anything; aiohttp never sees this connection
+            transport.write(refusal)  # type: ignore[attr-defined]
+            transport.close()
+            return
+        self._admitted = True
+        super().connection_made(transport)
+        self._head_timer = self._loop.call_later(self._guard.header_timeout, self._head_expired)
+
+    def connection_lost(self, exc: BaseException | None) -> None:
+        if not self._admitted:
+            return
+        self._admitted = False
+        self._guard.release(self._address)
+        self._stop_timers()
+        super().connection_lost(exc)
+
+    def _stop_timers(self) -> None:
+        if self._head_timer is not None:
+            self._head_timer.cancel()
+            self._head_timer = None
+        if self._body_timer is not None:
+            self._body_timer.cancel()
+            self._body_timer = None
+        self._body = None
+
+    def data_received(self, data: bytes) -> None:
+        if self._body is not None:
+            self._body_seen = self._loop.time()
+        # _waiter is set only while aiohttp waits for the next request: these bytes
+        # begin a head (not a body, not WebSocket frames)
+        idle = self._waiter is not None
+        super().data_received(data)
+        messages = self._messages
+        if messages:
+            if self._head_timer is not None:
+                self._head_timer.cancel()
+                self._head_timer = None
+            payload = messages[-1][1]
+            if self._body is None and not payload.is_eof():
+                self._watch_body(payload)
+        elif idle and self._head_timer is None and data and not self._force_close:
+            self._head_timer = self._loop.call_later(self._guard.header_timeout, self._head_expired)
+
+    def _head_expired(self) -> None:
+        self._head_timer = None
+        waiting = self._waiter is not None and not self._waiter.done()
+        if self.transport is None or self._messages or not waiting:
+            return
+        self._guard.log_timeout.note("closing a connection from %s: no complete request head "
+                                     "in %g s (--header-timeout)", self._peer(),
+                                     self._guard.header_timeout)
+        self.transport.write(HEAD_TIMEOUT)
+        self.force_close()
+
+    def _watch_body(self, payload: Any) -> None:
+        self._body = payload
+        self._body_seen = now = self._loop.time()
+        self._body_timer = self._loop.call_at(now + self._guard.body_timeout, self._check_body)
+
+    def _check_body(self) -> None:
+        self._body_timer = None
+        payload, timeout = self._body, self._guard.body_timeout
+        if payload is None or payload.is_eof() or payload.exception() is not None \
+                or self.transport is None:
+            self._body = None
+            return
+        now = self._loop.time()
+        if self._reading_paused:  # our back-pressure: the handler is slow, not the peer
+            self._body_seen = now
+        if now < self._body_seen + timeout:
+            self._body_timer = self._loop.call_at(self._body_seen + timeout, self._check_body)
+            return
+        self._body = None
+        self._guard.log_timeout.note("ending a request from %s: its body stalled for %g s "
+                                     "(--body-timeout)", self._peer(), timeout)
+        self.close()  # parse no more bytes; the connection closes after this response
+        request = self._current_request
+        if request is not None and request.content is payload:
+            stalled = web.HTTPRequestTimeout(text="request body stalled\n")
+            stalled.force_close()
+            payload.set_exception(stalled)  # the handler's read raises it: aiohttp sends 408
+            payload.feed_eof()
+        else:  # the handler already answered and aiohttp lingers reading the rest
+            payload.feed_eof()
+            self.force_close()
+
+    def _peer(self) -> str:
+        peer = self.peername
+        return str(peer[0]) if isinstance(peer, tuple) else "?"
+
+    def handle_error(self, request: Any, status: int = 500, exc: BaseException | None = None,
+                     message: str | None = None) -> web.StreamResponse:
+        if status == 400 or isinstance(exc, ConnectionError):
+            # the peer's mistake (a malformed request) or the peer gone: not our traceback
+            if status == 400:
+                self._guard.log_malformed.note("malformed HTTP request from %s: %s",
+                                               self._peer(), message or exc)
+            if request.writer.output_size > 0:
+                raise ConnectionError("response already started")
+            response = web.Response(status=status, text=message or "",
+                                    headers={"Server": SERVER_NAME})
+            response.force_close()
+            return response
+        response = super().handle_error(request, status, exc, message)
+        response.headers["Server"] = SERVER_NAME
+        return response
+
+
+class GuardedServer(web.Server):
+    """aiohttp's low-level server, making ``GuardedHandler`` protocols."""
+
+    def __init__(self, base: web.Server, guard: Guard) -> None:
+        # aiohttp's Server keeps the handler arguments only in _kwargs; a new one with the
+        # same arguments is the only way to choose the protocol class
+        super().__init__(base.request_handler, request_factory=base.request_factory,
+                         handler_cancellation=base.handler_cancellation,
+                         loop=base._loop, **base._kwargs)
+        self.guard = guard
+
+    def __call__(self) -> RequestHandler:
+        return GuardedHandler(self, loop=self._loop, guard=self.guard, **self._kwargs)
+
+
+class GuardedRunner(web.AppRunner):
+    """``web.AppRunner`` whose server is a ``GuardedServer``."""
+
+    def __init__(self, app: web.Application, guard: Guard, **kwargs: Any) -> None:
+        super().__init__(app, **kwargs)
+        self.guard = guard
+
+    async def _make_server(self) -> web.Server:
+        return GuardedServer(await super()._make_server(), self.guard)
+
+
+def quiet_accept_errors(loop: asyncio.AbstractEventLoop, guard: Guard) -> None:
+    """Turn asyncio's "socket.accept() out of system resource" traceback (logged for
+    every failed accept, then retried a second later) into one WARNING per interval."""
+    previous: Callable[..., Any] | None = loop.get_exception_handler()
+
+    def handle(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        if context.get("message") == "socket.accept() out of system resource":
+            guard.log_accept.note("cannot accept connections: %s (retrying every second)",
+                                  context.get("exception"))
+        elif previous is not None:
+            previous(loop, context)
+        else:
+            loop.default_exception_handler(context)
+
+    loop.set_exception_handler(handle)

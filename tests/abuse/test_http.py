@@ -1,0 +1,377 @@
+"""HTTP and connection attacks on a real ``openline run``: slowloris, idle and stalled
+connections, descriptor exhaustion, connections per address, malformed-request floods,
+version disclosure. The guards live in server/http_guard.py (installed by listen.py), so
+every test here runs the server as users do, as a child process, and reads its log.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import signal
+import sys
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import aiohttp
+import pytest
+import socketio
+
+from tests.cluster.conftest import read_until
+from tests.conftest import ROOT, TEST_PLUGINS, UNIT
+
+MARGIN = 1.0 * UNIT  # how late a timeout may act on a loaded test box
+
+
+class LoggedServer:
+    """``openline run`` as a child whose whole output (stdout and stderr) is kept."""
+
+    def __init__(self, args: tuple[str, ...], nofile: int | None) -> None:
+        self.args = args
+        self.nofile = nofile
+        self.output = bytearray()
+        self.port = 0
+        self.proc: asyncio.subprocess.Process | None = None
+        self._reader: asyncio.Task[None] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def log(self) -> str:
+        return self.output.decode(errors="replace")
+
+    async def start(self) -> None:
+        argv = ["run", "--host", "127.0.0.1", "--port", "0", *self.args]
+        # the descriptor limit is lowered in the child only, before the server starts
+        code = ("import resource, runpy, sys\n"
+                f"n = {self.nofile!r}\n"
+                "if n: resource.setrlimit(resource.RLIMIT_NOFILE, (n, n))\n"
+                f"sys.argv = ['openline', *{argv!r}]\n"
+                "runpy.run_module('server', run_name='__main__')\n")
+        self.proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-c", code, cwd=str(ROOT), env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+        assert self.proc.stdout is not None
+        match = await read_until(self.proc.stdout, r"openline listening on http://[\d.]+:(\d+)",
+                                 "openline run", timeout=20)
+        self.port = int(match.group(1))
+        self._reader = asyncio.ensure_future(self._keep(self.proc.stdout))
+
+    async def _keep(self, stream: asyncio.StreamReader) -> None:
+        while chunk := await stream.read(65536):
+            self.output.extend(chunk)
+
+    async def stop(self) -> None:
+        if self.proc is None or self.proc.returncode is not None:
+            return
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            await asyncio.wait_for(self.proc.wait(), 10 * UNIT)
+        except TimeoutError:
+            self.proc.kill()
+            await self.proc.wait()
+        if self._reader is not None:
+            await self._reader
+
+
+@pytest.fixture
+async def openline() -> AsyncIterator[Any]:
+    """``srv = await openline(*flags, nofile=None)``: a started ``LoggedServer``."""
+    servers: list[LoggedServer] = []
+
+    async def start(*args: str, nofile: int | None = None) -> LoggedServer:
+        server = LoggedServer(args, nofile)
+        servers.append(server)
+        await server.start()
+        return server
+
+    yield start
+    for server in servers:
+        await server.stop()
+
+
+Conn = tuple[asyncio.StreamReader, asyncio.StreamWriter]
+
+
+@pytest.fixture
+async def connect() -> AsyncIterator[Any]:
+    """``reader, writer = await connect(port)``: raw TCP connections, closed at teardown."""
+    writers: list[asyncio.StreamWriter] = []
+
+    async def open_one(port: int) -> Conn:
+        reader, writer = await asyncio.wait_for(asyncio.open_connection("127.0.0.1", port),
+                                                5 * UNIT)
+        writers.append(writer)
+        return reader, writer
+
+    yield open_one
+    for writer in writers:
+        writer.close()
+        try:
+            await writer.wait_closed()
+        except ConnectionError:
+            pass
+
+
+async def until_closed(reader: asyncio.StreamReader, within: float) -> tuple[bytes, float]:
+    """Everything the server sends until it closes, and how long that took; fails when
+    the connection is still open after ``within`` seconds."""
+    start = time.monotonic()
+    received = bytearray()
+    try:
+        async with asyncio.timeout(within):
+            while chunk := await reader.read(65536):
+                received.extend(chunk)
+    except TimeoutError:
+        raise AssertionError(f"still open after {within:.1f} s; got {bytes(received)[:200]!r}") \
+            from None
+    except ConnectionResetError:
+        pass
+    return bytes(received), time.monotonic() - start
+
+
+async def get(url: str, path: str = "/status") -> aiohttp.ClientResponse:
+    async with aiohttp.ClientSession() as http, http.get(url + path) as response:
+        await response.read()
+        return response
+
+
+def status_of(answer: bytes) -> int:
+    match = re.match(rb"HTTP/1\.[01] (\d{3}) ", answer)
+    assert match, f"not an HTTP response: {answer[:200]!r}"
+    return int(match.group(1))
+
+
+async def test_slowloris_heads_are_closed_within_header_timeout(openline: Any, connect: Any) -> None:
+    """300 request heads trickled a byte at a time get 408 and are closed after
+    --header-timeout; a healthy client is served meanwhile."""
+    srv = await openline("--header-timeout", "0.5")
+    conns = [await connect(srv.port) for _ in range(300)]
+    for _, writer in conns:
+        writer.write(b"GET /status HTTP/1.1\r\nHost: x\r\n")
+
+    async def trickle(writer: asyncio.StreamWriter) -> None:
+        for _ in range(30):  # a header byte every 0.1 s: never completes the head
+            await asyncio.sleep(0.1)
+            if writer.is_closing():
+                return
+            writer.write(b"X")
+
+    trickling = [asyncio.ensure_future(trickle(w)) for _, w in conns]
+    assert (await get(srv.url)).status == 200
+    results = await asyncio.gather(*(until_closed(r, 0.5 + 2 * MARGIN) for r, _ in conns))
+    assert {status_of(answer) for answer, _ in results} == {408}
+    assert max(took for _, took in results) < 0.5 + 2 * MARGIN
+    for task in trickling:
+        task.cancel()
+    for _, writer in conns:
+        writer.close()
+    assert "Traceback" not in srv.log
+
+
+async def test_silent_connection_is_closed_within_header_timeout(openline: Any, connect: Any) -> None:
+    """A connection that never sends a byte is closed after --header-timeout (0.5 s)."""
+    srv = await openline("--header-timeout", "0.5")
+    reader, writer = await connect(srv.port)
+    answer, took = await until_closed(reader, 0.5 + 2 * MARGIN)
+    assert status_of(answer) == 408 and took >= 0.4
+    writer.close()
+
+
+async def test_idle_keep_alive_connection_is_closed_after_idle_timeout(openline: Any, connect: Any) -> None:
+    """After one answered request, a keep-alive connection left idle is closed after
+    --idle-timeout (0.5 s), without a response; the head timeout (30 s) is not involved."""
+    srv = await openline("--idle-timeout", "0.5", "--header-timeout", "30")
+    reader, writer = await connect(srv.port)
+    writer.write(b"GET /status HTTP/1.1\r\nHost: x\r\n\r\n")
+    head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5 * UNIT)
+    assert status_of(head) == 200
+    length = int(re.search(rb"Content-Length: (\d+)", head, re.I).group(1))  # type: ignore[union-attr]
+    await asyncio.wait_for(reader.readexactly(length), 5 * UNIT)
+    rest, took = await until_closed(reader, 0.5 + 2 * MARGIN)
+    assert rest == b"" and 0.4 <= took < 0.5 + 2 * MARGIN
+    writer.close()
+
+
+async def polling_sid(url: str) -> str:
+    async with aiohttp.ClientSession() as http, \
+            http.get(url + "/socket.io/?EIO=4&transport=polling") as response:
+        text = await response.text()
+    match = re.search(r'"sid":"([^"]+)"', text)
+    assert match, text
+    return match.group(1)
+
+
+async def stalled_post(connect: Any, port: int, path: str, *headers: str) -> tuple[bytes, float]:
+    """A POST declaring 900,000 body bytes that sends one: what comes back, and when."""
+    reader, writer = await connect(port)
+    lines = [f"POST {path} HTTP/1.1", "Host: 127.0.0.1", "Content-Length: 900000",
+             "Content-Type: text/plain;charset=UTF-8", *headers]
+    writer.write(("\r\n".join(lines) + "\r\n\r\n").encode() + b"4")
+    try:
+        return await until_closed(reader, 0.5 + 2 * MARGIN)
+    finally:
+        writer.close()
+
+
+async def test_stalled_polling_post_ends_after_body_timeout(openline: Any, connect: Any) -> None:
+    """A long-polling POST whose body stalls after 1 of 900,000 bytes gets 408 and its
+    connection closes after --body-timeout (0.5 s)."""
+    srv = await openline("--body-timeout", "0.5")
+    sid = await polling_sid(srv.url)
+    answer, took = await stalled_post(connect, srv.port, f"/socket.io/?EIO=4&transport=polling&sid={sid}")
+    assert status_of(answer) == 408 and 0.4 <= took < 0.5 + 2 * MARGIN
+    assert "Traceback" not in srv.log
+
+
+async def test_stalled_api_post_ends_after_body_timeout(openline: Any, connect: Any) -> None:
+    """POST /api/v1/emit with a valid token whose body stalls after 1 of 900,000 bytes
+    gets 408 and its connection closes after --body-timeout (0.5 s)."""
+    srv = await openline("--body-timeout", "0.5", "--api-token", "t0ken")
+    answer, took = await stalled_post(connect, srv.port, "/api/v1/emit", "Authorization: Bearer t0ken")
+    assert status_of(answer) == 408 and 0.4 <= took < 0.5 + 2 * MARGIN
+    assert "Traceback" not in srv.log
+
+
+async def test_descriptor_exhaustion_refuses_at_once_and_quietly(openline: Any, connect: Any) -> None:
+    """With 128 descriptors and --fd-headroom 16, connections past the headroom get 503
+    at once (no hang), the log stays under 20 KB with no traceback, and once clients leave
+    the server serves again."""
+    srv = await openline("--fd-headroom", "16", "--header-timeout", "30", nofile=128)
+    held: list[Conn] = []
+    refused = 0
+    start = time.monotonic()
+    for _ in range(400):
+        reader, writer = await connect(srv.port)
+        try:  # an admitted connection says nothing until its head times out (30 s)
+            answer = await asyncio.wait_for(reader.read(200), 0.05 * UNIT)
+        except TimeoutError:
+            held.append((reader, writer))
+            continue
+        assert status_of(answer) == 503 and b"Connection: close" in answer
+        refused += 1
+        writer.close()
+    assert 64 < len(held) <= 128 - 16 and refused == 400 - len(held)
+    for _ in range(3):  # still refused at once, seconds into the flood
+        reader, writer = await connect(srv.port)
+        answer, took = await until_closed(reader, MARGIN)
+        assert status_of(answer) == 503
+        writer.close()
+    assert time.monotonic() - start < 30 * UNIT
+    assert len(srv.output) < 20_000 and "Traceback" not in srv.log, srv.log[-2000:]
+    for _, writer in held:
+        writer.close()
+    for _ in range(int(50 * UNIT)):  # the descriptors come back as the server sees the closes
+        if (await get(srv.url)).status == 200:
+            break
+        await asyncio.sleep(0.1)
+    assert (await get(srv.url)).status == 200
+
+
+async def test_sixth_connection_from_one_address_gets_503(openline: Any, connect: Any) -> None:
+    """With --max-connections-per-address 5 the sixth connection from 127.0.0.1 gets 503
+    at once; when one of the five closes, a new one is served."""
+    srv = await openline("--max-connections-per-address", "5")
+    five = [await connect(srv.port) for _ in range(5)]
+    reader, writer = await connect(srv.port)
+    answer, took = await until_closed(reader, MARGIN)
+    assert status_of(answer) == 503 and b"too many connections" in answer
+    writer.close()
+    five[0][1].close()
+    for _ in range(int(50 * UNIT)):  # the server sees the close a moment later
+        if (await get(srv.url)).status == 200:
+            break
+        await asyncio.sleep(0.1)
+    assert (await get(srv.url)).status == 200
+    for _, w in five[1:]:
+        w.close()
+
+
+async def test_malformed_request_flood_logs_little_and_no_traceback(openline: Any, connect: Any) -> None:
+    """2,000 garbage request lines each get 400 and Connection close; the server logs
+    under 5 KB for all of them and no traceback."""
+    srv = await openline()
+    before = len(srv.output)
+
+    async def garbage(i: int) -> int:
+        reader, writer = await connect(srv.port)
+        writer.write(b"GET /\x01\x7f%d HTTP/1.1 junk\r\n\r\n" % i)
+        answer, _ = await until_closed(reader, 5 * UNIT)
+        writer.close()
+        return status_of(answer)
+
+    for batch in range(20):
+        statuses = await asyncio.gather(*(garbage(batch * 100 + i) for i in range(100)))
+        assert set(statuses) == {400}
+    assert len(srv.output) - before < 5_000, srv.log[-2000:]
+    assert "Traceback" not in srv.log and "malformed HTTP request" in srv.log
+
+
+async def test_no_response_names_a_server_version(openline: Any, connect: Any) -> None:
+    """Every response (page, 404, polling handshake, 101 WebSocket handshake, aiohttp's
+    own 400, the guard's 408 and 503) says ``Server: openline`` and no version."""
+    srv = await openline("--header-timeout", "0.5", "--max-connections-per-address", "5")
+    servers: list[str] = []
+    async with aiohttp.ClientSession() as http:
+        for path in ("/status", "/nowhere", "/socket.io/?EIO=4&transport=polling"):
+            async with http.get(srv.url + path) as response:
+                servers.append(response.headers.get("Server", ""))
+        async with http.ws_connect(srv.url + "/socket.io/?EIO=4&transport=websocket") as ws:
+            servers.append(ws._response.headers.get("Server", ""))
+    reader, writer = await connect(srv.port)
+    writer.write(b"\x16\x03\x01 not http\r\n\r\n")
+    raw = [(await until_closed(reader, 5 * UNIT))[0]]
+    reader, writer = await connect(srv.port)
+    raw.append((await until_closed(reader, 0.5 + 2 * MARGIN))[0])  # 408
+    held = [await connect(srv.port) for _ in range(5)]
+    reader, writer = await connect(srv.port)
+    raw.append((await until_closed(reader, MARGIN))[0])  # 503
+    assert [status_of(a) for a in raw] == [400, 408, 503]
+    for answer in raw:
+        servers += re.findall(r"(?im)^Server: *(.*?)\r$", answer.decode(errors="replace")) or [""]
+    assert servers == ["openline"] * 7, servers
+    for _, w in held:
+        w.close()
+
+
+async def test_tracebacks_carry_no_uvloop_import_error(openline: Any) -> None:
+    """A handler's traceback in the log does not start with "No module named 'uvloop'"."""
+    srv = await openline("--plugins-dir", str(TEST_PLUGINS))
+    client = socketio.AsyncClient(reconnection=False)
+    await client.connect(srv.url, namespaces=["/test"], transports=["websocket"])
+    await client.emit("crash", namespace="/test")
+    await client.call("echo", 1, namespace="/test", timeout=5 * UNIT)  # after the crash
+    await client.disconnect()
+    await srv.stop()
+    assert "RuntimeError" in srv.log
+    assert "uvloop" not in srv.log and "During handling" not in srv.log
+
+
+async def test_status_page_shows_no_file_paths(openline: Any) -> None:
+    """/status lists each namespace's path and class but not the file it came from."""
+    srv = await openline("--plugins-dir", str(TEST_PLUGINS))
+    async with aiohttp.ClientSession() as http, http.get(srv.url + "/status") as response:
+        page = await response.text()
+    assert "/test" in page and "ProbeNamespace" in page
+    assert str(ROOT) not in page and ".py" not in page and "<th>from</th>" not in page
+
+
+@pytest.mark.parametrize("transport", ["websocket", "polling"])
+async def test_clients_outlive_short_http_timeouts(openline: Any, transport: str) -> None:
+    """A Socket.IO client (websocket, or long-polling with its GET waiting) stays connected
+    for 2 s under 0.5 s header, idle and body timeouts and still answers an emit."""
+    srv = await openline("--header-timeout", "0.5", "--idle-timeout", "0.5",
+                         "--body-timeout", "0.5")
+    client = socketio.AsyncClient(reconnection=False)
+    disconnects: list[Any] = []
+    client.on("disconnect", lambda *reason: disconnects.append(reason))
+    await client.connect(srv.url, transports=[transport])
+    await asyncio.sleep(2)  # four head and idle timeouts long
+    assert await client.call("echo", "still here", timeout=5 * UNIT) == "still here"
+    assert client.connected and not disconnects
+    await client.disconnect()
+    assert "Traceback" not in srv.log
