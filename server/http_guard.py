@@ -56,7 +56,7 @@ log = logging.getLogger("openline.http")
 SERVER_NAME = "openline"  # the Server header: no framework or Python version for scanners
 LOG_INTERVAL = 10.0  # seconds between two lines about the same kind of refusal
 FD_RECOUNT = 1.0  # seconds between two counts of open descriptors, far from the limit
-FD_RECOUNT_NEAR = 0.1  # the same within twice the headroom of it
+FD_RECOUNT_NEAR = 0.1  # the same within three times the headroom of it
 
 
 def _answer(status: str, text: str) -> bytes:
@@ -243,6 +243,9 @@ class GuardedHandler(RequestHandler):
         if self._head_timer is not None:
             self._head_timer.cancel()
             self._head_timer = None
+        self._stop_body_watch()
+
+    def _stop_body_watch(self) -> None:
         if self._body_timer is not None:
             self._body_timer.cancel()
             self._body_timer = None
@@ -255,6 +258,8 @@ class GuardedHandler(RequestHandler):
         # begin a head (not a body, not WebSocket frames)
         idle = self._waiter is not None
         super().data_received(data)
+        if self._body is not None and self._body.is_eof():  # it arrived: stop watching
+            self._stop_body_watch()
         messages = self._messages
         if messages:
             if self._head_timer is not None:
@@ -315,11 +320,16 @@ class GuardedHandler(RequestHandler):
 
     def handle_error(self, request: Any, status: int = 500, exc: BaseException | None = None,
                      message: str | None = None) -> web.StreamResponse:
-        if status == 400 or isinstance(exc, ConnectionError):
-            # the peer's mistake (a malformed request) or the peer gone: not our traceback
+        gone = isinstance(exc, ConnectionError) and (self.transport is None
+                                                     or self.transport.is_closing())
+        if status == 400 or gone:
+            # the peer's mistake (a malformed request), or a body read failing because the
+            # peer left: not our traceback
             if status == 400:
                 self._guard.log_malformed.note("malformed HTTP request from %s: %s",
                                                self._peer(), message or exc)
+            else:
+                log.debug("request from %s ended: the client left (%s)", self._peer(), exc)
             if request.writer.output_size > 0:
                 raise ConnectionError("response already started")
             response = web.Response(status=status, text=message or "",

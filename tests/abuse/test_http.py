@@ -375,3 +375,20 @@ async def test_clients_outlive_short_http_timeouts(openline: Any, transport: str
     assert client.connected and not disconnects
     await client.disconnect()
     assert "Traceback" not in srv.log
+
+
+async def test_client_leaving_mid_body_leaves_no_traceback(openline: Any, connect: Any) -> None:
+    """A client that closes its connection halfway through a body (API and polling POST)
+    costs no traceback in the log."""
+    srv = await openline("--api-token", "t0ken")
+    sid = await polling_sid(srv.url)
+    for path, extra in (("/api/v1/emit", "Authorization: Bearer t0ken\r\n"),
+                        (f"/socket.io/?EIO=4&transport=polling&sid={sid}", "")):
+        reader, writer = await connect(srv.port)
+        writer.write(f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 9000\r\n"
+                     f"{extra}\r\n4".encode())
+        await writer.drain()
+        writer.transport.abort()
+    assert (await get(srv.url)).status == 200  # the server has handled both closes by now
+    await srv.stop()
+    assert "Traceback" not in srv.log, srv.log[-3000:]
