@@ -9,6 +9,13 @@ whose last step was a connect ends at once, so idle connections hold no task.
 
 Each worker runs in a write scope (server/write_scope.py): the frames its steps send
 leave when it suspends, so the acks of events that arrived together share one write.
+
+Bounds (a client that floods a slow handler held ~450 MB with 1M events, and each of
+them logged a WARNING once it had gone): at most ``max_queued`` events wait per client;
+one more drops the waiting events, calls ``on_flood`` once (its caller closes the
+session) and drops that client's later events until ``end``. A session that ends drops
+its waiting events quietly: they would only have found their client gone. Other steps
+(connects, chained disconnects) always run: they settle the manager's bookkeeping.
 """
 
 from __future__ import annotations
@@ -16,6 +23,8 @@ from __future__ import annotations
 import asyncio
 import collections
 import logging
+import sys
+from collections.abc import Callable
 from typing import Any
 
 from .write_scope import written_on_suspend
@@ -25,14 +34,17 @@ log = logging.getLogger("openline.realtime")
 SWEEP_INTERVAL = 1.0  # seconds between checks for parked workers to end
 
 
+Step = tuple[Any, tuple[Any, ...], "asyncio.Future[None] | None", bool]  # ..., is an event
+
+
 class _Client:
     """One client's queued steps and the worker running them."""
 
-    __slots__ = ("steps", "task", "wake", "linger", "parked_at", "ended")
+    __slots__ = ("steps", "task", "wake", "linger", "parked_at", "ended", "room")
 
-    def __init__(self) -> None:
-        self.steps: collections.deque[tuple[Any, tuple[Any, ...], asyncio.Future[None] | None]] = \
-            collections.deque()
+    def __init__(self, room: int) -> None:
+        self.steps: collections.deque[Step] = collections.deque()
+        self.room = room  # events it may still queue: max_queued, 0 once it has flooded
         self.task: asyncio.Task[None] | None = None
         self.wake: asyncio.Future[bool] | None = None  # set while parked
         self.linger = False  # park when idle (it has run an event) rather than end
@@ -41,8 +53,12 @@ class _Client:
 
 
 class ClientSteps:
-    def __init__(self, engine: Any) -> None:
+    def __init__(self, engine: Any, max_queued: int = sys.maxsize,
+                 on_flood: Callable[[str], None] | None = None) -> None:
         self.engine = engine  # the write scope's engine; None: frames go out as usual
+        self.max_queued = max_queued
+        self.on_flood = on_flood
+        self.flooded: set[str] = set()  # over max_queued, until end(): events dropped
         self.clients: dict[str, _Client] = {}
         self.parked: set[_Client] = set()
         self.sweeps = 0
@@ -51,23 +67,40 @@ class ClientSteps:
     def add(self, eio_sid: str, step: Any, args: tuple[Any, ...], *, linger: bool = False,
             settled: asyncio.Future[None] | None = None) -> None:
         """Queue ``step(*args)`` after the client's earlier steps; ``settled`` gets its
-        result (None) once it has run; ``linger``: it is an event (see the module doc)."""
+        result (None) once it has run; ``linger``: it is an event (see the module doc),
+        dropped when the client has ``max_queued`` events waiting (``on_flood`` is called)."""
         client = self.clients.get(eio_sid)
         if client is None:
-            client = self.clients[eio_sid] = _Client()
+            if linger and eio_sid in self.flooded:
+                return
+            client = self.clients[eio_sid] = _Client(self.max_queued)
             client.task = asyncio.get_running_loop().create_task(self._work(eio_sid, client))
-        client.steps.append((step, args, settled))
+        elif linger and len(client.steps) >= client.room:  # the one check per event
+            if client.room:
+                self._flood(eio_sid, client)
+            return
+        client.steps.append((step, args, settled, linger))
         if linger:
             client.linger = True
         if client.wake is not None:
             self._unpark(client, True)
 
     def end(self, eio_sid: str) -> None:
-        """The client's session ended: its worker runs what is queued, then ends."""
+        """The client's session ended: its waiting events are dropped, its worker runs
+        the other steps queued, then ends."""
+        self.flooded.discard(eio_sid)
         client = self.clients.pop(eio_sid, None)
         if client is not None:
             client.ended = True
+            _drop_events(client.steps)
             self._unpark(client, False)
+
+    def _flood(self, eio_sid: str, client: _Client) -> None:
+        client.room = 0
+        self.flooded.add(eio_sid)  # for a worker started after this one has ended
+        _drop_events(client.steps)
+        if self.on_flood is not None:
+            self.on_flood(eio_sid)
 
     def _unpark(self, client: _Client, more: bool) -> None:
         """Wake a parked worker: ``more`` True to run its queue, False to end."""
@@ -90,7 +123,7 @@ class ClientSteps:
         try:
             while True:
                 while steps:
-                    step, args, settled = steps.popleft()
+                    step, args, settled, _ = steps.popleft()
                     try:  # each step stands alone, as a task of its own did
                         await step(*args)
                     except asyncio.CancelledError:
@@ -115,7 +148,7 @@ class ClientSteps:
             if self.clients.get(eio_sid) is client:
                 del self.clients[eio_sid]
             self._unpark(client, False)
-            for _, _, settled in steps:  # cancelled with steps queued
+            for _, _, settled, _ in steps:  # cancelled with steps queued
                 if settled is not None and not settled.done():
                     settled.set_result(None)
 
@@ -127,3 +160,16 @@ class ClientSteps:
             self._unpark(client, False)
         if self.parked:
             self.sweeper = asyncio.get_running_loop().call_later(SWEEP_INTERVAL, self._sweep)
+
+
+def _drop_events(steps: collections.deque[Step]) -> None:
+    """Remove the events from a queue (at most max_queued of them), keeping other steps."""
+    if steps:
+        kept = []
+        for each in steps:
+            if not each[3]:
+                kept.append(each)
+            elif each[2] is not None and not each[2].done():
+                each[2].set_result(None)
+        steps.clear()
+        steps.extend(kept)

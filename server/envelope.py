@@ -14,12 +14,17 @@ is a plain text frame, with one bytes argument a binary frame; other events are
 ``{"event": E, "data": [args…]}`` (plus ``"id"`` when the server wants an ack); acks are
 ``{"ack": N, "data": [args…]}``. Bytes inside JSON travel as ``{"$binary": "<base64>"}``
 both ways. Refusals and server disconnects become ``Close`` instructions.
+
+Every malformed envelope raises ``EnvelopeError`` saying what is wrong (the bridge
+answers it with an ``error`` event and keeps the connection), never another exception:
+the arguments an envelope carries may nest ``max_depth`` deep (--max-json-depth),
+counted as for a Socket.IO packet (the argument list is level 1, so ``"data": [[1]]``
+is 2), and are checked before ``$binary`` members are decoded.
 """
 
 from __future__ import annotations
 
 import base64
-import binascii
 import json as _stdlib_json
 from dataclasses import dataclass
 from typing import Any
@@ -27,8 +32,9 @@ from typing import Any
 import orjson
 from socketio import packet as sio_packet
 
+from .config import Config
 from .errors import EnvelopeError
-from .packet_rules import RESERVED_EVENTS
+from .packet_rules import RESERVED_EVENTS, json_may_nest, nested_deeper
 from .realtime import INVALID_NAMESPACE as _INVALID_NAMESPACE
 
 EVENT_KEYS = frozenset({"event", "data", "id"})
@@ -42,6 +48,7 @@ CLOSE_GOING_AWAY = 1001
 CLOSE_REFUSED = 4403  # 4000-4999 are for applications (RFC 6455 §7.4.2): HTTP 403's cousin
 CLOSE_NO_NAMESPACE = 4404
 INVALID_NAMESPACE = _INVALID_NAMESPACE["message"]
+DEFAULT_MAX_DEPTH = Config.__dataclass_fields__["max_json_depth"].default
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,7 +78,7 @@ class Inbound:
 # --- client → server -----------------------------------------------------------
 
 
-def decode_frame(data: str | bytes) -> Inbound:
+def decode_frame(data: str | bytes, max_depth: int = DEFAULT_MAX_DEPTH) -> Inbound:
     """The event or ack a client frame stands for; EnvelopeError says what is wrong."""
     if not isinstance(data, str):
         return Inbound("message", [bytes(data)])
@@ -79,17 +86,26 @@ def decode_frame(data: str | bytes) -> Inbound:
         return Inbound("message", [data])
     try:
         obj = orjson.loads(data)
-    except orjson.JSONDecodeError:
+    except orjson.JSONDecodeError as exc:
+        if str(exc).startswith("depth limit exceeded"):  # orjson's own, at 1024
+            raise EnvelopeError(f"nested deeper than {max_depth}") from None
         return Inbound("message", [data])  # text that merely starts with "{"
     if not isinstance(obj, dict):
         return Inbound("message", [data])
-    if BINARY_KEY in data:
-        obj = _from_binary(obj)
     if "event" in obj:
-        return _event(obj)
-    if "ack" in obj:
-        return _ack(obj)
-    return Inbound("message", [data])
+        inbound = _event(obj)
+    elif "ack" in obj:
+        inbound = _ack(obj)
+    else:
+        return Inbound("message", [data])
+    # the envelope's own object and a one-value "data" are not levels of the arguments:
+    # an argument list one level deeper than max_depth needs max_depth + 1 openers
+    if len(data) > max_depth and json_may_nest(data, max_depth) \
+            and nested_deeper(inbound.args, max_depth):
+        raise EnvelopeError(f"nested deeper than {max_depth}")
+    if BINARY_KEY in data:
+        return Inbound(inbound.name, _from_binary(inbound.args), inbound.id, inbound.ack)
+    return inbound
 
 
 def _event(obj: dict[str, Any]) -> Inbound:
@@ -128,6 +144,8 @@ def _args(obj: dict[str, Any]) -> list[Any]:
 
 
 def _from_binary(value: Any) -> Any:
+    """``value`` with each ``{"$binary": …}`` replaced by its bytes. Recursive, but only
+    over values already held to max_depth."""
     if isinstance(value, dict):
         if len(value) == 1 and BINARY_KEY in value:
             encoded = value[BINARY_KEY]
@@ -135,7 +153,7 @@ def _from_binary(value: Any) -> Any:
                 raise EnvelopeError("$binary must be a base64 string")
             try:
                 return base64.b64decode(encoded, validate=True)
-            except binascii.Error:
+            except ValueError:  # binascii.Error, or a non-ASCII character
                 raise EnvelopeError("$binary is not valid base64") from None
         return {k: _from_binary(v) for k, v in value.items()}
     if isinstance(value, list):

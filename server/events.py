@@ -9,6 +9,13 @@ handler set-up, an ack the encoders refuse) takes python-socketio's general path
 
 One client's events run in the order sent (server/client_steps.py); other clients' run
 concurrently.
+
+Limits on this path cost one compare each per event: nesting past --max-json-depth
+(server/packet_rules.py: checked only for frames long and bracket-rich enough to hold
+it), --max-queued-events (ClientSteps), and --rate-limit: a token bucket per Engine.IO
+session, refilled from the monotonic clock read once per event; an event over the rate
+is dropped (its ack, if it asked for one, never comes) and the client gets at most one
+``error`` event per second saying so. Nothing is logged per dropped event.
 """
 
 from __future__ import annotations
@@ -16,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
+import time
 from typing import Any
 
 import msgpack
@@ -27,7 +35,14 @@ from .client_steps import ClientSteps
 from .engine import Engine
 from .engine.packets import Frame
 from .errors import EventError, ProtocolError
-from .packet_rules import check_event, check_id, check_namespace
+from .packet_rules import (
+    check_depth,
+    check_event,
+    check_id,
+    check_namespace,
+    json_may_nest,
+    msgpack_may_nest,
+)
 from .parsers import JsonPacket, MsgPackPacket, ext_hook
 
 log = logging.getLogger("openline.realtime")
@@ -68,6 +83,17 @@ def decode_json_event(text: str) -> tuple[str | None, int | None, Any] | None:
     return namespace, int(text[pos:end]) if end > pos else None, orjson.loads(text[end:])
 
 
+class _Bucket:
+    """One client's token bucket (--rate-limit, --rate-burst)."""
+
+    __slots__ = ("tokens", "at", "told")
+
+    def __init__(self, tokens: float, at: float) -> None:
+        self.tokens = tokens
+        self.at = at  # monotonic time of the last refill
+        self.told = -1.0  # when the client was last sent the rate-limit error
+
+
 class EventPath(socketio.AsyncServer):
     """The event half of OpenlineServer (see the module docstring)."""
 
@@ -76,6 +102,10 @@ class EventPath(socketio.AsyncServer):
     _steps: ClientSteps  # each client's steps, in order
     _foreign: dict[str, Any]
     _coroutine_handlers: dict[Any, bool]
+    _max_depth: int  # --max-json-depth
+    _rate: float | None  # --rate-limit; None: off
+    _burst: int  # --rate-burst
+    _buckets: dict[str, _Bucket]  # eio_sid -> its bucket, while the rate limit is on
 
     def _take_message(self, session: Any, data: str | bytes) -> bool:
         """The engine's hand-off of a message as it is parsed (server/engine/direct.py):
@@ -100,6 +130,8 @@ class EventPath(socketio.AsyncServer):
             if event is None:
                 return False
             namespace, ack_id, args = event
+            if len(data) > self._max_depth and json_may_nest(data, self._max_depth):
+                check_depth(args, self._max_depth)
         elif parser is MsgPackPacket:
             if type(data) is str:
                 return False
@@ -109,6 +141,8 @@ class EventPath(socketio.AsyncServer):
             namespace, ack_id, args = decoded["nsp"], decoded.get("id"), decoded.get("data")
             check_namespace(namespace)
             check_id(ack_id)
+            if len(data) > self._max_depth and msgpack_may_nest(data, self._max_depth):
+                check_depth(args, self._max_depth)
         else:
             return False
         check_event(args)
@@ -116,6 +150,8 @@ class EventPath(socketio.AsyncServer):
         sid = self.manager.sid_from_eio_sid(eio_sid, namespace)
         if sid is None:
             raise ProtocolError(f"packet for namespace {namespace} before its CONNECT")
+        if self._rate is not None and not self._admit(eio_sid, sid, namespace):
+            return True
         self._steps.add(eio_sid, self._handle_event_internal,
                         (self, sid, eio_sid, args, namespace, ack_id), linger=True)
         return True
@@ -124,8 +160,35 @@ class EventPath(socketio.AsyncServer):
                             data: list[Any]) -> None:
         namespace = namespace or "/"
         sid = self.manager.sid_from_eio_sid(eio_sid, namespace)
+        if self._rate is not None and not self._admit(eio_sid, sid, namespace):
+            return
         self._steps.add(eio_sid, self._handle_event_internal,
                         (self, sid, eio_sid, data, namespace, id), linger=True)
+
+    def _admit(self, eio_sid: str, sid: str, namespace: str) -> bool:
+        """Take a token from the client's bucket; False: the event is over the rate."""
+        now = time.monotonic()
+        bucket = self._buckets.get(eio_sid)
+        if bucket is None:
+            self._buckets[eio_sid] = _Bucket(self._burst - 1.0, now)
+            return True
+        rate = self._rate
+        assert rate is not None
+        tokens = bucket.tokens + (now - bucket.at) * rate
+        bucket.at = now
+        if tokens >= 1.0:
+            bucket.tokens = tokens - 1.0 if tokens < self._burst else self._burst - 1.0
+            return True
+        bucket.tokens = tokens
+        if now - bucket.told >= 1.0:  # one error a second, however many were dropped
+            bucket.told = now
+            self._chain(eio_sid, self._send_rate_error, sid, namespace)
+        return False
+
+    async def _send_rate_error(self, sid: str, namespace: str) -> None:
+        if self.manager.is_connected(sid, namespace):
+            await self.emit("error", {"message": f"rate limit exceeded ({self._rate:g} events/s)"},
+                            to=sid, namespace=namespace)
 
     def _chain(self, eio_sid: str, step: Any, *args: Any) -> None:
         """Run ``step(*args)`` after the client's earlier steps (server/client_steps.py)."""
@@ -135,11 +198,12 @@ class EventPath(socketio.AsyncServer):
                                      namespace: str, id: int | None) -> None:
         # checked when the event's turn comes, after any CONNECT queued before it
         if not self.manager.is_connected(sid, namespace):
-            log.warning("%s is not connected to namespace %s", sid, namespace)
+            # the peer's doing (an event after a refused or left namespace): no WARNING
+            log.debug("%s is not connected to namespace %s", sid, namespace)
             return
         event = data[0]
-        if event == "error":
-            log.warning("ignoring an 'error' event sent by client %s [%s]", sid, namespace)
+        if event == "error":  # a client may send these in a loop: DEBUG, not WARNING
+            log.debug("ignoring an 'error' event sent by client %s [%s]", sid, namespace)
             return
         try:
             result = await self._run_handler(event, namespace, sid, data[1:])

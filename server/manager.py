@@ -14,6 +14,11 @@ pub/sub managers and python-socketio read it; ``_memberships`` is the reverse in
 rooms every connected sid is in (``None`` and its own), so an idle client costs it nothing.
 ``pending_connect`` and ``pending_disconnect`` hold sets instead of stock's lists; only
 this class touches them.
+
+``enter_room`` holds each sid to --max-rooms (the server's ``config``): one more raises
+``EventError``, so the handler that asked gets a readable refusal (chat's ``join``
+answers the client with an ``error`` event) instead of a client growing the room
+table without bound.
 """
 
 from __future__ import annotations
@@ -24,6 +29,11 @@ import socketio
 from bidict import ValueDuplicationError
 from engineio import packet as eio_packet
 from socketio import packet as sio_packet
+
+from .config import Config
+from .errors import EventError
+
+DEFAULT_MAX_ROOMS = Config.__dataclass_fields__["max_rooms"].default
 
 
 class FastEmitManager(socketio.AsyncManager):
@@ -90,6 +100,21 @@ class FastEmitManager(socketio.AsyncManager):
         _discard(self.pending_disconnect, namespace, sid)
 
     # --- rooms ----------------------------------------------------------------------
+
+    async def enter_room(self, sid: str, namespace: str, room: Any,  # type: ignore[override]
+                         eio_sid: str | None = None) -> None:
+        # The pub/sub managers reach this for their local sids too (their enter_room and
+        # the handler of another node's enter_room both call super().enter_room).
+        if room is not None and room != sid:
+            joined = self._memberships.get(namespace, {}).get(sid)
+            if joined is not None and room not in joined and len(joined) >= self.max_rooms:
+                raise EventError(f"too many rooms (limit {self.max_rooms})")
+        return await super().enter_room(sid, namespace, room, eio_sid=eio_sid)
+
+    @property
+    def max_rooms(self) -> int:
+        config = getattr(self.server, "config", None)
+        return config.max_rooms if config is not None else DEFAULT_MAX_ROOMS  # type: ignore[no-any-return]
 
     def basic_enter_room(self, sid: str, namespace: str, room: Any, eio_sid: str | None = None) -> None:
         super().basic_enter_room(sid, namespace, room, eio_sid=eio_sid)

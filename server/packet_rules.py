@@ -67,3 +67,50 @@ def js_number_text(number: float) -> str:
     if isinstance(number, float) and number.is_integer() and abs(number) < 1e21:
         return str(int(number))
     return repr(number).replace("e+0", "e+").replace("e-0", "e-")
+
+
+# --- nesting depth ---------------------------------------------------------------
+# A peer's nested arrays/objects reach recursive code (python-socketio's attachment
+# reconstruction, encoders, handlers), so every packet is held to --max-json-depth. The
+# checks below run in order of cost and each is a necessary condition of the next, so a
+# typical event pays one int compare: a value nested deeper than N has more than N
+# openers, hence more than N characters (JSON) or container headers (msgpack).
+
+# msgpack's container headers: fixmap, fixarray, array 16/32, map 16/32.
+_MSGPACK_CONTAINER_BYTES = bytes([*range(0x80, 0xA0), 0xDC, 0xDD, 0xDE, 0xDF])
+# What the JSON and msgpack decoders build for arrays and maps.
+_CONTAINERS = frozenset({list, dict})
+
+
+def json_may_nest(text: str, limit: int) -> bool:
+    """Cheap necessary condition (two C scans) for JSON text nested deeper than limit."""
+    return text.count("[") + text.count("{") > limit
+
+
+def msgpack_may_nest(data: bytes, limit: int) -> bool:
+    """Cheap necessary condition (one C pass) for msgpack nested deeper than limit:
+    more than limit bytes that could be container headers (bytes inside strings and
+    binaries count too, so a false alarm only costs the walk below)."""
+    return len(data) - len(data.translate(None, _MSGPACK_CONTAINER_BYTES)) > limit
+
+
+def nested_deeper(value: Any, limit: int) -> bool:
+    """Whether lists/dicts in ``value`` nest deeper than ``limit`` (``value`` itself is
+    level 1). Walks one level at a time, never recursing, and only into containers: its
+    cost is the number of items (about that of decoding them), not of bytes."""
+    level = [value] if type(value) in _CONTAINERS else []
+    depth = 0
+    while level:
+        depth += 1
+        if depth > limit:
+            return True
+        level = [child for item in level
+                 for child in (item.values() if type(item) is dict else item)
+                 if type(child) in _CONTAINERS]
+    return False
+
+
+def check_depth(value: Any, limit: int) -> None:
+    """ProtocolError for a decoded packet payload nested deeper than ``limit``."""
+    if nested_deeper(value, limit):
+        raise ProtocolError(f"nested deeper than {limit}")

@@ -6,7 +6,11 @@
   their reason, and emits made inside a connect handler are held until the CONNECT ack;
 - events: one client's events run in the order sent; an escaping exception is logged
   and answered with an ``error`` event, never with its text (``EventError`` excepted);
-- malformed packets close the connection.
+- malformed packets close the connection, and so do packets past a limit a conforming
+  client never reaches: more attachments than --max-attachments (refused on the header,
+  before any is buffered, as Node's socket.io-parser does), nesting past
+  --max-json-depth, more than --max-queued-events waiting; each is one WARNING line.
+  A CONNECT past --max-namespaces is refused with CONNECT_ERROR (the session stays).
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ from .errors import EventError, ProtocolError
 from .events import INTERNAL_ERROR, EventPath
 from .handler_shape import accepts_auth
 from .manager import FastEmitManager
-from .packet_rules import validate
+from .packet_rules import check_depth, json_may_nest, msgpack_may_nest, validate
 from .parsers import PARSERS, JsonPacket, parser_for_first_packet, repack
 
 log = logging.getLogger("openline.realtime")
@@ -47,6 +51,10 @@ class OpenlineServer(EventPath):
         self._connect_deadlines = Deadlines(config.connect_timeout, self._connect_timed_out)
         self._foreign: dict[str, Any] = {}  # bridge: eio_sid -> its session (see below)
         self._coroutine_handlers: dict[Any, bool] = {}  # handler function -> async or not
+        self._max_depth = config.max_json_depth
+        self._rate = config.rate_limit
+        self._burst = config.rate_burst
+        self._buckets = {}
         cors: Any = None if config.cors_origins is None else (
             "*" if config.cors_origins == ("*",) else list(config.cors_origins))
         super().__init__(
@@ -62,7 +70,8 @@ class OpenlineServer(EventPath):
             namespaces=[],
             config=config,  # for our Engine (python-engineio would ignore it)
         )
-        self._steps = ClientSteps(self.eio if type(self.eio) is Engine else None)
+        self._steps = ClientSteps(self.eio if type(self.eio) is Engine else None,
+                                  config.max_queued_events, self._flooded)
         if type(self.eio) is Engine:
             self.eio.take_message = self._take_message
 
@@ -126,11 +135,19 @@ class OpenlineServer(EventPath):
         # hang that POST, and keep the session, forever
         await socket.close(wait=False, reason=engine.reason.SERVER_DISCONNECT)
 
+    def _flooded(self, eio_sid: str) -> None:
+        """ClientSteps' word that a client has too many events waiting. Called from the
+        engine's hand-off inside aiohttp's parser too, hence a task for the close."""
+        log.warning("closing %s: more than %d events queued (handler too slow or client "
+                    "flooding)", eio_sid, self.config.max_queued_events)
+        self.start_background_task(self._close_session, eio_sid)
+
     async def _handle_eio_disconnect(self, eio_sid: str, reason: Any) -> None:
         self._connect_deadlines.discard(eio_sid)
         await super()._handle_eio_disconnect(eio_sid, reason)
         self._held.pop(eio_sid, None)
         self._steps.end(eio_sid)
+        self._buckets.pop(eio_sid, None)
         self._foreign.pop(eio_sid, None)  # bridge
 
     # --- foreign sessions (server/bridge.py) ----------------------------------
@@ -196,6 +213,10 @@ class OpenlineServer(EventPath):
             parser = session.parser = self._fixed_parser or parser_for_first_packet(data)
         pkt = parser(encoded_packet=data)
         validate(pkt)
+        depth = self._max_depth
+        if len(data) > depth and (json_may_nest(data, depth) if type(data) is str
+                                  else msgpack_may_nest(data, depth)):
+            check_depth(pkt.data, depth)
         ptype = pkt.packet_type
         if ptype == sio_packet.CONNECT:
             await self._handle_connect(eio_sid, pkt.namespace, pkt.data)
@@ -214,6 +235,11 @@ class OpenlineServer(EventPath):
         elif ptype == sio_packet.ACK:
             await self._handle_ack(eio_sid, pkt.namespace, pkt.id, pkt.data)
         else:  # BINARY_EVENT / BINARY_ACK: wait for the attachments
+            # python-socketio takes any count (up to 10 digits) and buffers them all;
+            # each is one frame of at most --max-payload, so this bounds the bytes too
+            if pkt.attachment_count > self.config.max_attachments:
+                raise ProtocolError(f"{pkt.attachment_count} attachments declared "
+                                    f"(limit {self.config.max_attachments})")
             self._binary_packet[eio_sid] = pkt
 
     # --- connect -----------------------------------------------------------
@@ -229,12 +255,24 @@ class OpenlineServer(EventPath):
             await self._send_packet(eio_sid, self.packet_class(
                 sio_packet.CONNECT_ERROR, data=INVALID_NAMESPACE, namespace=namespace))
             return None
+        limit = self.config.max_namespaces
+        if len(self.manager.rooms) >= limit and self._namespace_count(eio_sid, namespace) >= limit:
+            await self._send_packet(eio_sid, self.packet_class(
+                sio_packet.CONNECT_ERROR, namespace=namespace,
+                data={"message": f"too many namespaces (limit {limit})"}))
+            return None
         sid = await self.manager.pre_connect(eio_sid, namespace)
         if sid is None:  # already connected to this namespace
             raise ProtocolError(f"second CONNECT to {namespace}")
         settled: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._steps.add(eio_sid, self._run_connect, (eio_sid, namespace, sid, data), settled=settled)
         return settled
+
+    def _namespace_count(self, eio_sid: str, namespace: str) -> int:
+        """Namespaces other than ``namespace`` the session is in (or connecting to); one
+        look-up per namespace that has clients, and only on a CONNECT."""
+        return sum(1 for each in list(self.manager.rooms) if each != namespace
+                   and self.manager.sid_from_eio_sid(eio_sid, each) is not None)
 
     async def _run_connect(self, eio_sid: str, namespace: str, sid: str, data: Any) -> None:
         if eio_sid not in self.environ:

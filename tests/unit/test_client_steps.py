@@ -74,15 +74,36 @@ async def test_parked_worker_ends_after_two_sweeps(fast_sweeps):
     steps.end("a")
 
 
-async def test_end_runs_what_is_queued_then_stops():
-    """When the session ends, steps already queued still run, and the worker ends."""
+async def test_end_drops_waiting_events_runs_other_steps_then_stops():
+    """When the session ends, its waiting events are dropped, other steps still run, and
+    the worker ends."""
     steps, log = ClientSteps(None), []
     steps.add("a", _record, (log, "e1", 0.02), linger=True)
+    steps.add("a", _record, (log, "connect"))
     steps.add("a", _record, (log, "e2"), linger=True)
     worker = steps.clients["a"].task
     steps.end("a")
     await asyncio.wait_for(worker, 5)
-    assert log == ["e1", "e2"] and "a" not in steps.clients
+    assert log == ["connect"] and "a" not in steps.clients
+
+
+async def test_more_events_than_max_queued_floods_once_and_drops_the_rest():
+    """One event past max_queued drops the waiting ones, calls on_flood once, and the
+    client's later events are dropped (other steps still run) until end()."""
+    flooded: list[str] = []
+    steps, log = ClientSteps(None, max_queued=3, on_flood=flooded.append), []
+    for n in range(10):
+        steps.add("a", _record, (log, f"e{n}"), linger=True)
+    steps.add("a", _record, (log, "connect"))
+    steps.add("b", _record, (log, "b1"), linger=True)
+    worker = steps.clients["a"].task
+    while steps.clients["a"].wake is None:  # ran what it kept, then parked
+        await asyncio.sleep(0)
+    assert flooded == ["a"] and log == ["connect", "b1"]
+    steps.add("a", _record, (log, "later"), linger=True)
+    steps.end("a")
+    await asyncio.wait_for(worker, 5)
+    assert log == ["connect", "b1"] and not steps.flooded
 
 
 async def test_a_failing_step_does_not_stop_the_next(caplog):
