@@ -40,11 +40,11 @@ Step = tuple[Any, tuple[Any, ...], "asyncio.Future[None] | None", bool]  # ..., 
 class _Client:
     """One client's queued steps and the worker running them."""
 
-    __slots__ = ("steps", "task", "wake", "linger", "parked_at", "ended", "room")
+    __slots__ = ("steps", "task", "wake", "linger", "parked_at", "ended", "capacity")
 
-    def __init__(self, room: int) -> None:
+    def __init__(self, capacity: int) -> None:
         self.steps: collections.deque[Step] = collections.deque()
-        self.room = room  # events it may still queue: max_queued, 0 once it has flooded
+        self.capacity = capacity  # events it may queue: max_queued, 0 once it has flooded
         self.task: asyncio.Task[None] | None = None
         self.wake: asyncio.Future[bool] | None = None  # set while parked
         self.linger = False  # park when idle (it has run an event) rather than end
@@ -75,8 +75,8 @@ class ClientSteps:
                 return
             client = self.clients[eio_sid] = _Client(self.max_queued)
             client.task = asyncio.get_running_loop().create_task(self._work(eio_sid, client))
-        elif linger and len(client.steps) >= client.room:  # the one check per event
-            if client.room:
+        elif linger and len(client.steps) >= client.capacity:  # the one check per event
+            if client.capacity:
                 self._flood(eio_sid, client)
             return
         client.steps.append((step, args, settled, linger))
@@ -96,7 +96,7 @@ class ClientSteps:
             self._unpark(client, False)
 
     def _flood(self, eio_sid: str, client: _Client) -> None:
-        client.room = 0
+        client.capacity = 0
         self.flooded.add(eio_sid)  # for a worker started after this one has ended
         _drop_events(client.steps)
         if self.on_flood is not None:
