@@ -303,3 +303,39 @@ async def test_error_events_sent_by_a_client_log_no_warning(server_url, caplog):
         await ws.send_str('421["echo","after"]')
         assert await ws.receive_str(timeout=5 * UNIT) == '431["after"]'
     assert openline_warnings(caplog) == []
+
+
+# --- the same limits for plain-WebSocket (bridge) clients -------------------------------
+
+
+async def test_bridge_event_flood_closes_the_flooder(start_slow, caplog):
+    """A bridge client sending 5,000 events to a 50 ms handler with --max-queued-events
+    100 is closed (1000, "closed by server") with one WARNING."""
+    url = await start_slow(max_queued_events=100)
+    async with aiohttp.ClientSession() as session:
+        ws = await session.ws_connect(url.replace("http://", "ws://") + "/slow", autoclose=False)
+        try:
+            for _ in range(5000):
+                await ws.send_str('{"event":"work"}')
+        except (ConnectionError, RuntimeError):
+            pass
+        msg = await ws.receive(timeout=5 * UNIT)
+        assert (msg.type, msg.data, msg.extra) == (aiohttp.WSMsgType.CLOSE, 1000, "closed by server")
+        await ws.close()
+    warnings = openline_warnings(caplog)
+    assert len(warnings) == 1 and "more than 100 events queued" in warnings[0], warnings
+
+
+async def test_bridge_events_over_the_rate_get_one_error(start_server):
+    """A bridge client over --rate-limit gets its burst acked, then one error event."""
+    url = await start_server(rate_limit=10, rate_burst=3)
+    async with aiohttp.ClientSession() as session:
+        ws = await session.ws_connect(url.replace("http://", "ws://") + "/", autoclose=False)
+        for n in range(20):
+            await ws.send_str(json.dumps({"event": "echo", "data": [n], "id": n}))
+        frames = []
+        while not frames or frames[-1].get("event") != "error":
+            frames.append(json.loads(await ws.receive_str(timeout=5 * UNIT)))
+        assert frames == [{"ack": n, "data": [n]} for n in range(3)] + [
+            {"event": "error", "data": [{"message": "rate limit exceeded (10 events/s)"}]}]
+        await ws.close()
