@@ -28,6 +28,7 @@ from socketio import packet as sio_packet
 from .config import Config
 from .engine.packets import websocket_header
 from .engine.request import policy_for
+from .engine.session import held_by
 from .engine.stall import StallWatch
 from .envelope import CLOSE_GOING_AWAY, BridgePacket, Close, decode_frame
 from .errors import EnvelopeError
@@ -142,7 +143,7 @@ class BridgeSession:
         tcp = self.tcp
         held = self.backlogged
         if tcp is not None and not tcp.is_closing():
-            held += tcp.get_write_buffer_size()  # asyncio's and uvloop's transports both have it
+            held += held_by(tcp)
         return held
 
     def drained(self) -> int:
