@@ -17,7 +17,12 @@
   builds a new client per attempt. Here a node logs the outage once, drops cross-node
   traffic while Redis is away (Redis pub/sub is at-most-once anyway), keeps serving its
   own clients, reconnects with capped, jittered backoff and logs the recovery once with
-  the number of messages that stayed local.
+  the number of messages that stayed local. Recovery means answered: a PING for
+  publishing and the subscribe confirmation for the subscription, not a command sent;
+- a publish is late or never: one not answered within --redis-publish-timeout is given
+  up and counted (``dropped_publishes``, one WARNING per DROP_LOG_INTERVAL), and Redis
+  itself refuses it past that deadline (PUBLISH_BEFORE), so a frozen Redis that resumes
+  does not deliver it seconds late, after newer ones.
 
 What the pub/sub protocol itself provides, unchanged: ``enter_room``/``leave_room`` of a
 sid on another node are published and applied there; ``disconnect`` of a remote sid is
@@ -60,29 +65,42 @@ BACKOFF_FIRST = 0.1  # seconds before the first reconnect attempt
 BACKOFF_MAX = 5.0
 STARTUP_WAIT = 5.0  # how long start() waits for the first subscribe before serving anyway
 MAX_PENDING = 10_000  # messages waiting for Redis; past this, emitters wait for room
+DROP_LOG_INTERVAL = 10.0  # seconds between two WARNING lines about dropped publishes
 # One immediate retry inside redis-py, no backoff: a pooled connection left stale by a
 # Redis restart gets reconnected once (without it the first publish after every restart
 # failed), while a dead Redis still fails fast so emits never wait on it. Backoff and
 # reconnecting the subscription are this module's job. Keepalive notices dropped peers.
+# The socket timeouts are --redis-publish-timeout (the subscription's blocking read has
+# none); every publish and probe is bounded by it as a whole as well, retry included.
 REDIS_OPTIONS: dict[str, Any] = {
-    "socket_connect_timeout": 2.0,
-    "socket_timeout": 2.0,  # publishes; the subscription's blocking read has no timeout
     "socket_keepalive": True,
 }
 
+# A frozen Redis (SIGSTOP, a stalled VM) holds our PUBLISH in its socket buffer and runs
+# it whenever it resumes: seconds late, and after newer ones sent on a new connection.
+# Closing our end does not stop that (Redis still reads what its kernel holds, even after
+# a RST: measured), so each batch carries a deadline in Redis's clock and the script
+# publishes only before it. KEYS[1]: the channel; ARGV: deadline (s), then the messages.
+PUBLISH_BEFORE = """
+local now = redis.call('TIME')
+if tonumber(now[1]) + tonumber(now[2]) / 1000000 > tonumber(ARGV[1]) then return -1 end
+return redis.call('PUBLISH', KEYS[1], ARGV[2])
+"""
 
-def redis_options() -> dict[str, Any]:
+
+def redis_options(timeout: float = 2.0) -> dict[str, Any]:
     from redis.asyncio.retry import Retry
     from redis.backoff import NoBackoff
 
-    return {**REDIS_OPTIONS, "retry": Retry(NoBackoff(), 1)}
+    return {**REDIS_OPTIONS, "socket_connect_timeout": timeout, "socket_timeout": timeout,
+            "retry": Retry(NoBackoff(), 1)}
 
 
 def client_manager(config: Config) -> socketio.AsyncManager:
     """The manager ``create_app`` gives the server: Redis-backed with ``--redis-url``."""
     if config.redis_url is None:
         return FastEmitManager()
-    return RedisManager(config.redis_url)
+    return RedisManager(config.redis_url, publish_timeout=config.redis_publish_timeout)
 
 
 def redact(url: str) -> str:
@@ -135,14 +153,19 @@ class RedisManager(socketio.AsyncRedisManager, FastEmitManager):
     AsyncManager, so the pub/sub layer's ``super().emit`` reaches our local emit.
     """
 
-    def __init__(self, url: str, channel: str = CHANNEL) -> None:
-        super().__init__(url, channel=channel, redis_options=redis_options())
+    def __init__(self, url: str, channel: str = CHANNEL, publish_timeout: float = 2.0) -> None:
+        super().__init__(url, channel=channel, redis_options=redis_options(publish_timeout))
+        self.publish_timeout = publish_timeout
+        self.dropped_publishes = 0  # messages never handed to Redis, for the node's lifetime
         self.up = asyncio.Event()  # set while both publishing and the subscription work
         self.outage = asyncio.Event()  # set from the failure that is logged to the recovery
         self._pub_ok = True  # optimistic until a publish fails or the subscription drops
         self._sub_ok = False
         self._outage_since: float | None = None
-        self._dropped = 0
+        self._dropped = 0  # messages kept local during the current outage
+        self._late = 0  # stalled or refused-as-late messages since the last WARNING line
+        self._late_logged_at = -DROP_LOG_INTERVAL
+        self._clock_offset: float | None = None  # Redis's clock minus ours (TIME), seconds
         self._first_attempt = asyncio.Event()
         self._probe: asyncio.Task[None] | None = None
         self._publisher: asyncio.Task[None] | None = None
@@ -187,7 +210,7 @@ class RedisManager(socketio.AsyncRedisManager, FastEmitManager):
                 await asyncio.gather(task, return_exceptions=True)
         if self._pending and self._pub_ok:
             with contextlib.suppress(Exception):  # best effort: hand over what is queued
-                await asyncio.wait_for(self._send(self._pending), 2.0)
+                await self._send(self._pending)
         if self.pubsub is not None:
             await self.pubsub.aclose()
         if self.redis is not None:
@@ -248,16 +271,16 @@ class RedisManager(socketio.AsyncRedisManager, FastEmitManager):
         is kept. Encoding here freezes the payload: callers may mutate it later.
         """
         if not self._pub_ok:
-            self._dropped += 1
+            self._keep_local(1)
             return
         while len(self._pending) >= MAX_PENDING:
             # Backpressure, not loss: a burst waits for the pipeline in flight (dropping
             # here lost half of a 20,000-broadcast burst in the bench). A failing Redis
-            # releases the wait within the socket timeout, after which emits stay local.
+            # releases the wait within --redis-publish-timeout, after which emits stay local.
             self._room.clear()
             await self._room.wait()
             if not self._pub_ok:
-                self._dropped += 1
+                self._keep_local(1)
                 return
         self._pending.append(self.json.dumps(data))
         self._wake.set()
@@ -271,21 +294,45 @@ class RedisManager(socketio.AsyncRedisManager, FastEmitManager):
             if not batch:
                 continue
             if not self._pub_ok:
-                self._dropped += len(batch)
+                self._keep_local(len(batch))
                 continue
             try:
-                await self._send(batch)
+                late = await self._send(batch)
             except asyncio.CancelledError:
                 raise
-            except Exception as exc:  # redis-py raises its own errors and OSError subclasses
-                self._dropped += len(batch)
+            except Exception as exc:  # redis-py's errors, OSError, our TimeoutError
+                if isinstance(exc, TimeoutError) and not str(exc):
+                    exc = TimeoutError(f"no answer within {self.publish_timeout}s")
+                self._keep_local(len(batch))
+                self._count_late(len(batch), "no answer in time")
                 self._pub_ok = False
+                self._clock_offset = None
                 self._changed(exc)
                 if self._probe is None or self._probe.done():
                     self._probe = asyncio.ensure_future(self._probe_publishing())
                 continue
+            if late:
+                # Redis was slow, or our idea of its clock is off: measure it again
+                self._clock_offset = None
+                self._keep_local(late)
+                self._count_late(late, "reached Redis after the deadline")
 
-    async def _send(self, batch: list[str]) -> None:
+    def _keep_local(self, count: int) -> None:
+        self._dropped += count
+        self.dropped_publishes += count
+
+    def _count_late(self, count: int, why: str) -> None:
+        """One WARNING per DROP_LOG_INTERVAL at most, with the count since the last."""
+        self._late += count
+        now = time.monotonic()
+        if now - self._late_logged_at >= DROP_LOG_INTERVAL:
+            log.warning("Redis at %s: %d cross-node message(s) dropped since the last such "
+                        "line (latest: %s; --redis-publish-timeout is %ss); %d dropped in all",
+                        redact(self.redis_url), self._late, why, self.publish_timeout,
+                        self.dropped_publishes)
+            self._late, self._late_logged_at = 0, now
+
+    async def _send(self, batch: list[str]) -> int:
         """Publish queued messages a few hundred per pub/sub message (``batch``).
 
         One PUBLISH (and one Redis reply, one message for each subscriber to read and
@@ -294,21 +341,45 @@ class RedisManager(socketio.AsyncRedisManager, FastEmitManager):
         (bench/redis_broadcast.py). Stock python-socketio servers ignore the unknown
         method, so a cluster must not mix them with openline nodes; stock *emitters* are
         fine (their single messages are understood).
+
+        Gives up (TimeoutError) after --redis-publish-timeout; each PUBLISH runs through
+        PUBLISH_BEFORE with that deadline. Returns how many messages Redis refused as
+        arriving after it.
         """
-        pipe = self.redis.pipeline(transaction=False)
-        for start in range(0, len(batch), MAX_BATCH):
-            pipe.publish(self.channel, f'{BATCH_PREFIX}{self.host_id}","messages":['
-                         f'{",".join(batch[start:start + MAX_BATCH])}]}}')
-        await pipe.execute()
+        async with asyncio.timeout(self.publish_timeout):
+            if self._clock_offset is None:
+                await self._sync_clock()
+            assert self._clock_offset is not None
+            deadline = f"{time.time() + self._clock_offset + self.publish_timeout:.6f}"
+            pipe = self.redis.pipeline(transaction=False)
+            sizes = []
+            for start in range(0, len(batch), MAX_BATCH):
+                chunk = batch[start:start + MAX_BATCH]
+                sizes.append(len(chunk))
+                pipe.eval(PUBLISH_BEFORE, 1, self.channel, deadline,
+                          f'{BATCH_PREFIX}{self.host_id}","messages":[{",".join(chunk)}]}}')
+            replies = await pipe.execute()
+        return sum(size for size, reply in zip(sizes, replies, strict=True) if reply == -1)
+
+    async def _sync_clock(self) -> None:
+        """Learn Redis's clock (TIME) relative to ours, for the publish deadlines; the
+        error is at most half the round trip."""
+        before = time.time()
+        seconds, micros = await self.redis.time()
+        after = time.time()
+        self._clock_offset = seconds + micros / 1e6 - (before + after) / 2
 
     async def _probe_publishing(self) -> None:
-        """A failed publish while the subscription still works: PING until Redis answers."""
+        """Publishing failed: PING until Redis answers (an answer, not a sent command, is
+        what "back" means), then measure its clock for the publish deadlines."""
         delay = BACKOFF_FIRST
         while not self._pub_ok:
             await asyncio.sleep(_jitter(delay))
             delay = min(delay * 2, BACKOFF_MAX)
             try:
-                await self.redis.ping()
+                async with asyncio.timeout(self.publish_timeout):
+                    await self.redis.ping()
+                    await self._sync_clock()
             except asyncio.CancelledError:
                 raise
             except Exception:
@@ -320,16 +391,19 @@ class RedisManager(socketio.AsyncRedisManager, FastEmitManager):
         """Messages on the channel, forever: resubscribes with backoff after failures."""
         channel = self.channel.encode()
         delay = BACKOFF_FIRST
+        self.pubsub.ignore_subscribe_messages = False  # stock's choice; we wait for the confirmation
         while True:
             try:
+                # Only sends SUBSCRIBE: a frozen Redis's kernel still accepts the connection
+                # and the bytes. The subscription works once Redis confirms it, below.
                 await self.pubsub.subscribe(self.channel)
-                # a working subscription proves Redis is back for publishing too
-                self._sub_ok = self._pub_ok = True
-                self._changed()
-                self._first_attempt.set()
-                delay = BACKOFF_FIRST
                 async for message in self.pubsub.listen():
-                    if message["type"] == "message" and message["channel"] == channel:
+                    if message["type"] == "subscribe" and not self._sub_ok:
+                        self._sub_ok = True
+                        self._changed()
+                        self._first_attempt.set()
+                        delay = BACKOFF_FIRST
+                    elif message["type"] == "message" and message["channel"] == channel:
                         data = message["data"]
                         if not data.startswith(b'{"method":"batch"'):
                             yield data  # one message, e.g. from a stock emitter
@@ -340,8 +414,11 @@ class RedisManager(socketio.AsyncRedisManager, FastEmitManager):
                 raise
             except Exception as exc:
                 self._sub_ok = self._pub_ok = False
+                self._clock_offset = None
                 self._changed(exc)
                 self._first_attempt.set()
+                if self._probe is None or self._probe.done():
+                    self._probe = asyncio.ensure_future(self._probe_publishing())
                 with contextlib.suppress(Exception):
                     await self.pubsub.aclose()  # releases the broken connection; stays usable
                 await asyncio.sleep(_jitter(delay))
