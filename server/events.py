@@ -210,6 +210,17 @@ class EventPath(socketio.AsyncServer):
         except EventError as exc:
             await self._send_error(sid, namespace, event, exc, {"message": exc.message})
             return
+        except TypeError as exc:
+            if not self._arguments_fit(event, namespace, sid, data[1:]):
+                # the client sent more or fewer arguments than the handler takes: its
+                # mistake, answered like an EventError, not our traceback
+                log.debug("%s sent %d arguments for %r [%s]", sid, len(data) - 1, event, namespace)
+                refusal = EventError(f"wrong number of arguments for {event[:64]!r}")
+                await self._send_error(sid, namespace, event, refusal, {"message": refusal.message})
+                return
+            log.exception("handler for event %r failed (sid %s, namespace %s)", event, sid, namespace)
+            await self._send_error(sid, namespace, event, exc, dict(INTERNAL_ERROR))
+            return
         except Exception as exc:
             log.exception("handler for event %r failed (sid %s, namespace %s)", event, sid, namespace)
             await self._send_error(sid, namespace, event, exc, dict(INTERNAL_ERROR))
@@ -247,6 +258,23 @@ class EventPath(socketio.AsyncServer):
             return await handler(sid, *args)
         except asyncio.CancelledError:  # as AsyncNamespace.trigger_event does
             return None
+
+    def _arguments_fit(self, event: str, namespace: str, sid: str, args: list[Any]) -> bool:
+        """Whether the event's handler accepts ``(sid, *args)``; asked only once a handler
+        has raised TypeError, to tell a client's wrong argument count from our bug."""
+        handler = self.handlers.get(namespace, {}).get(event)
+        if handler is None:
+            ns = self.namespace_handlers.get(namespace)
+            handler = getattr(ns, "on_" + event, None) if ns is not None else None
+        if handler is None:
+            return True  # a catch-all handler or another set-up: not ours to judge
+        try:
+            inspect.signature(handler).bind(sid, *args)
+        except TypeError:
+            return False
+        except ValueError:  # no signature to read (a builtin)
+            return True
+        return True
 
     def _direct_frame(self, eio_sid: str, ptype: int, namespace: str, data: Any,
                       ack_id: int | None = None) -> tuple[Any, Frame] | None:

@@ -41,6 +41,9 @@ class SlowNamespace(socketio.AsyncNamespace):
     async def on_echo(self, sid, *args):
         return args
 
+    async def on_buggy(self, sid, value):
+        return len(value)  # a bug of ours: TypeError for an int
+
 
 namespace = SlowNamespace("/slow")
 """
@@ -339,3 +342,36 @@ async def test_bridge_events_over_the_rate_get_one_error(start_server):
         assert frames == [{"ack": n, "data": [n]} for n in range(3)] + [
             {"event": "error", "data": [{"message": "rate limit exceeded (10 events/s)"}]}]
         await ws.close()
+
+
+async def test_wrong_argument_count_is_answered_without_a_traceback(start_server, py_client, caplog):
+    """A chat event with too many or too few arguments gets error "wrong number of
+    arguments for 'join'" and logs nothing at WARNING or above; the client stays."""
+    url = await start_server()
+    client = py_client()
+    errors: asyncio.Queue[Any] = asyncio.Queue()
+    client.on("error", errors.put_nowait, namespace="/chat")
+    await client.connect(url, namespaces=["/chat"], auth={"nickname": "ann"},
+                         transports=["websocket"])
+    await client.emit("join", ("a", "b"), namespace="/chat")
+    assert await asyncio.wait_for(errors.get(), 5 * UNIT) == \
+        {"message": "wrong number of arguments for 'join'"}
+    await client.emit("join", namespace="/chat")
+    assert await asyncio.wait_for(errors.get(), 5 * UNIT) == \
+        {"message": "wrong number of arguments for 'join'"}
+    assert await client.call("join", "r", namespace="/chat", timeout=5 * UNIT) == \
+        {"room": "r", "members": ["ann"]}
+    assert openline_warnings(caplog) == []
+
+
+async def test_a_handlers_own_type_error_is_still_our_bug(start_slow, caplog):
+    """A TypeError raised inside a handler whose arguments fit is logged with its
+    traceback and answered "internal server error", as any other handler failure."""
+    url = await start_slow()
+    async with aiohttp.ClientSession() as session:
+        ws = await connected_ws(session, url, "/slow")
+        await ws.send_str('42/slow,["buggy",1]')
+        assert await ws.receive_str(timeout=5 * UNIT) == \
+            '42/slow,["error",{"message":"internal server error"}]'
+    failed = [r for r in caplog.records if r.name == "openline.realtime" and r.exc_info]
+    assert len(failed) == 1 and failed[0].exc_info[0] is TypeError
