@@ -36,28 +36,31 @@ lives, since only a local disconnect clears callbacks; here it is forgotten afte
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 import logging
 import random
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from functools import partial
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import socketio
-from socketio.packet import Packet
 
+from .cluster_messages import (
+    BATCH_PREFIX,
+    CHANNEL,
+    as_args,
+    batch_items,
+    emit_message,
+    message_args,
+    redact,
+)
 from .config import Config
 from .manager import FastEmitManager
 from .parsers import JsonPacket
 
 log = logging.getLogger("openline.cluster")
 
-CHANNEL = "socketio"  # python-socketio's default, so its write-only managers reach us
-ARGS_KEY = "args"  # marks messages whose "data" is the exact argument list
-BATCH_PREFIX = '{"method":"batch","host_id":"'  # + id + '","messages":[...]}'
 MAX_BATCH = 500  # messages per PUBLISH: keeps one pub/sub message well under Redis's
 # client-output-buffer-limit for subscribers (8 MB soft) with typical payloads
 REMOTE_ACK_TTL = 120.0  # seconds an ack from another node may take (call() waits 60 s)
@@ -101,49 +104,6 @@ def client_manager(config: Config) -> socketio.AsyncManager:
     if config.redis_url is None:
         return FastEmitManager()
     return RedisManager(config.redis_url, publish_timeout=config.redis_publish_timeout)
-
-
-def redact(url: str) -> str:
-    """The URL without its password, for logs and error messages."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.rsplit("@", 1)[1]
-    user = f"{parts.username}:***@" if parts.username else ":***@"
-    return urlunsplit(parts._replace(netloc=user + netloc))
-
-
-def as_args(data: Any) -> list[Any]:
-    """python-socketio's ``data`` convention: a tuple is the arguments, None is none."""
-    if isinstance(data, tuple):
-        return list(data)
-    return [] if data is None else [data]
-
-
-def emit_message(event: str, args: Sequence[Any], namespace: str, room: Any = None,
-                 skip_sid: Any = None, callback: Any = None, host_id: str = "") -> dict[str, Any]:
-    """The pub/sub ``emit`` message; bytes anywhere go as base64 attachments, as stock."""
-    data: list[Any] = list(args)
-    binary = Packet.data_is_binary(data)
-    if binary:
-        skeleton, attachments = Packet.deconstruct_binary(data)
-        data = [skeleton, *[base64.b64encode(a).decode() for a in attachments]]
-    return {"method": "emit", "event": event, "data": data, ARGS_KEY: True, "binary": binary,
-            "namespace": namespace, "room": room, "skip_sid": skip_sid, "callback": callback,
-            "host_id": host_id}
-
-
-def message_args(message: dict[str, Any]) -> tuple[Any, ...]:
-    """The argument tuple of an ``emit`` message from openline or stock python-socketio."""
-    data = message["data"]
-    if message.get("binary"):
-        data = Packet.reconstruct_binary(data[0], [base64.b64decode(a) for a in data[1:]])
-    if message.get(ARGS_KEY) or not isinstance(data, list):
-        return tuple(data) if isinstance(data, list) else (data,)
-    # stock format: one element means that value; stock never sends [] for anything else
-    if len(data) == 1:
-        return tuple(as_args(data[0]))
-    return tuple(data)
 
 
 class RedisManager(socketio.AsyncRedisManager, FastEmitManager):
@@ -408,7 +368,7 @@ class RedisManager(socketio.AsyncRedisManager, FastEmitManager):
                         if not data.startswith(b'{"method":"batch"'):
                             yield data  # one message, e.g. from a stock emitter
                         elif not data.startswith(self._own_batch):  # ours come back too
-                            for item in _batch_items(data):
+                            for item in batch_items(data):
                                 yield item
             except asyncio.CancelledError:
                 raise
@@ -443,15 +403,6 @@ class RedisManager(socketio.AsyncRedisManager, FastEmitManager):
             self.outage.set()
             log.warning("Redis at %s is unreachable (%s); serving this node's clients only "
                         "and reconnecting with backoff", redact(self.redis_url), _describe(exc))
-
-
-def _batch_items(data: bytes) -> list[Any]:
-    try:
-        items = JsonPacket.json.loads(data)["messages"]
-    except (ValueError, KeyError, TypeError):
-        log.warning("ignoring a malformed batch message on the Redis channel")
-        return []
-    return items if isinstance(items, list) else []
 
 
 def _jitter(delay: float) -> float:

@@ -1,0 +1,73 @@
+"""The messages nodes exchange on the Redis channel: python-socketio's pub/sub format
+(so stock emitters and write-only managers interoperate) plus openline's ``batch``, which
+carries many of them in one PUBLISH (see ``RedisManager._send``)."""
+
+from __future__ import annotations
+
+import base64
+import logging
+from collections.abc import Sequence
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from socketio.packet import Packet
+
+from .parsers import JsonPacket
+
+log = logging.getLogger("openline.cluster")
+
+CHANNEL = "socketio"  # python-socketio's default, so its write-only managers reach us
+ARGS_KEY = "args"  # marks messages whose "data" is the exact argument list
+BATCH_PREFIX = '{"method":"batch","host_id":"'  # + id + '","messages":[...]}'
+
+
+def redact(url: str) -> str:
+    """The URL without its password, for logs and error messages."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.rsplit("@", 1)[1]
+    user = f"{parts.username}:***@" if parts.username else ":***@"
+    return urlunsplit(parts._replace(netloc=user + netloc))
+
+
+def as_args(data: Any) -> list[Any]:
+    """python-socketio's ``data`` convention: a tuple is the arguments, None is none."""
+    if isinstance(data, tuple):
+        return list(data)
+    return [] if data is None else [data]
+
+
+def emit_message(event: str, args: Sequence[Any], namespace: str, room: Any = None,
+                 skip_sid: Any = None, callback: Any = None, host_id: str = "") -> dict[str, Any]:
+    """The pub/sub ``emit`` message; bytes anywhere go as base64 attachments, as stock."""
+    data: list[Any] = list(args)
+    binary = Packet.data_is_binary(data)
+    if binary:
+        skeleton, attachments = Packet.deconstruct_binary(data)
+        data = [skeleton, *[base64.b64encode(a).decode() for a in attachments]]
+    return {"method": "emit", "event": event, "data": data, ARGS_KEY: True, "binary": binary,
+            "namespace": namespace, "room": room, "skip_sid": skip_sid, "callback": callback,
+            "host_id": host_id}
+
+
+def message_args(message: dict[str, Any]) -> tuple[Any, ...]:
+    """The argument tuple of an ``emit`` message from openline or stock python-socketio."""
+    data = message["data"]
+    if message.get("binary"):
+        data = Packet.reconstruct_binary(data[0], [base64.b64decode(a) for a in data[1:]])
+    if message.get(ARGS_KEY) or not isinstance(data, list):
+        return tuple(data) if isinstance(data, list) else (data,)
+    # stock format: one element means that value; stock never sends [] for anything else
+    if len(data) == 1:
+        return tuple(as_args(data[0]))
+    return tuple(data)
+
+
+def batch_items(data: bytes) -> list[Any]:
+    try:
+        items = JsonPacket.json.loads(data)["messages"]
+    except (ValueError, KeyError, TypeError):
+        log.warning("ignoring a malformed batch message on the Redis channel")
+        return []
+    return items if isinstance(items, list) else []
