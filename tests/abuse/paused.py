@@ -54,10 +54,14 @@ class PausedClient:
         for text in texts:
             writer.write(_masked_text(text))
         await writer.drain()
+        # from here on nothing is read: not even into this process's stream buffer
+        writer.transport.pause_reading()  # type: ignore[attr-defined]
         return cls(reader, writer)
 
     async def closed_by_server(self, timeout: float) -> bool:
         """Read (and discard) until the server drops the connection; False at timeout."""
+        self.writer.transport.resume_reading()  # type: ignore[attr-defined]
+
         async def until_eof() -> None:
             try:
                 while await self.reader.read(1 << 16):
