@@ -8,6 +8,7 @@ import asyncio
 import time
 from typing import Any
 
+import aiohttp
 import pytest
 import socketio
 
@@ -104,3 +105,69 @@ async def test_paused_client_over_the_budget_is_closed_at_once(start_server):
     finally:
         paused.close()
         await sender.disconnect()
+
+
+async def test_paused_client_does_not_stall_the_cluster(redis, node_processes):
+    """With --redis-url, a paused bridge client on node A holds up neither its room's
+    cross-node messages nor another room's: A's clients get every message node B sends."""
+    node_a = await node_processes("--redis-url", redis.url, "--send-grace", "30")
+    node_b = await node_processes("--redis-url", redis.url, "--send-grace", "30")
+    paused = await PausedClient.open(node_a.url, "/chat?nickname=s&room=lobby")
+    lobby_sender, _ = await chat_client(node_b.url, "a")
+    lobby_receiver, lobby_got = await chat_client(node_a.url, "b")
+    other_got: list[Any] = []
+    other_receiver = socketio.AsyncClient(reconnection=False)
+    other_receiver.on("message", lambda m: other_got.append(m), namespace="/chat")
+    await other_receiver.connect(node_a.url, namespaces=["/chat"], transports=["websocket"],
+                                 auth={"nickname": "c", "room": "other"}, wait_timeout=5 * UNIT)
+    other_sender = socketio.AsyncClient(reconnection=False)
+    await other_sender.connect(node_b.url, namespaces=["/chat"], transports=["websocket"],
+                               auth={"nickname": "d", "room": "other"}, wait_timeout=5 * UNIT)
+    try:
+        assert await members(lobby_receiver) == ["b", "s"]  # `who` lists this node's members
+        lobby_sent = other_sent = 0
+        end = time.monotonic() + 5 * UNIT
+        while time.monotonic() < end:
+            for _ in range(5):
+                await lobby_sender.emit("message", {"room": "lobby", "text": f"{lobby_sent} {TEXT}"},
+                                        namespace="/chat")
+                lobby_sent += 1
+            await other_sender.emit("message", {"room": "other", "text": str(other_sent)},
+                                    namespace="/chat")
+            other_sent += 1
+            await asyncio.sleep(0.005)
+        deadline = time.monotonic() + 10 * UNIT
+        while (len(lobby_got) < lobby_sent or len(other_got) < other_sent) \
+                and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        assert [int(m["text"].split(" ")[0]) for m in lobby_got] == list(range(lobby_sent))
+        assert [int(m["text"]) for m in other_got] == list(range(other_sent))
+    finally:
+        paused.close()
+        for client in (lobby_sender, lobby_receiver, other_receiver, other_sender):
+            await client.disconnect()
+
+
+async def test_paused_client_does_not_stall_the_api_or_shutdown(node_processes):
+    """While a paused bridge client sits in a busy room, every POST /api/v1/emit to that
+    room answers 202 at once, and SIGTERM stops the server within the grace period."""
+    node = await node_processes("--api-token", "t0ken", "--send-grace", "2")
+    paused = await PausedClient.open(node.url, "/chat?nickname=s&room=lobby")
+    body = {"namespace": "/chat", "event": "message", "room": "lobby",
+            "data": [{"room": "lobby", "nickname": "api", "text": TEXT}]}
+    slowest = 0.0
+    try:
+        async with aiohttp.ClientSession(headers={"Authorization": "Bearer t0ken"}) as http:
+            for _ in range(2000):  # 6 MB for the paused client: past its kernel buffers
+                started = time.monotonic()
+                async with http.post(node.url + "/api/v1/emit", json=body) as response:
+                    assert response.status == 202
+                slowest = max(slowest, time.monotonic() - started)
+        assert slowest < 1.0 * UNIT
+        assert node.proc is not None
+        started = time.monotonic()
+        await node.stop()
+        assert node.proc.returncode == 0
+        assert time.monotonic() - started < (2 + 3) * UNIT
+    finally:
+        paused.close()
