@@ -34,7 +34,7 @@ from socketio import packet as sio_packet
 
 from .config import Config
 from .errors import EnvelopeError
-from .packet_rules import RESERVED_EVENTS, json_may_nest, nested_deeper
+from .packet_rules import RESERVED_EVENTS, json_may_nest, json_min_length, nested_deeper
 from .realtime import INVALID_NAMESPACE as _INVALID_NAMESPACE
 
 EVENT_KEYS = frozenset({"event", "data", "id"})
@@ -98,9 +98,9 @@ def decode_frame(data: str | bytes, max_depth: int = DEFAULT_MAX_DEPTH) -> Inbou
         inbound = _ack(obj)
     else:
         return Inbound("message", [data])
-    # the envelope's own object and a one-value "data" are not levels of the arguments:
-    # an argument list one level deeper than max_depth needs max_depth + 1 openers
-    if len(data) > max_depth and json_may_nest(data, max_depth) \
+    # the envelope's own object and a one-value "data" are not levels of the arguments;
+    # either way arguments deeper than max_depth need max_depth + 1 levels of text
+    if len(data) >= json_min_length(max_depth) and json_may_nest(data, max_depth) \
             and nested_deeper(inbound.args, max_depth):
         raise EnvelopeError(f"nested deeper than {max_depth}")
     if BINARY_KEY in data:

@@ -11,11 +11,12 @@ One client's events run in the order sent (server/client_steps.py); other client
 concurrently.
 
 Limits on this path cost one compare each per event: nesting past --max-json-depth
-(server/packet_rules.py: checked only for frames long and bracket-rich enough to hold
-it), --max-queued-events (ClientSteps), and --rate-limit: a token bucket per Engine.IO
-session, refilled from the monotonic clock read once per event; an event over the rate
-is dropped (its ack, if it asked for one, never comes) and the client gets at most one
-``error`` event per second saying so. Nothing is logged per dropped event.
+(server/packet_rules.py: looked for only in frames long enough to hold it, 130
+characters or 82 msgpack bytes by default), --max-queued-events (ClientSteps), and
+--rate-limit: a token bucket per Engine.IO session, refilled from the monotonic clock
+read once per event; an event over the rate is dropped (its ack, if it asked for one,
+never comes) and the client gets at most one ``error`` event per second saying so.
+Nothing is logged per dropped event.
 """
 
 from __future__ import annotations
@@ -103,6 +104,8 @@ class EventPath(socketio.AsyncServer):
     _foreign: dict[str, Any]
     _coroutine_handlers: dict[Any, bool]
     _max_depth: int  # --max-json-depth
+    _json_nests: int  # the shortest JSON / msgpack frame that can nest deeper
+    _msgpack_nests: int
     _rate: float | None  # --rate-limit; None: off
     _burst: int  # --rate-burst
     _buckets: dict[str, _Bucket]  # eio_sid -> its bucket, while the rate limit is on
@@ -130,7 +133,7 @@ class EventPath(socketio.AsyncServer):
             if event is None:
                 return False
             namespace, ack_id, args = event
-            if len(data) > self._max_depth and json_may_nest(data, self._max_depth):
+            if len(data) >= self._json_nests and json_may_nest(data, self._max_depth):
                 check_depth(args, self._max_depth)
         elif parser is MsgPackPacket:
             if type(data) is str:
@@ -141,7 +144,7 @@ class EventPath(socketio.AsyncServer):
             namespace, ack_id, args = decoded["nsp"], decoded.get("id"), decoded.get("data")
             check_namespace(namespace)
             check_id(ack_id)
-            if len(data) > self._max_depth and msgpack_may_nest(data, self._max_depth):
+            if len(data) >= self._msgpack_nests and msgpack_may_nest(data, self._max_depth):
                 check_depth(args, self._max_depth)
         else:
             return False

@@ -72,14 +72,29 @@ def js_number_text(number: float) -> str:
 # --- nesting depth ---------------------------------------------------------------
 # A peer's nested arrays/objects reach recursive code (python-socketio's attachment
 # reconstruction, encoders, handlers), so every packet is held to --max-json-depth. The
-# checks below run in order of cost and each is a necessary condition of the next, so a
-# typical event pays one int compare: a value nested deeper than N has more than N
-# openers, hence more than N characters (JSON) or container headers (msgpack).
+# checks run in order of cost, each a necessary condition of the next, on data the
+# decoder has accepted: a length compare (a typical event stops there), a C scan for
+# openers, then the walk.
 
 # msgpack's container headers: fixmap, fixarray, array 16/32, map 16/32.
 _MSGPACK_CONTAINER_BYTES = bytes([*range(0x80, 0xA0), 0xDC, 0xDD, 0xDE, 0xDF])
 # What the JSON and msgpack decoders build for arrays and maps.
 _CONTAINERS = frozenset({list, dict})
+# The fewest bytes of a msgpack packet besides its data: a map header, "type" and an
+# int, "nsp" and nil, the "data" key (both decoders require "type" and "nsp").
+_MSGPACK_PACKET_MIN = 1 + 5 + 1 + 4 + 1 + 5
+
+
+def json_min_length(limit: int) -> int:
+    """The shortest valid JSON text nesting deeper than limit: limit + 1 levels, each
+    opened and closed."""
+    return 2 * (limit + 1)
+
+
+def msgpack_min_length(limit: int) -> int:
+    """The shortest msgpack packet whose data nests deeper than limit: its fixed members
+    and one header byte per level."""
+    return _MSGPACK_PACKET_MIN + limit + 1
 
 
 def json_may_nest(text: str, limit: int) -> bool:

@@ -33,7 +33,14 @@ from .errors import EventError, ProtocolError
 from .events import INTERNAL_ERROR, EventPath
 from .handler_shape import accepts_auth
 from .manager import FastEmitManager
-from .packet_rules import check_depth, json_may_nest, msgpack_may_nest, validate
+from .packet_rules import (
+    check_depth,
+    json_may_nest,
+    json_min_length,
+    msgpack_may_nest,
+    msgpack_min_length,
+    validate,
+)
 from .parsers import PARSERS, JsonPacket, parser_for_first_packet, repack
 
 log = logging.getLogger("openline.realtime")
@@ -52,6 +59,8 @@ class OpenlineServer(EventPath):
         self._foreign: dict[str, Any] = {}  # bridge: eio_sid -> its session (see below)
         self._coroutine_handlers: dict[Any, bool] = {}  # handler function -> async or not
         self._max_depth = config.max_json_depth
+        self._json_nests = json_min_length(config.max_json_depth)
+        self._msgpack_nests = msgpack_min_length(config.max_json_depth)
         self._rate = config.rate_limit
         self._burst = config.rate_burst
         self._buckets = {}
@@ -214,8 +223,11 @@ class OpenlineServer(EventPath):
         pkt = parser(encoded_packet=data)
         validate(pkt)
         depth = self._max_depth
-        if len(data) > depth and (json_may_nest(data, depth) if type(data) is str
-                                  else msgpack_may_nest(data, depth)):
+        if type(data) is str:
+            deep = len(data) >= self._json_nests and json_may_nest(data, depth)
+        else:
+            deep = len(data) >= self._msgpack_nests and msgpack_may_nest(data, depth)
+        if deep:
             check_depth(pkt.data, depth)
         ptype = pkt.packet_type
         if ptype == sio_packet.CONNECT:

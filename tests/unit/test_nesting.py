@@ -11,7 +11,14 @@ import pytest
 
 from server.envelope import Inbound, decode_frame
 from server.errors import EnvelopeError, ProtocolError
-from server.packet_rules import check_depth, json_may_nest, msgpack_may_nest, nested_deeper
+from server.packet_rules import (
+    check_depth,
+    json_may_nest,
+    json_min_length,
+    msgpack_may_nest,
+    msgpack_min_length,
+    nested_deeper,
+)
 
 
 def deep_list(depth: int) -> list[object]:
@@ -46,9 +53,17 @@ def test_pre_checks_never_miss_a_deep_value(value):
     limit = 5 if len(json.dumps(value)) < 100 else 64
     assert nested_deeper(value, limit)
     text = orjson.dumps(value).decode()
-    assert len(text) > limit and json_may_nest(text, limit)
+    assert len(text) >= json_min_length(limit) and json_may_nest(text, limit)
     packed = msgpack.packb({"type": 2, "nsp": "/", "data": value})
-    assert len(packed) > limit and msgpack_may_nest(packed, limit)
+    assert len(packed) >= msgpack_min_length(limit) and msgpack_may_nest(packed, limit)
+
+
+@pytest.mark.parametrize("limit", [1, 2, 64, 200])
+def test_min_lengths_are_those_of_the_shortest_deep_packets(limit):
+    """The length floors are exact: the shortest value one level too deep has that length."""
+    assert len(orjson.dumps(deep_list(limit + 1))) == json_min_length(limit)
+    shortest = msgpack.packb({"type": 0, "nsp": None, "data": deep_list(limit + 1)})
+    assert len(shortest) == msgpack_min_length(limit)
 
 
 def test_pre_checks_skip_flat_payloads():
