@@ -6,9 +6,11 @@
     ├── ConfigError                a setting has a value it cannot take (names the flag)
     ├── PluginError                a namespace plugin cannot be loaded (names the file)
     ├── EventError                 public: a handler refuses an event with its own message
+    │                              (also a limit a handler ran into: --max-rooms)
     ├── ClusterError               Redis cannot be reached or refused a publish (names the URL)
-    └── ProtocolError              the peer sent bytes the protocol does not allow
-        │                          (the peer misbehaved, not us; the connection closes)
+    └── ProtocolError              the peer sent bytes the protocol does not allow, or past
+        │                          a limit no conforming client reaches (attachments,
+        │                          nesting); the peer misbehaved, not us; the connection closes
         └── EnvelopeError          a plain-WebSocket client's JSON envelope is malformed
                                    (it gets an ``error`` event; the connection stays)
 
