@@ -84,3 +84,21 @@ async def test_allowed_origin_may_open_websocket(http: aiohttp.ClientSession, ta
     """Origin allow-list: a listed origin opens a WebSocket."""
     async with http.ws_connect(target.ws_url("cors"), headers={"Origin": ALLOWED}) as ws:
         assert (await ws.receive_str())[0] == "0"
+
+
+@pytest.mark.parametrize("query", [{"transport": "carrier-pigeon"}, {"EIO": "3"}, {"sid": "nope"}])
+async def test_refusals_never_echo_a_refused_origin(http: aiohttp.ClientSession, target: Target,
+                                                    query: dict[str, str]) -> None:
+    """Origin allow-list: a 400 or 403 for an origin not allowed carries no Access-Control-* header."""
+    async with http.get(target.url("cors", **query), headers={"Origin": OTHER}) as resp:
+        assert resp.status in (400, 403)
+        assert [h for h in resp.headers if h.lower().startswith("access-control-")] == []
+
+
+async def test_host_header_does_not_make_an_origin_same(http: aiohttp.ClientSession, target: Target) -> None:
+    """Origin (default: same origin only): Host and Origin both naming another site (DNS rebinding) → 403."""
+    port = target.origin().rsplit(":", 1)[1]
+    headers = {"Host": f"evil.example:{port}", "Origin": f"http://evil.example:{port}"}
+    async with http.get(target.url(), headers=headers) as resp:
+        assert resp.status == 403
+        assert json.loads(await resp.text()) == error(4)
