@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import msgpack
 from socketio import packet as sio_packet
 
 from .errors import ProtocolError
@@ -129,3 +130,11 @@ def check_depth(value: Any, limit: int) -> None:
     """ProtocolError for a decoded packet payload nested deeper than ``limit``."""
     if nested_deeper(value, limit):
         raise ProtocolError(f"nested deeper than {limit}")
+
+
+def malformed_reason(exc: Exception, limit: int) -> str:
+    """The log line's reason for a refused packet: the decoders' own nesting limits
+    (orjson's at 1024, msgpack's StackError, which has no text) read as ours."""
+    if isinstance(exc, msgpack.StackError) or str(exc).startswith("depth limit exceeded"):
+        return f"nested deeper than {limit}"
+    return str(exc) or type(exc).__name__

@@ -37,6 +37,7 @@ from .packet_rules import (
     check_depth,
     json_may_nest,
     json_min_length,
+    malformed_reason,
     msgpack_may_nest,
     msgpack_min_length,
     validate,
@@ -201,7 +202,8 @@ class OpenlineServer(EventPath):
         except (ProtocolError, ValueError, KeyError, TypeError, IndexError, RecursionError) as exc:
             # The peer broke the protocol (or nested data past Python's recursion limit):
             # Socket.IO v5 says the connection closes.
-            log.warning("closing %s: malformed Socket.IO packet: %s", eio_sid, exc)
+            log.warning("closing %s: malformed Socket.IO packet: %s", eio_sid,
+                        malformed_reason(exc, self._max_depth))
             await self._close_session(eio_sid)
 
     async def _dispatch(self, eio_sid: str, data: str | bytes) -> None:

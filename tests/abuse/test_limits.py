@@ -375,3 +375,26 @@ async def test_a_handlers_own_type_error_is_still_our_bug(start_slow, caplog):
             '42/slow,["error",{"message":"internal server error"}]'
     failed = [r for r in caplog.records if r.name == "openline.realtime" and r.exc_info]
     assert len(failed) == 1 and failed[0].exc_info[0] is TypeError
+
+
+@pytest.mark.parametrize("frame", [
+    '421["echo",' + nested(2000) + "]",
+    # {"type": 2, "nsp": "/", "data": ["echo", [[[...]]]]} with the array 2,000 deep
+    b"\x83\xa4type\x02\xa3nsp\xa1/\xa4data\x92\xa4echo" + b"\x91" * 2000 + b"\x90",
+], ids=["json-past-orjson", "msgpack-past-its-stack"])
+async def test_nesting_past_the_decoders_own_limits_reads_as_ours(server_url, caplog, frame):
+    """Nesting past the decoders' own limits (orjson 1024, msgpack's stack) closes with
+    the same WARNING "nested deeper than 64"."""
+    async with aiohttp.ClientSession() as session:
+        ws = await open_ws(session, server_url)
+        if isinstance(frame, bytes):
+            await ws.send_bytes(msgpack.packb({"type": 0, "nsp": "/"}))
+            assert msgpack.unpackb(await ws.receive_bytes(timeout=5 * UNIT))["type"] == 0
+            await ws.send_bytes(frame)
+        else:
+            await ws.send_str("40")
+            assert (await ws.receive_str(timeout=5 * UNIT)).startswith('40{"sid":"')
+            await ws.send_str(frame)
+        await assert_closed(ws)
+    warnings = openline_warnings(caplog)
+    assert len(warnings) == 1 and warnings[0].endswith(": nested deeper than 64"), warnings
