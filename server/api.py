@@ -186,24 +186,24 @@ def make_handler(sio: OpenlineServer, config: Config) -> Any:
         now = time.monotonic()
         wait = failures.retry_after(address, now)
         if wait:
-            log.warning("api: refused %s for %ds: over --api-max-failures (%d) wrong tokens "
+            log.warning("refused %s for %ds: over --api-max-failures (%d) wrong tokens "
                         "a minute", address, wait, failures.limit)
             return _error(429, f"too many wrong tokens; retry in {wait}s", **{"Retry-After": str(wait)})
         header = request.headers.get("Authorization")
         if not authorized(header, token):
             count = failures.add(address, now)
             kind = "no bearer token" if not header else "a wrong bearer token"
-            log.warning("api: %s from %s (%d of %d allowed a minute)", kind, address, count,
+            log.warning("%s from %s (%d of %d allowed a minute)", kind, address, count,
                         failures.limit)
             return _error(401, "missing or wrong bearer token", **{"WWW-Authenticate": "Bearer"})
         too_large = f"body: larger than {max_size} bytes (--max-payload)"
         if request.content_length is not None and request.content_length > max_size:
-            log.info("api: body of %d bytes from %s refused (413)", request.content_length, address)
+            log.info("body of %d bytes from %s refused (413)", request.content_length, address)
             return _error(413, too_large)
         try:
             raw = await request.read()
         except web.HTTPRequestEntityTooLarge:  # a chunked body that grew past the limit
-            log.info("api: body over %d bytes from %s refused (413)", max_size, address)
+            log.info("body over %d bytes from %s refused (413)", max_size, address)
             return _error(413, too_large)
         try:
             text = raw.decode()
@@ -226,7 +226,7 @@ def make_handler(sio: OpenlineServer, config: Config) -> Any:
 
 
 def _bad(address: str, message: str) -> web.Response:
-    log.info("api: bad request from %s: %s", address, message)
+    log.info("bad request from %s: %s", address, message)
     return _error(400, message)
 
 

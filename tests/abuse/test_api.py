@@ -49,8 +49,8 @@ async def test_wrong_token_flood_gets_429_after_the_limit(start_node: Any,
         assert answer == {"error": f"too many wrong tokens; retry in {got['Retry-After']}s"}
     assert "xyzzy" not in caplog.text and TOKEN not in caplog.text
     lines = [r.getMessage() for r in caplog.records]
-    assert lines[0] == "api: a wrong bearer token from 127.0.0.1 (1 of 5 allowed a minute)"
-    assert lines[5].startswith("api: refused 127.0.0.1 for ")
+    assert lines[0] == "a wrong bearer token from 127.0.0.1 (1 of 5 allowed a minute)"
+    assert lines[5].startswith("refused 127.0.0.1 for ")
 
 
 async def test_failures_are_counted_per_address(start_node: Any) -> None:
