@@ -116,7 +116,9 @@ class RedisManager(socketio.AsyncRedisManager, FastEmitManager):
     def __init__(self, url: str, channel: str = CHANNEL, publish_timeout: float = 2.0) -> None:
         super().__init__(url, channel=channel, redis_options=redis_options(publish_timeout))
         self.publish_timeout = publish_timeout
-        self.dropped_publishes = 0  # messages never handed to Redis, for the node's lifetime
+        # cross-node messages that went nowhere (Redis away, no answer within the timeout,
+        # or refused by Redis as late), over the node's lifetime: the metric to watch
+        self.dropped_publishes = 0
         self.up = asyncio.Event()  # set while both publishing and the subscription work
         self.outage = asyncio.Event()  # set from the failure that is logged to the recovery
         self._pub_ok = True  # optimistic until a publish fails or the subscription drops
