@@ -19,8 +19,9 @@ setting there:
   our own back-pressure does not count: then the handler is slow, not the peer.
 - **Descriptor headroom** (``--fd-headroom``): at RLIMIT_NOFILE asyncio's accept loop
   logs a traceback per failed accept() (up to one per backlog slot, each second) and the
-  clients wait in the backlog. We refuse at once (503, ``Connection: close``) while
-  ``fd_headroom`` descriptors are still free, so accept() keeps working; when accept()
+  clients wait in the backlog. We refuse at once (503, ``Connection: close``, closed
+  once the request is read so no reset eats the answer) while ``fd_headroom``
+  descriptors are still free, so accept() keeps working; when accept()
   fails anyway (descriptors taken by something else), ``quiet_accept_errors`` turns
   asyncio's traceback into one WARNING per interval.
 - **Connections per address** (``--max-connections-per-address``): counted per peer
@@ -56,6 +57,7 @@ log = logging.getLogger("openline.http")
 SERVER_NAME = "openline"  # the Server header: no framework or Python version for scanners
 LOG_INTERVAL = 10.0  # seconds between two lines about the same kind of refusal
 FD_RECOUNT = 1.0  # seconds between two counts of open descriptors, far from the limit
+REFUSAL_LINGER = 0.5  # seconds a refused connection waits for its request before closing
 FD_RECOUNT_NEAR = 0.1  # the same within three times the headroom of it
 
 
@@ -203,6 +205,31 @@ class Guard:
                 self.by_address[address] = count
 
 
+class _Refusal(asyncio.Protocol):
+    """A refused connection: the answer and a FIN at once, then closed as soon as the
+    request arrives (or REFUSAL_LINGER s). Closing with the request still unread would
+    send a reset, and a client that sent its request at once may lose the answer."""
+
+    __slots__ = ("transport", "_timer")
+
+    def __init__(self, transport: asyncio.Transport, answer: bytes,
+                 loop: asyncio.AbstractEventLoop) -> None:
+        self.transport = transport
+        transport.write(answer)
+        if transport.can_write_eof():
+            transport.write_eof()
+        self._timer = loop.call_later(REFUSAL_LINGER, transport.close)
+
+    def data_received(self, data: bytes) -> None:
+        self.transport.close()
+
+    def eof_received(self) -> bool:
+        return False  # close
+
+    def connection_lost(self, exc: BaseException | None) -> None:
+        self._timer.cancel()
+
+
 class GuardedHandler(RequestHandler):
     """aiohttp's HTTP/1.1 protocol with the head and body timeouts and the admission
     check of ``Guard`` (module docstring)."""
@@ -222,10 +249,8 @@ class GuardedHandler(RequestHandler):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         refusal, self._address = self._guard.admit(transport)  # type: ignore[arg-type]
-        if refusal is not None:
-            # answered before reading anything; aiohttp never sees this connection
-            transport.write(refusal)  # type: ignore[attr-defined]
-            transport.close()
+        if refusal is not None:  # answered before reading anything; aiohttp never sees it
+            transport.set_protocol(_Refusal(transport, refusal, self._loop))  # type: ignore[arg-type]
             return
         self._admitted = True
         super().connection_made(transport)
