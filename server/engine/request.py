@@ -36,7 +36,8 @@ def environ_for(request: web.Request, trusted: Sequence[Network]) -> dict[str, A
         "wsgi.multithread": False,
         "wsgi.multiprocess": False,
         "wsgi.run_once": False,
-        "wsgi.url_scheme": request.headers.get("X-Forwarded-Proto", request.scheme),
+        # the scheme the browser used: a trusted proxy's word, else our own socket's
+        "wsgi.url_scheme": forwarded_proto(request, trusted) or request.scheme,
         "SERVER_SOFTWARE": "openline",
         "REQUEST_METHOD": request.method,
         "QUERY_STRING": request.query_string or "",
@@ -122,6 +123,20 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
+def forwarded_proto(request: web.BaseRequest, trusted: Sequence[Network]) -> str | None:
+    """``X-Forwarded-Proto`` (http or https) when a trusted proxy sent it, else None."""
+    if not trusted:
+        return None
+    proto = request.headers.get("X-Forwarded-Proto")
+    if not proto:
+        return None
+    peer = request.transport.get_extra_info("peername") if request.transport else None
+    if not peer or not _trusted(peer[0], trusted):
+        return None
+    proto = proto.rsplit(",", 1)[-1].strip().lower()  # the nearest proxy's word
+    return proto if proto in DEFAULT_PORTS else None
+
+
 class OriginPolicy:
     """Which ``Origin`` may talk to the server: one rule for Engine.IO (CORS and
     WebSocket upgrades alike) and the plain-WebSocket bridge (``policy_for``).
@@ -190,25 +205,13 @@ class OriginPolicy:
             if any(_is_loopback(h) for h in hosts):
                 hosts |= LOOPBACK_HOSTS
             own = {(request.scheme, h, port) for h in hosts}
-        proto = self._forwarded_proto(request)
+        proto = forwarded_proto(request, self.trusted)
         if proto is not None:
             for scheme, host, port in list(own):
                 if port == DEFAULT_PORTS.get(scheme):
                     port = DEFAULT_PORTS[proto]
                 own.add((proto, host, port))
         return own
-
-    def _forwarded_proto(self, request: web.BaseRequest) -> str | None:
-        if not self.trusted:
-            return None
-        proto = request.headers.get("X-Forwarded-Proto")
-        if not proto:
-            return None
-        peer = request.transport.get_extra_info("peername") if request.transport else None
-        if not peer or not _trusted(peer[0], self.trusted):
-            return None
-        proto = proto.rsplit(",", 1)[-1].strip().lower()  # the nearest proxy's word
-        return proto if proto in DEFAULT_PORTS else None
 
     def check(self, request: web.BaseRequest) -> dict[str, str] | None:
         """None for a refused origin, else the CORS headers for every response to it

@@ -11,10 +11,13 @@ import ipaddress
 import json
 import logging
 from typing import Any
+from unittest import mock
 from urllib.parse import urlsplit
 
 import pytest
+from aiohttp.test_utils import make_mocked_request
 
+from server.engine.request import environ_for
 from tests.conftest import UNIT
 
 SEED_KEY = "sN9cRrP/n9NdMgdcy2VJFQ=="
@@ -215,3 +218,14 @@ async def test_refusals_are_logged_once_per_interval(start_node: Any,
     lines = [r.getMessage() for r in caplog.records if "refused a request" in r.getMessage()]
     assert lines == ["refused a request from 127.0.0.1: origin null not allowed; start the server "
                      "with --cors-origins null (or list your page's origin)"]
+
+
+@pytest.mark.parametrize("peer,scheme", [("10.0.0.1", "https"), ("10.0.0.2", "http")])
+def test_forwarded_proto_counts_only_from_a_trusted_proxy(peer: str, scheme: str) -> None:
+    """environ's wsgi.url_scheme follows X-Forwarded-Proto from a trusted proxy (10.0.0.1) only."""
+    transport = mock.Mock()
+    transport.get_extra_info.side_effect = {"peername": (peer, 5000)}.get
+    request = make_mocked_request("GET", "/socket.io/", headers={"X-Forwarded-Proto": "https"},
+                                  transport=transport)
+    environ = environ_for(request, (ipaddress.ip_network("10.0.0.1/32"),))
+    assert environ["wsgi.url_scheme"] == scheme
