@@ -11,6 +11,8 @@ from typing import Any
 
 import pytest
 
+from server.cluster import RedisManager, client_manager
+from server.config import Config
 from tests.cluster.test_rooms import CHAT, chat_client
 from tests.conftest import UNIT
 
@@ -111,3 +113,11 @@ async def test_publish_refused_by_redis_after_its_deadline(redis: Any, start_nod
     await n1.sio.emit("seq", 2, namespace=CHAT)
     assert await inbox.get("seq") == 2  # 1 never arrives: Redis refused it
     assert manager.up.is_set()
+
+
+def test_publish_timeout_reaches_the_manager() -> None:
+    """--redis-publish-timeout 0.5 gives the node's RedisManager a 0.5 s publish bound and socket timeout."""
+    manager = client_manager(Config(redis_url="redis://127.0.0.1:1/0", redis_publish_timeout=0.5))
+    assert isinstance(manager, RedisManager)
+    assert manager.publish_timeout == 0.5
+    assert manager.redis_options["socket_timeout"] == 0.5
