@@ -32,7 +32,7 @@ from .packets import (
     UNKNOWN_TRANSPORT,
     UNSUPPORTED_PROTOCOL_VERSION,
 )
-from .request import OriginPolicy, environ_for, policy_for, refuse
+from .request import environ_for, policy_for, refuse
 from .session import Session
 from .stall import StallWatch
 
@@ -76,7 +76,8 @@ class Engine:
         self.send_budget = send_buffer_limit or config.send_budget
         self.send_grace = config.send_grace
         self.stalls = StallWatch(self.send_grace)
-        self.origins = OriginPolicy(config.cors_origins, config.trusted_proxies)
+        # the one policy of this config: the bridge applies the same object
+        self.origins = policy_for(config)
         self.logger = logger if isinstance(logger, logging.Logger) else log
         self.sessions: dict[str, Session] = {}
         self.handlers: dict[str, Handler] = {}
@@ -206,9 +207,7 @@ class Engine:
 
     async def handle_request(self, request: web.Request) -> web.StreamResponse:
         """Check a request against Engine.IO v4 and route it to its transport."""
-        # policy_for, not self.origins: the bridge applies the same policy object, and
-        # it needs the public origins and host that the engine's own copy lacks
-        origins = policy_for(self.config)
+        origins = self.origins
         if request.method == hdrs.METH_OPTIONS:
             return origins.preflight(request)
         # CORS headers only for an allowed origin, on every response: a refusal issued
