@@ -19,9 +19,8 @@ setting there:
   our own back-pressure does not count: then the handler is slow, not the peer.
 - **Descriptor headroom** (``--fd-headroom``): at RLIMIT_NOFILE asyncio's accept loop
   logs a traceback per failed accept() (up to one per backlog slot, each second) and the
-  clients wait in the backlog. We refuse at once (503, ``Connection: close``, closed
-  once the request is read so no reset eats the answer) while ``fd_headroom``
-  descriptors are still free, so accept() keeps working; when accept()
+  clients wait in the backlog. We refuse at once (503, ``Connection: close``) while
+  ``fd_headroom`` descriptors are still free, so accept() keeps working; when accept()
   fails anyway (descriptors taken by something else), ``quiet_accept_errors`` turns
   asyncio's traceback into one WARNING per interval.
 - **Connections per address** (``--max-connections-per-address``): counted per peer
@@ -165,7 +164,8 @@ class Guard:
         self.per_address = config.max_connections_per_address
         self.trusted: tuple[Network, ...] = config.trusted_proxies
         self.fds = FdBudget(config.fd_headroom)
-        self.connections = 0
+        self.connections = 0  # admitted and open
+        self.lingering = 0  # refused, waiting for their request to be read (_Refusal)
         self.by_address: dict[str, int] = {}
         self.log_capacity = Throttle(logging.WARNING)
         self.log_address = Throttle(logging.WARNING)
@@ -176,7 +176,7 @@ class Guard:
     def admit(self, transport: asyncio.Transport) -> tuple[bytes | None, str | None]:
         """(refusal to send, None) or (None, the address counted for this connection)."""
         sock = transport.get_extra_info("socket")
-        if sock is not None and self.fds.full(sock.fileno(), self.connections):
+        if sock is not None and self.fds.full(sock.fileno(), self.connections + self.lingering):
             self.log_capacity.note(
                 "refusing new connections: within --fd-headroom %d of the open-files limit %d",
                 self.fds.headroom, self.fds.limit)
@@ -206,19 +206,21 @@ class Guard:
 
 
 class _Refusal(asyncio.Protocol):
-    """A refused connection: the answer and a FIN at once, then closed as soon as the
-    request arrives (or REFUSAL_LINGER s). Closing with the request still unread would
-    send a reset, and a client that sent its request at once may lose the answer."""
+    """A connection refused for its address: the answer and a FIN at once, then closed as
+    soon as the request arrives (or REFUSAL_LINGER s). Closing with the request unread
+    would send a reset, and a client that sent its request at once could lose the answer.
+    At the descriptor limit there is no time for this: those close at once."""
 
-    __slots__ = ("transport", "_timer")
+    __slots__ = ("transport", "_guard", "_timer")
 
-    def __init__(self, transport: asyncio.Transport, answer: bytes,
-                 loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(self, transport: asyncio.Transport, answer: bytes, guard: Guard) -> None:
         self.transport = transport
+        self._guard = guard
+        guard.lingering += 1  # their descriptors count against the headroom too
         transport.write(answer)
         if transport.can_write_eof():
             transport.write_eof()
-        self._timer = loop.call_later(REFUSAL_LINGER, transport.close)
+        self._timer = asyncio.get_running_loop().call_later(REFUSAL_LINGER, transport.close)
 
     def data_received(self, data: bytes) -> None:
         self.transport.close()
@@ -228,6 +230,7 @@ class _Refusal(asyncio.Protocol):
 
     def connection_lost(self, exc: BaseException | None) -> None:
         self._timer.cancel()
+        self._guard.lingering -= 1
 
 
 class GuardedHandler(RequestHandler):
@@ -249,8 +252,12 @@ class GuardedHandler(RequestHandler):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         refusal, self._address = self._guard.admit(transport)  # type: ignore[arg-type]
+        if refusal is AT_CAPACITY:  # descriptors are short: close at once, reset or not
+            transport.write(refusal)  # type: ignore[attr-defined]
+            transport.close()
+            return
         if refusal is not None:  # answered before reading anything; aiohttp never sees it
-            transport.set_protocol(_Refusal(transport, refusal, self._loop))  # type: ignore[arg-type]
+            transport.set_protocol(_Refusal(transport, refusal, self._guard))  # type: ignore[arg-type]
             return
         self._admitted = True
         super().connection_made(transport)
