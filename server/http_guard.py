@@ -206,10 +206,9 @@ class Guard:
 
 
 class _Refusal(asyncio.Protocol):
-    """A connection refused for its address: the answer and a FIN at once, then closed as
-    soon as the request arrives (or REFUSAL_LINGER s). Closing with the request unread
-    would send a reset, and a client that sent its request at once could lose the answer.
-    At the descriptor limit there is no time for this: those close at once."""
+    """A refused connection: the answer and a FIN at once, then closed as soon as the
+    request arrives (or REFUSAL_LINGER s). Closing with the request unread would send a
+    reset, and a client that sent its request at once could lose the answer."""
 
     __slots__ = ("transport", "_guard", "_timer")
 
@@ -252,12 +251,15 @@ class GuardedHandler(RequestHandler):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         refusal, self._address = self._guard.admit(transport)  # type: ignore[arg-type]
-        if refusal is AT_CAPACITY:  # descriptors are short: close at once, reset or not
+        guard = self._guard
+        if refusal is AT_CAPACITY and guard.lingering >= guard.fds.headroom // 4:
+            # descriptors are short: a quarter of the headroom may wait for requests to
+            # be read, others close at once (a client that already sent may see a reset)
             transport.write(refusal)  # type: ignore[attr-defined]
             transport.close()
             return
         if refusal is not None:  # answered before reading anything; aiohttp never sees it
-            transport.set_protocol(_Refusal(transport, refusal, self._guard))  # type: ignore[arg-type]
+            transport.set_protocol(_Refusal(transport, refusal, guard))  # type: ignore[arg-type]
             return
         self._admitted = True
         super().connection_made(transport)
