@@ -223,7 +223,7 @@ class BridgeSession:
             kind = msg.type
             if kind is WSMsgType.TEXT or kind is WSMsgType.BINARY:
                 try:
-                    inbound = decode_frame(msg.data)
+                    inbound = decode_frame(msg.data, sio.config.max_json_depth)
                 except EnvelopeError as exc:
                     await sio._send_packet(eio_sid, sio.packet_class(
                         sio_packet.EVENT, data=["error", {"message": f"malformed envelope: {exc}"}],
@@ -233,7 +233,7 @@ class BridgeSession:
                     await sio._handle_ack(eio_sid, namespace, inbound.id, inbound.args)
                 else:
                     await sio._handle_event(eio_sid, namespace, inbound.id,
-                                            [inbound.name, *inbound.args])
+                                            [inbound.name, *inbound.args], size=len(msg.data))
             elif kind is WSMsgType.CLOSE:
                 return sio.reason.CLIENT_DISCONNECT
             elif kind is WSMsgType.ERROR:

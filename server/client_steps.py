@@ -11,9 +11,13 @@ Each worker runs in a write scope (server/write_scope.py): the frames its steps 
 leave when it suspends, so the acks of events that arrived together share one write.
 
 Bounds (a client that floods a slow handler held ~450 MB with 1M events, and each of
-them logged a WARNING once it had gone): at most ``max_queued`` events wait per client;
-one more drops the waiting events, calls ``on_flood`` once (its caller closes the
-session) and drops that client's later events until ``end``. A session that ends drops
+them logged a WARNING once it had gone): once ``max_queued`` events, or ``max_bytes`` of
+their frames, wait for a client, ``full`` says so and ``room`` gives a future settled
+when half of them have run: the callers stop reading from that client meanwhile
+(back-pressure: TCP slows the sender down, and nothing it sent is lost). A caller that
+queues past twice the bound anyway has broken that contract: the waiting events are
+dropped, ``on_flood`` is called once (its caller closes the session) and that client's
+later events are dropped until ``end``. A session that ends drops
 its waiting events quietly: they would only have found their client gone. Other steps
 (connects, chained disconnects) always run: they settle the manager's bookkeeping.
 """
@@ -34,17 +38,21 @@ log = logging.getLogger("openline.realtime")
 SWEEP_INTERVAL = 1.0  # seconds between checks for parked workers to end
 
 
-Step = tuple[Any, tuple[Any, ...], "asyncio.Future[None] | None", bool]  # ..., is an event
+# step, args, settled, frame bytes if it is an event (None for connects and the like)
+Step = tuple[Any, tuple[Any, ...], "asyncio.Future[None] | None", "int | None"]
 
 
 class _Client:
     """One client's queued steps and the worker running them."""
 
-    __slots__ = ("steps", "task", "wake", "linger", "parked_at", "ended", "capacity")
+    __slots__ = ("steps", "task", "wake", "linger", "parked_at", "ended", "capacity", "size",
+                 "room")
 
     def __init__(self, capacity: int) -> None:
         self.steps: collections.deque[Step] = collections.deque()
-        self.capacity = capacity  # events it may queue: max_queued, 0 once it has flooded
+        self.capacity = capacity  # steps it may queue at most: 2 x max_queued, 0 once flooded
+        self.size = 0  # frame bytes of the events waiting
+        self.room: asyncio.Future[None] | None = None  # a reader waiting for room (room())
         self.task: asyncio.Task[None] | None = None
         self.wake: asyncio.Future[bool] | None = None  # set while parked
         self.linger = False  # park when idle (it has run an event) rather than end
@@ -54,9 +62,12 @@ class _Client:
 
 class ClientSteps:
     def __init__(self, engine: Any, max_queued: int = sys.maxsize,
-                 on_flood: Callable[[str], None] | None = None) -> None:
+                 on_flood: Callable[[str], None] | None = None,
+                 max_bytes: int = sys.maxsize) -> None:
         self.engine = engine  # the write scope's engine; None: frames go out as usual
         self.max_queued = max_queued
+        self.max_bytes = max_bytes
+        self.hard = max_queued * 2 if max_queued < sys.maxsize // 2 else sys.maxsize
         self.on_flood = on_flood
         self.flooded: set[str] = set()  # over max_queued, until end(): events dropped
         self.clients: dict[str, _Client] = {}
@@ -65,25 +76,53 @@ class ClientSteps:
         self.sweeper: asyncio.TimerHandle | None = None
 
     def add(self, eio_sid: str, step: Any, args: tuple[Any, ...], *, linger: bool = False,
-            settled: asyncio.Future[None] | None = None) -> None:
+            settled: asyncio.Future[None] | None = None, size: int = 0) -> None:
         """Queue ``step(*args)`` after the client's earlier steps; ``settled`` gets its
-        result (None) once it has run; ``linger``: it is an event (see the module doc),
-        dropped when the client has ``max_queued`` events waiting (``on_flood`` is called)."""
+        result (None) once it has run; ``linger``: it is an event of ``size`` frame bytes
+        (see the module doc), dropped when the client has twice the bound waiting
+        (``on_flood`` is called)."""
         client = self.clients.get(eio_sid)
         if client is None:
             if linger and eio_sid in self.flooded:
                 return
-            client = self.clients[eio_sid] = _Client(self.max_queued)
+            client = self.clients[eio_sid] = _Client(self.hard)
             client.task = asyncio.get_running_loop().create_task(self._work(eio_sid, client))
-        elif linger and len(client.steps) >= client.capacity:  # the one check per event
+        elif linger and (len(client.steps) >= client.capacity  # the checks per event
+                         or client.size > 2 * self.max_bytes):
             if client.capacity:
                 self._flood(eio_sid, client)
             return
-        client.steps.append((step, args, settled, linger))
+        client.steps.append((step, args, settled, size if linger else None))
         if linger:
+            client.size += size
             client.linger = True
         if client.wake is not None:
             self._unpark(client, True)
+
+    def full(self, eio_sid: str) -> bool:
+        """Whether the client has its bound of events (or of their bytes) waiting."""
+        client = self.clients.get(eio_sid)
+        return client is not None and (len(client.steps) >= self.max_queued
+                                       or client.size >= self.max_bytes)
+
+    def room(self, eio_sid: str) -> asyncio.Future[None] | None:
+        """None when the client may queue another event now; else a future settled once
+        half of what waits has run (or the client has ended): read nothing from it until
+        then."""
+        if not self.full(eio_sid):
+            return None
+        client = self.clients[eio_sid]
+        if client.room is None:
+            client.room = asyncio.get_running_loop().create_future()
+        return client.room
+
+    def _made_room(self, client: _Client) -> None:
+        room = client.room
+        if room is not None and (client.ended or (len(client.steps) <= self.max_queued // 2
+                                                  and client.size <= self.max_bytes // 2)):
+            client.room = None
+            if not room.done():
+                room.set_result(None)
 
     def end(self, eio_sid: str) -> None:
         """The client's session ended: its waiting events are dropped, its worker runs
@@ -92,13 +131,14 @@ class ClientSteps:
         client = self.clients.pop(eio_sid, None)
         if client is not None:
             client.ended = True
-            _drop_events(client.steps)
+            _drop_events(client)
+            self._made_room(client)
             self._unpark(client, False)
 
     def _flood(self, eio_sid: str, client: _Client) -> None:
         client.capacity = 0
         self.flooded.add(eio_sid)  # for a worker started after this one has ended
-        _drop_events(client.steps)
+        _drop_events(client)
         if self.on_flood is not None:
             self.on_flood(eio_sid)
 
@@ -123,7 +163,11 @@ class ClientSteps:
         try:
             while True:
                 while steps:
-                    step, args, settled, _ = steps.popleft()
+                    step, args, settled, size = steps.popleft()
+                    if size is not None:
+                        client.size -= size
+                        if client.room is not None:
+                            self._made_room(client)
                     try:  # each step stands alone, as a task of its own did
                         await step(*args)
                     except asyncio.CancelledError:
@@ -148,6 +192,8 @@ class ClientSteps:
             if self.clients.get(eio_sid) is client:
                 del self.clients[eio_sid]
             self._unpark(client, False)
+            client.ended = True
+            self._made_room(client)
             for _, _, settled, _ in steps:  # cancelled with steps queued
                 if settled is not None and not settled.done():
                     settled.set_result(None)
@@ -162,14 +208,16 @@ class ClientSteps:
             self.sweeper = asyncio.get_running_loop().call_later(SWEEP_INTERVAL, self._sweep)
 
 
-def _drop_events(steps: collections.deque[Step]) -> None:
-    """Remove the events from a queue (at most max_queued of them), keeping other steps."""
+def _drop_events(client: _Client) -> None:
+    """Remove the events from a client's queue, keeping other steps."""
+    steps = client.steps
     if steps:
         kept = []
         for each in steps:
-            if not each[3]:
+            if each[3] is None:
                 kept.append(each)
             elif each[2] is not None and not each[2].done():
                 each[2].set_result(None)
         steps.clear()
         steps.extend(kept)
+    client.size = 0

@@ -47,7 +47,8 @@ class Config:
     send_budget: int = 1 << 20  # unsent bytes held per client before it is closed
     send_grace: float = 5.0  # seconds a client's unsent data may make no progress
     max_attachments: int = 10  # binary attachments per packet (as Node's socket.io-parser)
-    max_queued_events: int = 256  # events waiting for a client's handler
+    max_queued_events: int = 256  # events waiting for a client's handler: then back-pressure
+    max_queued_bytes: int = 4 << 20  # frame bytes of those events: the same
     max_rooms: int = 1000  # rooms one client (sid) may be in
     max_namespaces: int = 32  # namespaces one session may connect to
     rate_limit: float | None = None  # events per second per client (token bucket); None: off
@@ -291,7 +292,9 @@ OPTIONS: tuple[Option, ...] = (
     Option("max_attachments", _count, "an integer >= 1",
            "binary attachments per Socket.IO packet", "N"),
     Option("max_queued_events", _count, "an integer >= 1",
-           "events a client may have waiting for its handler; more closes it", "N"),
+           "events a client may have waiting for its handler before it is not read from", "N"),
+    Option("max_queued_bytes", _bytes, "an integer number of bytes >= 1",
+           "frame bytes of a client's waiting events before it is not read from", "BYTES"),
     Option("max_rooms", _count, "an integer >= 1", "rooms one client may be in", "N"),
     Option("max_namespaces", _count, "an integer >= 1",
            "namespaces one connection may join", "N"),

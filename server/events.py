@@ -12,10 +12,11 @@ concurrently.
 
 Limits on this path cost one compare each per event: nesting past --max-json-depth
 (server/packet_rules.py: looked for only in frames long enough to hold it, 130
-characters or 82 msgpack bytes by default), --max-queued-events (ClientSteps), and
---rate-limit: a token bucket per Engine.IO session, refilled from the monotonic clock
-read once per event; an event over the rate is dropped (its ack, if it asked for one,
-never comes) and the client gets at most one ``error`` event per second saying so.
+characters or 82 msgpack bytes by default), --max-queued-events and --max-queued-bytes
+(back-pressure: server/client_steps.py), and --rate-limit: a token bucket per
+Engine.IO session, refilled from the monotonic clock read once per event; an event over
+the rate is dropped (its ack, if it asked for one, never comes) and the client gets at
+most one ``error`` event per second saying so.
 Nothing is logged per dropped event.
 """
 
@@ -153,20 +154,31 @@ class EventPath(socketio.AsyncServer):
         sid = self.manager.sid_from_eio_sid(eio_sid, namespace)
         if sid is None:
             raise ProtocolError(f"packet for namespace {namespace} before its CONNECT")
+        if self._steps.full(eio_sid):
+            return False  # the read loop takes it, and waits for room (back-pressure)
         if self._rate is not None and not self._admit(eio_sid, sid, namespace):
             return True
         self._steps.add(eio_sid, self._handle_event_internal,
-                        (self, sid, eio_sid, args, namespace, ack_id), linger=True)
+                        (self, sid, eio_sid, args, namespace, ack_id), linger=True,
+                        size=len(data))
         return True
 
     async def _handle_event(self, eio_sid: str, namespace: str | None, id: int | None,
-                            data: list[Any]) -> None:
+                            data: list[Any], size: int = 0) -> None:
+        """Queue an event from the general path (``size``: its frame's bytes). With the
+        client's bound of events waiting, this waits for room: the reader calling it (a
+        WebSocket's read loop, a polling POST, a bridge relay) stops reading meanwhile."""
+        room = self._steps.room(eio_sid)
+        if room is not None:
+            await room
+            if eio_sid not in self.environ:
+                return  # the client left meanwhile: nothing to run it for
         namespace = namespace or "/"
         sid = self.manager.sid_from_eio_sid(eio_sid, namespace)
         if self._rate is not None and not self._admit(eio_sid, sid, namespace):
             return
         self._steps.add(eio_sid, self._handle_event_internal,
-                        (self, sid, eio_sid, data, namespace, id), linger=True)
+                        (self, sid, eio_sid, data, namespace, id), linger=True, size=size)
 
     def _admit(self, eio_sid: str, sid: str, namespace: str) -> bool:
         """Take a token from the client's bucket; False: the event is over the rate."""

@@ -81,7 +81,8 @@ class OpenlineServer(EventPath):
             config=config,  # for our Engine (python-engineio would ignore it)
         )
         self._steps = ClientSteps(self.eio if type(self.eio) is Engine else None,
-                                  config.max_queued_events, self._flooded)
+                                  config.max_queued_events, self._flooded,
+                                  config.max_queued_bytes)
         if type(self.eio) is Engine:
             self.eio.take_message = self._take_message
 
@@ -148,8 +149,8 @@ class OpenlineServer(EventPath):
     def _flooded(self, eio_sid: str) -> None:
         """ClientSteps' word that a client has too many events waiting. Called from the
         engine's hand-off inside aiohttp's parser too, hence a task for the close."""
-        log.warning("closing %s: more than %d events queued (handler too slow or client "
-                    "flooding)", eio_sid, self.config.max_queued_events)
+        log.warning("closing %s: more than %d events queued, past the back-pressure bound "
+                    "(--max-queued-events)", eio_sid, self._steps.hard)
         self.start_background_task(self._close_session, eio_sid)
 
     async def _handle_eio_disconnect(self, eio_sid: str, reason: Any) -> None:
@@ -214,7 +215,8 @@ class OpenlineServer(EventPath):
             if pkt.add_attachment(data):
                 del self._binary_packet[eio_sid]
                 if pkt.packet_type == sio_packet.BINARY_EVENT:
-                    await self._handle_event(eio_sid, pkt.namespace, pkt.id, pkt.data)
+                    await self._handle_event(eio_sid, pkt.namespace, pkt.id, pkt.data,
+                                             size=len(data))
                 else:
                     await self._handle_ack(eio_sid, pkt.namespace, pkt.id, pkt.data)
             return
@@ -245,7 +247,7 @@ class OpenlineServer(EventPath):
         elif self.manager.sid_from_eio_sid(eio_sid, pkt.namespace or "/") is None:
             raise ProtocolError(f"packet for namespace {pkt.namespace or '/'} before its CONNECT")
         elif ptype == sio_packet.EVENT:
-            await self._handle_event(eio_sid, pkt.namespace, pkt.id, pkt.data)
+            await self._handle_event(eio_sid, pkt.namespace, pkt.id, pkt.data, size=len(data))
         elif ptype == sio_packet.ACK:
             await self._handle_ack(eio_sid, pkt.namespace, pkt.id, pkt.data)
         else:  # BINARY_EVENT / BINARY_ACK: wait for the attachments

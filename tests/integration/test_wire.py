@@ -219,8 +219,10 @@ async def test_fixed_serializer_accepts_only_its_format(start_server, serializer
         await assert_closed(ws)
 
 
-async def test_deeply_nested_arrays_are_echoed(server_url):
-    """An array nested 900 deep (orjson accepts up to 1024) is acked, not lost in recursion."""
+async def test_deeply_nested_arrays_are_echoed(start_server):
+    """With --max-json-depth 1000, an array nested 900 deep (orjson accepts up to 1024) is
+    acked, not lost in recursion."""
+    server_url = await start_server(max_json_depth=1000)
     deep = "[" * 900 + "]" * 900
     async with aiohttp.ClientSession() as session:
         ws = await open_ws(session, server_url)

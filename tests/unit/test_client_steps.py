@@ -133,3 +133,40 @@ async def test_cancelled_worker_settles_queued_steps():
     with pytest.raises(asyncio.CancelledError):
         await worker
     assert settled.done() and "a" not in steps.clients
+
+
+async def test_room_is_none_below_the_bound_and_a_future_at_it():
+    """At max_queued events waiting, room() gives a future settled once half have run."""
+    steps, log = ClientSteps(None, max_queued=4), []
+    assert steps.room("a") is None
+    for n in range(4):
+        steps.add("a", _record, (log, f"e{n}", 0.01), linger=True)
+    assert steps.full("a")
+    room = steps.room("a")
+    assert room is not None and steps.room("a") is room
+    await asyncio.wait_for(room, 5)
+    assert len(log) >= 1 and len(steps.clients["a"].steps) <= 2
+    assert steps.room("a") is None
+
+
+async def test_room_counts_frame_bytes_too():
+    """Events of max_bytes frame bytes in all make the client full, however few."""
+    steps, log = ClientSteps(None, max_queued=100, max_bytes=1000), []
+    steps.add("a", _record, (log, "big", 0.01), linger=True, size=600)
+    steps.add("a", _record, (log, "big2", 0.01), linger=True, size=600)
+    assert steps.full("a")
+    room = steps.room("a")
+    assert room is not None
+    await asyncio.wait_for(room, 5)
+    assert steps.clients["a"].size <= 500
+
+
+async def test_end_settles_a_waiting_room():
+    """A client that ends while its reader waits for room releases the reader."""
+    steps, log = ClientSteps(None, max_queued=1), []
+    steps.add("a", _record, (log, "slow", 0.5), linger=True)
+    steps.add("a", _record, (log, "next"), linger=True)
+    room = steps.room("a")
+    assert room is not None
+    steps.end("a")
+    await asyncio.wait_for(room, 1)

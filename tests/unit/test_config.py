@@ -33,6 +33,7 @@ BAD = {
     "send_grace": ["0", "never"],
     "max_attachments": ["0", "-3", "ten"],
     "max_queued_events": ["0", "many"],
+    "max_queued_bytes": ["0", "4MiB"],
     "max_rooms": ["0", "x"],
     "max_namespaces": ["0", "x"],
     "rate_limit": ["-1", "nan", "fast"],

@@ -29,8 +29,8 @@ def test_a_newline_in_an_argument_cannot_forge_a_log_line():
     """A client-chosen namespace with a newline and a fake record stays on its own line."""
     stream = io.StringIO()
     _logger(stream).warning("bad namespace %s", "/x\n2026-12-01 INFO openline.app: forged")
-    assert stream.getvalue() == "WARNING openline.test.logsafe.%d: bad namespace /x\\n2026-12-01 INFO " \
-        "openline.app: forged\n" % id(stream)
+    assert stream.getvalue() == f"WARNING openline.test.logsafe.{id(stream)}: bad namespace " \
+        "/x\\n2026-12-01 INFO openline.app: forged\n"
 
 
 def test_tracebacks_keep_their_lines():
