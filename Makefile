@@ -58,7 +58,7 @@ $(VENV)/.bench-installed: setup.cfg pyproject.toml | $(VENV)/.installed
 	$(BIN)/python -m pip install -q -e '.[test,dev,bench,uvloop]'
 	touch $@
 
-# Seeded fuzzing of the three client paths against a real `openline run` (~4 min; the
+# Seeded fuzzing of the three client paths against a real `openline run` (~2 min; the
 # suite runs 2,700 cases of it): non-zero on a traceback, a hang, a dead server or a slow
 # health client. `make fuzz ARGS="--cases 3000 --seed 7"` for another run.
 fuzz: install

@@ -4,6 +4,7 @@ records, and a health client answering within 1 s throughout; `make fuzz` runs m
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 
@@ -43,6 +44,36 @@ async def test_fuzz_leaves_no_traceback_and_a_live_health_client(start_server, c
     assert health.misses == [], health.summary()
     assert min(len(v) for v in health.latencies.values()) >= int(elapsed / 0.2)  # it ran throughout
     assert elapsed < 30 * UNIT
+
+
+async def test_fuzz_cases_leave_no_session_behind(start_node):
+    """Once 900 fuzz cases have ended (and abandoned polling sessions have timed out), the
+    server holds no session of theirs: every environ python-socketio keeps is gone."""
+    node = await start_node(ping_interval=0.5, ping_timeout=0.5, connect_timeout=1.0)
+    stats = await fuzz.fuzz(node.url, SEED + 1, 300, concurrency=8, http_garbage=False)
+    assert stats.findings == []
+    deadline = time.monotonic() + 5 * UNIT
+    while node.sio.environ and time.monotonic() < deadline:
+        await asyncio.sleep(0.1)
+    left = list(node.sio.environ)
+    # bridge sids are "b" + 20 characters, Engine.IO's 20
+    bridge = [sid for sid in left if len(sid) == 21 and sid.startswith("b")]
+    assert left == [], f"{len(left)} sessions left behind, {len(bridge)} of them bridge sessions"
+
+
+async def test_refused_bridge_connections_leave_no_session(start_node):
+    """The fuzz's leak, minimized: bridge connections refused by the namespace (4404
+    unknown, 4403 refused by on_connect) end with no session left on the server."""
+    node = await start_node()
+    port = int(node.url.rsplit(":", 1)[1])
+    stats = fuzz.Stats()
+    for target in ["/nope", "/chat"] * 10:  # /chat without a nickname: refused
+        await fuzz.run_case("127.0.0.1", port, fuzz.Case("bridge", 0, target), stats)
+    assert dict(stats.outcomes) == {"bridge closed 4404": 10, "bridge closed 4403": 10}
+    deadline = time.monotonic() + 2 * UNIT
+    while node.sio.environ and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+    assert len(node.sio.environ) == 0, "refused bridge sessions stay in sio.environ (and _foreign)"
 
 
 def test_cases_are_deterministic_per_seed():
