@@ -17,6 +17,7 @@ logs is judged by the caller: tests/abuse/test_fuzz.py reads the log records in-
     python tests/abuse/fuzz.py --cases 30000 --seeds 3        # `make fuzz`
     python tests/abuse/fuzz.py --url http://127.0.0.1:1740    # a server already running
     python tests/abuse/fuzz.py --seed 2 --replay engine:417   # print and send one case
+    python tests/abuse/fuzz.py --seed 20261201 --tame --replay bridge:5   # one of test_fuzz.py's
 
 Exit status 1 when anything was found (a traceback in the server's output, the server
 dying, a hang, a health miss).
@@ -567,7 +568,7 @@ async def run_ws_case(host: str, port: int, case: Case, stats: Stats) -> None:
         except (asyncio.IncompleteReadError, ConnectionError):
             stats.outcomes[f"{case.path} no response"] += 1
             return
-        status = head.split(b" ", 2)[1].decode(errors="replace")
+        status = (head.split(b" ", 2) + [b"", b""])[1].decode(errors="replace")
         if status != "101":
             stats.outcomes[f"{case.path} {status}"] += 1
             return
@@ -919,11 +920,14 @@ async def main_async(args: argparse.Namespace) -> int:
         url = await server.start()
     if args.replay:
         path, _, index = args.replay.partition(":")
-        case = generate(args.seed, path, int(index))
+        case = generate(args.seed, path, int(index), http_garbage=not args.tame)
         print(case)
         host, port = urlsplit(url).hostname or "", urlsplit(url).port or 80
         await run_case(host, port, case, stats)
-        print(dict(stats.outcomes), stats.findings)
+        print(dict(stats.outcomes))
+        if server:
+            await asyncio.sleep(0.2)  # what the server logged for it
+            print("\n".join(server.lines[-200:]))
     else:
         health = Health(url)
         await health.start()
@@ -932,7 +936,8 @@ async def main_async(args: argparse.Namespace) -> int:
         seeds = [args.seed + n for n in range(args.seeds)]
         for seed in seeds:
             per_seed = time.monotonic()
-            await fuzz(url, seed, args.cases // len(PATHS), concurrency=args.concurrency, stats=stats)
+            await fuzz(url, seed, args.cases // len(PATHS), concurrency=args.concurrency,
+                       http_garbage=not args.tame, stats=stats)
             rss = f", server RSS {server.rss_kb() / 1024:.1f} MB" if server else ""
             print(f"seed {seed}: {sum(stats.cases.values())} cases so far, "
                   f"{time.monotonic() - per_seed:.1f} s{rss}", flush=True)
@@ -978,6 +983,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--url", help="fuzz this running server instead of starting one")
     parser.add_argument("--replay", metavar="PATH:INDEX", help="send one case (e.g. engine:417) and print it")
     parser.add_argument("--server-arg", action="append", help="an extra `openline run` argument")
+    parser.add_argument("--tame", action="store_true",
+                        help="cases as tests/abuse/test_fuzz.py makes them (http_garbage=False)")
     return asyncio.run(main_async(parser.parse_args(argv)))
 
 
