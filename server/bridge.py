@@ -206,15 +206,19 @@ class BridgeSession:
                          environ.get("REMOTE_ADDR"))
                 reason = await self._relay(sio)
         finally:
-            if self.closing is not None:
-                # Server-side close: let the round trip finish before the session goes,
-                # as an Engine.IO session outlives its DISCONNECT packet.
-                await asyncio.wait([self.closing])
-                reason = sio.reason.SERVER_DISCONNECT
-            elif not self.ws.closed:
-                await self.ws.close(code=CLOSE_GOING_AWAY)
-            await sio._handle_eio_disconnect(self.eio_sid, reason)
-            log.info("bridge %s closed (%s, code %s)", self.eio_sid, reason, self.ws.close_code)
+            try:
+                if self.closing is not None:
+                    # Server-side close: let the round trip finish before the session goes,
+                    # as an Engine.IO session outlives its DISCONNECT packet.
+                    reason = sio.reason.SERVER_DISCONNECT
+                    await asyncio.wait([self.closing])
+                elif not self.ws.closed:
+                    await self.ws.close(code=CLOSE_GOING_AWAY)
+            finally:
+                # also when aiohttp cancels this handler meanwhile (the peer left during
+                # the close): the session must not stay registered (sio.environ, rooms)
+                await sio._handle_eio_disconnect(self.eio_sid, reason)
+                log.info("bridge %s closed (%s, code %s)", self.eio_sid, reason, self.ws.close_code)
 
     async def _relay(self, sio: OpenlineServer) -> Any:
         ws, namespace, eio_sid = self.ws, self.namespace, self.eio_sid
