@@ -17,16 +17,15 @@ setting there:
   chunk is kept; a body silent for longer ends with 408 (the handler's read raises
   ``HTTPRequestTimeout``) and the connection closes. Time spent with reading paused by
   our own back-pressure does not count: then the handler is slow, not the peer.
-- **Descriptor headroom** (``--fd-headroom``): at RLIMIT_NOFILE asyncio's accept loop
-  logs a traceback per failed accept() (up to one per backlog slot, each second) and the
-  clients wait in the backlog. We refuse at once (503, ``Connection: close``) while
-  ``fd_headroom`` descriptors are still free, so accept() keeps working; when accept()
-  fails anyway (descriptors taken by something else), ``quiet_accept_errors`` turns
-  asyncio's traceback into one WARNING per interval.
+- **Descriptor headroom** (``--fd-headroom``): checked in our accept loop, accept.py,
+  which says why asyncio's cannot do it; refused connections still count here while
+  they linger.
 - **Connections per address** (``--max-connections-per-address``): counted per peer
-  IP at accept, before any byte is read, so a refusal costs nothing. Peers listed in
-  ``--trusted-proxies`` are not counted: every client behind them shares their address,
-  and the proxy is the place to limit its clients (nginx ``limit_conn``).
+  IP when the connection is made, before any byte is read, so a refusal (503, read the
+  request, close: ``_Refusal``) costs little. Peers listed in ``--trusted-proxies`` are
+  not counted: every client behind them shares their address, and the proxy is the
+  place to limit its clients (nginx ``limit_conn``). X-Forwarded-For is not consulted:
+  it arrives with each request, after the connection is already counted.
 - **Peer mistakes are not tracebacks**: aiohttp logs a malformed request line or header
   as ERROR with a traceback ("Error handling request"); here it is one WARNING per
   interval, and its 400 answer names no server version (``Server: openline``).
@@ -40,10 +39,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import logging
-import os
-import resource
 import time
-from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
@@ -55,20 +51,17 @@ log = logging.getLogger("openline.http")
 
 SERVER_NAME = "openline"  # the Server header: no framework or Python version for scanners
 LOG_INTERVAL = 10.0  # seconds between two lines about the same kind of refusal
-FD_RECOUNT = 1.0  # seconds between two counts of open descriptors, far from the limit
 REFUSAL_LINGER = 0.5  # seconds a refused connection waits for its request before closing
-FD_RECOUNT_NEAR = 0.1  # the same within three times the headroom of it
 
 
-def _answer(status: str, text: str) -> bytes:
+def answer(status: str, text: str) -> bytes:
     body = text.encode()
     return (f"HTTP/1.1 {status}\r\nServer: {SERVER_NAME}\r\nContent-Type: text/plain\r\n"
             f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n").encode() + body
 
 
-AT_CAPACITY = _answer("503 Service Unavailable", "server at capacity, try again later\n")
-TOO_MANY_FROM_YOU = _answer("503 Service Unavailable", "too many connections from your address\n")
-HEAD_TIMEOUT = _answer("408 Request Timeout", "request head not received in time\n")
+TOO_MANY_FROM_YOU = answer("503 Service Unavailable", "too many connections from your address\n")
+HEAD_TIMEOUT = answer("408 Request Timeout", "request head not received in time\n")
 
 
 async def name_server(request: web.Request, response: web.StreamResponse) -> None:
@@ -109,52 +102,6 @@ def _trusted(address: str, trusted: tuple[Network, ...]) -> bool:
     return any(ip in net for net in trusted)
 
 
-def _count_fds() -> int | None:
-    """Open descriptors of this process, or None where the OS does not list them."""
-    for listing in ("/proc/self/fd", "/dev/fd"):
-        try:
-            return len(os.listdir(listing)) - 1  # minus the one listdir itself opened
-        except OSError:
-            continue
-    return None
-
-
-class FdBudget:
-    """Whether one more connection would leave fewer than ``headroom`` descriptors free.
-
-    Counting /proc/self/fd costs O(open descriptors), too much per accept at 20,000
-    clients; so the count is taken at most every FD_RECOUNT s (FD_RECOUNT_NEAR near the
-    limit) and in between estimated as "descriptors not ours at the last count + our
-    open connections", never below the new socket's own number.
-    """
-
-    __slots__ = ("headroom", "_others", "_counted_at", "_limit")
-
-    def __init__(self, headroom: int) -> None:
-        self.headroom = headroom
-        self._others = 0
-        self._counted_at = -FD_RECOUNT
-        self._limit = 0
-
-    def full(self, fd: int, connections: int) -> bool:
-        now = time.monotonic()
-        estimate = max(self._others + connections, fd + 1)
-        near = estimate >= self._limit - 3 * self.headroom
-        if now - self._counted_at >= (FD_RECOUNT_NEAR if near else FD_RECOUNT):
-            self._counted_at = now
-            soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
-            self._limit = soft if soft != resource.RLIM_INFINITY else 1 << 62
-            counted = _count_fds()
-            if counted is not None:
-                self._others = max(0, counted - connections)
-                estimate = max(counted, fd + 1)
-        return estimate > self._limit - self.headroom
-
-    @property
-    def limit(self) -> int:
-        return self._limit
-
-
 class Guard:
     """State shared by every connection of one listening server."""
 
@@ -163,7 +110,6 @@ class Guard:
         self.body_timeout = config.body_timeout
         self.per_address = config.max_connections_per_address
         self.trusted: tuple[Network, ...] = config.trusted_proxies
-        self.fds = FdBudget(config.fd_headroom)
         self.connections = 0  # admitted and open
         self.lingering = 0  # refused, waiting for their request to be read (_Refusal)
         self.by_address: dict[str, int] = {}
@@ -175,12 +121,6 @@ class Guard:
 
     def admit(self, transport: asyncio.Transport) -> tuple[bytes | None, str | None]:
         """(refusal to send, None) or (None, the address counted for this connection)."""
-        sock = transport.get_extra_info("socket")
-        if sock is not None and self.fds.full(sock.fileno(), self.connections + self.lingering):
-            self.log_capacity.note(
-                "refusing new connections: within --fd-headroom %d of the open-files limit %d",
-                self.fds.headroom, self.fds.limit)
-            return AT_CAPACITY, None
         self.connections += 1
         if self.per_address is None:
             return None, None
@@ -206,19 +146,16 @@ class Guard:
 
 
 class _Refusal(asyncio.Protocol):
-    """A refused connection: the answer and a FIN at once, then closed as soon as the
+    """A refused connection, answered and half-closed (FIN sent), closed as soon as its
     request arrives (or REFUSAL_LINGER s). Closing with the request unread would send a
     reset, and a client that sent its request at once could lose the answer."""
 
     __slots__ = ("transport", "_guard", "_timer")
 
-    def __init__(self, transport: asyncio.Transport, answer: bytes, guard: Guard) -> None:
+    def __init__(self, transport: asyncio.Transport, guard: Guard) -> None:
         self.transport = transport
         self._guard = guard
         guard.lingering += 1  # their descriptors count against the headroom too
-        transport.write(answer)
-        if transport.can_write_eof():
-            transport.write_eof()
         self._timer = asyncio.get_running_loop().call_later(REFUSAL_LINGER, transport.close)
 
     def data_received(self, data: bytes) -> None:
@@ -230,6 +167,17 @@ class _Refusal(asyncio.Protocol):
     def connection_lost(self, exc: BaseException | None) -> None:
         self._timer.cancel()
         self._guard.lingering -= 1
+
+
+def _refuse(transport: asyncio.Transport, reply: bytes, guard: Guard) -> None:
+    """Answer ``reply``, half-close, and let ``_Refusal`` end the connection."""
+    transport.write(reply)
+    try:
+        transport.write_eof()
+    except OSError:  # the peer is gone already
+        transport.close()
+    else:
+        transport.set_protocol(_Refusal(transport, guard))
 
 
 class GuardedHandler(RequestHandler):
@@ -251,15 +199,8 @@ class GuardedHandler(RequestHandler):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         refusal, self._address = self._guard.admit(transport)  # type: ignore[arg-type]
-        guard = self._guard
-        if refusal is AT_CAPACITY and guard.lingering >= guard.fds.headroom // 4:
-            # descriptors are short: a quarter of the headroom may wait for requests to
-            # be read, others close at once (a client that already sent may see a reset)
-            transport.write(refusal)  # type: ignore[attr-defined]
-            transport.close()
-            return
-        if refusal is not None:  # answered before reading anything; aiohttp never sees it
-            transport.set_protocol(_Refusal(transport, refusal, guard))  # type: ignore[arg-type]
+        if refusal is not None:  # answered before reading anything
+            _refuse(transport, refusal, self._guard)  # type: ignore[arg-type]
             return
         self._admitted = True
         super().connection_made(transport)
@@ -399,20 +340,3 @@ class GuardedRunner(web.AppRunner):
 
     async def _make_server(self) -> web.Server:
         return GuardedServer(await super()._make_server(), self.guard)
-
-
-def quiet_accept_errors(loop: asyncio.AbstractEventLoop, guard: Guard) -> None:
-    """Turn asyncio's "socket.accept() out of system resource" traceback (logged for
-    every failed accept, then retried a second later) into one WARNING per interval."""
-    previous: Callable[..., Any] | None = loop.get_exception_handler()
-
-    def handle(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
-        if context.get("message") == "socket.accept() out of system resource":
-            guard.log_accept.note("cannot accept connections: %s (retrying every second)",
-                                  context.get("exception"))
-        elif previous is not None:
-            previous(loop, context)
-        else:
-            loop.default_exception_handler(context)
-
-    loop.set_exception_handler(handle)

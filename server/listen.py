@@ -12,9 +12,10 @@ import socket
 
 from aiohttp import web
 
+from .accept import GuardedSite
 from .config import Config
 from .errors import ConfigError
-from .http_guard import Guard, GuardedRunner, quiet_accept_errors
+from .http_guard import Guard, GuardedRunner
 
 log = logging.getLogger("openline.serve")
 
@@ -29,16 +30,16 @@ async def serve_app(app: web.Application, config: Config, banner: str) -> None:
     # No SO_KEEPALIVE per connection: one setsockopt less per connect (~1% of the connect
     # path, bench/profile.py --scenario conns); Engine.IO's heartbeat and the bridge's
     # pings find dead peers in seconds where TCP keep-alive starts probing after hours.
-    # The guards (head and body timeouts, descriptor headroom, connections per address)
-    # live in the HTTP protocol: http_guard.py says why aiohttp needs them. Its
-    # keep-alive timer is our idle timeout; it also closes a connection that never
-    # sends a byte, which the head timeout reaches first.
+    # The guards live in the HTTP protocol (head and body timeouts, connections per
+    # address: http_guard.py) and in our accept loop (descriptor headroom: accept.py),
+    # each module saying why aiohttp and asyncio need them. aiohttp's keep-alive timer
+    # is our idle timeout; it also closes a connection that never sends a byte, which
+    # the head timeout reaches first.
     guard = Guard(config)
     runner = GuardedRunner(app, guard, handle_signals=False, access_log=None, tcp_keepalive=False,
                            keepalive_timeout=config.idle_timeout)
-    quiet_accept_errors(asyncio.get_running_loop(), guard)
     await runner.setup()
-    site = web.TCPSite(runner, config.host, config.port)
+    site = GuardedSite(runner, config.host, config.port, guard, config.fd_headroom)
     try:
         await site.start()
     except OSError as exc:
