@@ -35,6 +35,7 @@ import re
 import struct
 import sys
 import time
+import zlib
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -222,6 +223,8 @@ def odd_framing(rng: random.Random) -> list[WsFrame]:
         lambda: [WsFrame(TEXT, b"4", fin=False), WsFrame(TEXT, b"2")],  # new message mid-fragment
         lambda: [WsFrame(rng.choice((3, 7, 11, 15)), b"reserved opcode")],
         lambda: [WsFrame(TEXT, b"42[\"echo\"]", rsv=rng.choice((1, 2, 4)))],
+        lambda: [WsFrame(TEXT, rng.choice((b"\x00\x00\xff\xff", b"\xff" * 20, rng.randbytes(30))), rsv=4)],
+        lambda: [WsFrame(TEXT, zlib.compress(b"42[\"echo\",1]")[2:-4], rsv=4)],  # deflated, if negotiated
         lambda: [WsFrame(TEXT, b"\xff\xfe invalid utf-8")],
         lambda: [WsFrame(CLOSE_OP, b"\x03")],  # a one-byte close payload
         lambda: [WsFrame(CLOSE_OP, struct.pack("!H", rng.choice((0, 999, 1004, 1005, 2000, 5000))))],
@@ -392,6 +395,18 @@ def bridge_barrier(target: str) -> tuple[WsFrame, bytes]:
     return text_frame(json.dumps({**event, "id": BARRIER_ID})), b'{"ack":%d,' % BARRIER_ID
 
 
+def upgrade_frames(rng: random.Random, home: str) -> list[WsFrame]:
+    """What a polling client sends on the WebSocket it upgrades to: the probe and the
+    upgrade packet (Engine.IO v4 "Upgrade"), in order or not, then a packet or two."""
+    steps = rng.choice((["2probe", "5"], ["2probe", "5"], ["2probe"], ["5"], ["5", "2probe"],
+                        ["2probe", "2probe", "5"], ["2xprobe", "5"], ["3probe", "5"], ["2probe", "6", "5"],
+                        ["2probe", "4" + socketio_packet(rng, home)[0]], []))
+    frames = [text_frame(step) for step in steps]
+    for _ in range(rng.randint(0, 3)):
+        frames.extend(clean_engine_frames(rng, home) if rng.random() < 0.5 else engine_frames(rng, home))
+    return frames
+
+
 @dataclass
 class Case:
     """One generated case: where it connects and what it sends."""
@@ -494,8 +509,11 @@ def generate(seed: int, path: str, index: int, *, http_garbage: bool = True) -> 
                 raw = b"4" + b"x" * 1_000_100  # over maxPayload
             requests.append({"method": "POST", "sid": sid, "raw": raw, "type": ctype,
                              "short_length": rng.random() < 0.02})
-        elif r < 0.9:
+        elif r < 0.8:
             requests.append({"method": "GET", "sid": sid})
+        elif r < 0.9:
+            requests.append({"method": "UPGRADE", "sid": sid, "frames": upgrade_frames(rng, home),
+                             "ending": "drop" if rng.random() < 0.2 else "close"})
         else:
             requests.append({"method": rng.choice(("PUT", "DELETE", "OPTIONS", "PATCH")), "sid": sid})
         if rng.random() < 0.08:
@@ -523,8 +541,9 @@ def encode_frame(frame: WsFrame, mask: bytes) -> bytes:
     return head + mask + body
 
 
-async def read_frame(reader: asyncio.StreamReader) -> tuple[int, bytes]:
-    """One server frame (unmasked): its opcode and payload."""
+async def read_frame(reader: asyncio.StreamReader, inflater: Any = None) -> tuple[int, bytes]:
+    """One server frame (unmasked): its opcode and payload, inflated when RSV1 says it is
+    compressed (permessage-deflate, RFC 7692) and ``inflater`` is given."""
     b0, b1 = await reader.readexactly(2)
     size = b1 & 0x7F
     if size == 126:
@@ -533,7 +552,10 @@ async def read_frame(reader: asyncio.StreamReader) -> tuple[int, bytes]:
         (size,) = struct.unpack("!Q", await reader.readexactly(8))
     if b1 & 0x80:
         await reader.readexactly(4)
-    return b0 & 0x0F, await reader.readexactly(size)
+    payload = await reader.readexactly(size)
+    if b0 & 0x40 and inflater is not None:
+        payload = inflater.decompress(payload + b"\x00\x00\xff\xff")
+    return b0 & 0x0F, payload
 
 
 def request_head(method: str, target: str, host: str, headers: dict[str, str]) -> bytes:
@@ -562,6 +584,10 @@ async def run_ws_case(host: str, port: int, case: Case, stats: Stats) -> None:
     try:
         headers = {"Upgrade": "websocket", "Connection": "Upgrade", "Sec-WebSocket-Version": "13",
                    "Sec-WebSocket-Key": base64.b64encode(rng.randbytes(16)).decode(), **case.headers}
+        if rng.random() < 0.3:  # taken up under --websocket-compression: RSV1 frames are inflated
+            headers["Sec-WebSocket-Extensions"] = rng.choice((
+                "permessage-deflate", "permessage-deflate; client_max_window_bits",
+                "permessage-deflate; server_max_window_bits=8", "permessage-deflate; x=1"))
         writer.write(request_head("GET", case.target, f"{host}:{port}", headers))
         try:
             head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), DEADLINE * UNIT)
@@ -572,16 +598,20 @@ async def run_ws_case(host: str, port: int, case: Case, stats: Stats) -> None:
         if status != "101":
             stats.outcomes[f"{case.path} {status}"] += 1
             return
+        # the server's context persists across messages unless it said no_context_takeover
+        inflater = zlib.decompressobj(-zlib.MAX_WBITS) if b"permessage-deflate" in head.lower() else None
         frames: list[tuple[int, bytes]] = []
+        lost = False  # the stream ended: nothing more can be written
         first = asyncio.Event()
         passed = asyncio.Event()  # the barrier's answer came
         closing = asyncio.Event()  # the server sent its close frame, or the stream ended
         settled = asyncio.Event()  # either of the two
 
         async def drain() -> None:
+            nonlocal lost
             try:
                 while True:
-                    frames.append(await read_frame(reader))
+                    frames.append(await read_frame(reader, inflater))
                     first.set()
                     if case.marker and frames[-1][1].startswith(case.marker):
                         passed.set()
@@ -589,8 +619,9 @@ async def run_ws_case(host: str, port: int, case: Case, stats: Stats) -> None:
                     if frames[-1][0] == CLOSE_OP:
                         closing.set()
                         settled.set()
-            except (asyncio.IncompleteReadError, ConnectionError):
+            except (asyncio.IncompleteReadError, ConnectionError, zlib.error):
                 pass
+            lost = True
             first.set()
             closing.set()
             settled.set()
@@ -602,8 +633,18 @@ async def run_ws_case(host: str, port: int, case: Case, stats: Stats) -> None:
             except TimeoutError:
                 return False
 
-        def send(frame: WsFrame) -> None:
-            writer.write(encode_frame(frame, rng.randbytes(4)))
+        async def send(frame: WsFrame) -> None:
+            wire = encode_frame(frame, rng.randbytes(4))
+            if rng.random() < 0.1 and len(wire) < 4096:  # in pieces: the parser sees partial frames
+                for i in range(0, len(wire), step := rng.choice((1, 2, 3, 7, 100))):
+                    if lost or writer.transport.is_closing():
+                        return
+                    writer.write(wire[i:i + step])
+                    await writer.drain()
+                    await asyncio.sleep(0)
+            elif not (lost or writer.transport.is_closing()):
+                writer.write(wire)
+            await writer.drain()
 
         reading = asyncio.ensure_future(drain())
         try:
@@ -613,13 +654,11 @@ async def run_ws_case(host: str, port: int, case: Case, stats: Stats) -> None:
             for frame in case.frames:
                 if closing.is_set():
                     break
-                send(frame)
+                await send(frame)
                 stats.frames += 1
-                await writer.drain()
             if case.ending == "close":
                 if case.barrier is not None and not closing.is_set():
-                    send(case.barrier)
-                    await writer.drain()
+                    await send(case.barrier)
                     if not await until(settled, DEADLINE if case.clean else 0.5):
                         if case.clean:
                             stats.finding(case, f"connection open but no answer to the last event "
@@ -628,8 +667,7 @@ async def run_ws_case(host: str, port: int, case: Case, stats: Stats) -> None:
                         "passed" if passed.is_set() else "closed" if closing.is_set() else "silent")] += 1
                 # our close, or the reply the server's close frame waits for (RFC 6455 5.5.1)
                 if not reading.done():
-                    send(WsFrame(CLOSE_OP, struct.pack("!H", 1000)))
-                    await writer.drain()
+                    await send(WsFrame(CLOSE_OP, struct.pack("!H", 1000)))
                 if not await until_done(reading):
                     stats.finding(case, f"the server kept the connection {DEADLINE * UNIT:g} s "
                                         "after the closing handshake")
@@ -701,6 +739,12 @@ async def run_polling_case(host: str, port: int, case: Case, stats: Stats) -> No
         target = case.target + (f"&sid={given}" if given else "")
         target += "&" + req["query"] if "query" in req else ""
         headers = dict(case.headers)
+        if req["method"] == "UPGRADE":
+            ws_target = target.replace("transport=polling", "transport=websocket")
+            upgrade = Case("polling", case.index, ws_target, frames=req["frames"], headers=case.headers,
+                           ending=req["ending"])
+            await run_ws_case(host, port, upgrade, stats)
+            continue
         if req["method"] == "GET":
             # a long poll waits for a packet: in the background, abandoned after a while
             polls.append(asyncio.ensure_future(http(host, port, "GET", target, headers, timeout=0.5)))
