@@ -5,8 +5,11 @@ records, and a health client answering within 1 s throughout; `make fuzz` runs m
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import time
+
+from aiohttp import web
 
 from tests.abuse import fuzz
 from tests.conftest import UNIT
@@ -78,6 +81,30 @@ async def test_refused_bridge_connections_leave_no_session(start_node):
         f"{len(node.sio.environ)} refused bridge sessions stay in sio.environ and sio._foreign: aiohttp "
         "cancels the handler while BridgeSession.run()'s finally awaits the close, so "
         "_handle_eio_disconnect never runs")
+
+
+def live_websockets() -> int:
+    gc.collect()
+    return sum(1 for o in gc.get_objects() if isinstance(o, web.WebSocketResponse))
+
+
+async def test_refused_bridge_connections_release_their_socket_at_once(start_node):
+    """The fuzz's RSS growth, minimized: the WebSocket of a refused bridge connection
+    (and with it the request and transport, ~8 KB) is freed once it has closed, not kept
+    by its heartbeat timer until the next --ping-interval."""
+    node = await start_node(ping_interval=20.0, ping_timeout=20.0)
+    port = int(node.url.rsplit(":", 1)[1])
+    before = live_websockets()
+    stats = fuzz.Stats()
+    for target in ["/nope", "/chat"] * 10:
+        await fuzz.run_case("127.0.0.1", port, fuzz.Case("bridge", 0, target), stats)
+    assert dict(stats.outcomes) == {"bridge closed 4404": 10, "bridge closed 4403": 10}
+    deadline = time.monotonic() + 2 * UNIT
+    while live_websockets() > before and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+    assert live_websockets() - before == 0, (
+        "refused bridge WebSockets stay alive: aiohttp's WebSocketResponse._send_heartbeat "
+        "timer is still scheduled after the close (it holds each for --ping-interval)")
 
 
 def test_cases_are_deterministic_per_seed():
