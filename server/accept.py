@@ -25,7 +25,6 @@ import os
 import resource
 import socket
 import time
-from typing import Any
 
 from aiohttp import web
 
@@ -93,7 +92,6 @@ class Listener(asyncio.AbstractServer):
         self._fds = FdBudget(headroom)
         self._backlog = backlog
         self._loop = asyncio.get_running_loop()
-        self._tasks: set[asyncio.Task[Any]] = set()
         self._paused: set[socket.socket] = set()
         self._serving = True
         for sock in sockets:
@@ -122,9 +120,9 @@ class Listener(asyncio.AbstractServer):
                     self._fds.headroom, self._fds.limit)
                 _refuse_now(conn)
                 continue
-            task = loop.create_task(self._connect(conn))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            # not kept: the loop holds it until its transport exists, as with the
+            # tasks of asyncio's own accept loop
+            loop.create_task(self._connect(conn))
 
     async def _connect(self, conn: socket.socket) -> None:
         try:

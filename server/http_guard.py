@@ -118,6 +118,31 @@ class Guard:
         self.log_accept = Throttle(logging.WARNING)
         self.log_malformed = Throttle(logging.WARNING)
         self.log_timeout = Throttle(logging.INFO)
+        # connections waiting for a request head, by deadline: one timeout for all, so
+        # insertion order is deadline order and one timer serves them all
+        self.heads: dict[GuardedHandler, float] = {}
+        self._sweep: asyncio.TimerHandle | None = None
+
+    def await_head(self, handler: GuardedHandler) -> None:
+        heads = self.heads
+        heads.pop(handler, None)  # to the end: its deadline is the latest
+        loop = handler._loop
+        heads[handler] = due = loop.time() + self.header_timeout
+        if self._sweep is None:
+            self._sweep = loop.call_at(due, self._sweep_heads, loop)
+
+    def _sweep_heads(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._sweep = None
+        now, heads = loop.time(), self.heads
+        expired = []
+        for handler, due in heads.items():
+            if due > now:
+                self._sweep = loop.call_at(due, self._sweep_heads, loop)
+                break
+            expired.append(handler)
+        for handler in expired:
+            del heads[handler]
+            handler._head_expired()
 
     def admit(self, transport: asyncio.Transport) -> tuple[bytes | None, str | None]:
         """(refusal to send, None) or (None, the address counted for this connection)."""
@@ -184,7 +209,7 @@ class GuardedHandler(RequestHandler):
     """aiohttp's HTTP/1.1 protocol with the head and body timeouts and the admission
     check of ``Guard`` (module docstring)."""
 
-    __slots__ = ("_guard", "_admitted", "_address", "_head_timer", "_body", "_body_timer",
+    __slots__ = ("_guard", "_admitted", "_address", "_body", "_body_timer",
                  "_body_seen")
 
     def __init__(self, manager: web.Server, *, guard: Guard, **kwargs: Any) -> None:
@@ -192,7 +217,6 @@ class GuardedHandler(RequestHandler):
         self._guard = guard
         self._admitted = False
         self._address: str | None = None
-        self._head_timer: asyncio.TimerHandle | None = None
         self._body: Any = None  # the StreamReader of a body still arriving
         self._body_timer: asyncio.TimerHandle | None = None
         self._body_seen = 0.0
@@ -204,7 +228,7 @@ class GuardedHandler(RequestHandler):
             return
         self._admitted = True
         super().connection_made(transport)
-        self._head_timer = self._loop.call_later(self._guard.header_timeout, self._head_expired)
+        self._guard.await_head(self)
 
     def connection_lost(self, exc: BaseException | None) -> None:
         if not self._admitted:
@@ -215,9 +239,7 @@ class GuardedHandler(RequestHandler):
         super().connection_lost(exc)
 
     def _stop_timers(self) -> None:
-        if self._head_timer is not None:
-            self._head_timer.cancel()
-            self._head_timer = None
+        self._guard.heads.pop(self, None)
         self._stop_body_watch()
 
     def _stop_body_watch(self) -> None:
@@ -237,17 +259,14 @@ class GuardedHandler(RequestHandler):
             self._stop_body_watch()
         messages = self._messages
         if messages:
-            if self._head_timer is not None:
-                self._head_timer.cancel()
-                self._head_timer = None
+            self._guard.heads.pop(self, None)
             payload = messages[-1][1]
             if self._body is None and not payload.is_eof():
                 self._watch_body(payload)
-        elif idle and self._head_timer is None and data and not self._force_close:
-            self._head_timer = self._loop.call_later(self._guard.header_timeout, self._head_expired)
+        elif idle and data and not self._force_close and self not in self._guard.heads:
+            self._guard.await_head(self)
 
     def _head_expired(self) -> None:
-        self._head_timer = None
         waiting = self._waiter is not None and not self._waiter.done()
         if self.transport is None or self._messages or not waiting:
             return
