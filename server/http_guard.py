@@ -88,8 +88,8 @@ class Throttle:
             return
         self._next = now + self.interval
         if self._skipped:
-            message += " (and %d more in the last %.0f s)"
-            args = (*args, self._skipped, self.interval)
+            message += " (and %d more since the last such line)"
+            args = (*args, self._skipped)
             self._skipped = 0
         log.log(self.level, message, *args)
 
