@@ -19,7 +19,6 @@ that asyncio and uvloop both provide.
 from __future__ import annotations
 
 import asyncio
-import errno
 import logging
 import os
 import resource
@@ -35,7 +34,6 @@ log = logging.getLogger("openline.http")
 ACCEPT_RETRY = 0.5  # seconds the listener pauses after accept() ran out of descriptors
 FD_RECOUNT = 1.0  # seconds between two counts of open descriptors, far from the limit
 FD_RECOUNT_NEAR = 0.1  # the same within three times the headroom of it
-OUT_OF_RESOURCES = (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM)
 AT_CAPACITY = answer("503 Service Unavailable", "server at capacity, try again later\n")
 
 
@@ -107,9 +105,7 @@ class Listener(asyncio.AbstractServer):
                 return
             except ConnectionAbortedError:
                 continue
-            except OSError as exc:
-                if exc.errno not in OUT_OF_RESOURCES:
-                    raise
+            except OSError as exc:  # EMFILE and kin; anything else would repeat as fast
                 guard.log_accept.note("cannot accept connections: %s (retrying every %g s)",
                                       exc, ACCEPT_RETRY)
                 self._pause(sock)
