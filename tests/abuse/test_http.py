@@ -1,15 +1,19 @@
 """HTTP and connection attacks on a real ``openline run``: slowloris, idle and stalled
 connections, descriptor exhaustion, connections per address, malformed-request floods,
-version disclosure. The guards live in server/http_guard.py (installed by listen.py), so
-every test here runs the server as users do, as a child process, and reads its log.
+version disclosure. The guards live in server/http_guard.py and server/accept.py
+(installed by listen.py), so the tests run the server as users do, as a child process,
+and read its log; only accept()'s own EMFILE, which needs a failing socket, is in-process.
 """
 
 from __future__ import annotations
 
 import asyncio
+import errno
+import logging
 import os
 import re
 import signal
+import socket
 import sys
 import time
 from collections.abc import AsyncIterator
@@ -19,6 +23,9 @@ import aiohttp
 import pytest
 import socketio
 
+from server import accept
+from server.config import Config
+from server.http_guard import Guard
 from tests.cluster.conftest import read_until
 from tests.conftest import ROOT, TEST_PLUGINS, UNIT
 
@@ -394,3 +401,27 @@ async def test_client_leaving_mid_body_leaves_no_traceback(openline: Any, connec
     assert (await get(srv.url)).status == 200  # the server has handled both closes by now
     await srv.stop()
     assert "Traceback" not in srv.log, srv.log[-3000:]
+
+
+async def test_accept_out_of_descriptors_is_one_line_and_paused(caplog: Any) -> None:
+    """accept() failing with EMFILE (descriptors taken by something else) costs one
+    WARNING and no traceback, and the listener pauses instead of retrying in a loop."""
+    calls: list[float] = []
+
+    class Exhausted(socket.socket):
+        def accept(self) -> Any:
+            calls.append(time.monotonic())
+            raise OSError(errno.EMFILE, "Too many open files")
+
+    listening = Exhausted(socket.AF_INET, socket.SOCK_STREAM)
+    listening.bind(("127.0.0.1", 0))
+    listening.listen()
+    caplog.set_level(logging.INFO, logger="openline.http")
+    listener = accept.Listener([listening], None, Guard(Config()), 16, 128)  # type: ignore[arg-type]
+    with socket.create_connection(listening.getsockname()):  # makes it readable, for ever
+        await asyncio.sleep(accept.ACCEPT_RETRY * 2.5)
+    listener.close()
+    assert 2 <= len(calls) <= 4  # once per ACCEPT_RETRY, not once per loop turn
+    lines = [r for r in caplog.records if r.name == "openline.http"]
+    assert [r.levelname for r in lines] == ["WARNING"] and not lines[0].exc_info
+    assert "cannot accept connections" in lines[0].getMessage()
