@@ -154,8 +154,7 @@ def status_of(answer: bytes) -> int:
 
 
 async def test_slowloris_heads_are_closed_within_header_timeout(openline: Any, connect: Any) -> None:
-    """300 request heads trickled a byte at a time get 408 and are closed after
-    --header-timeout; a healthy client is served meanwhile."""
+    """300 trickled heads get 408 and close after --header-timeout; a healthy client is served meanwhile."""
     srv = await openline("--header-timeout", "0.5")
     conns = [await connect(srv.port) for _ in range(300)]
     for _, writer in conns:
@@ -181,7 +180,7 @@ async def test_slowloris_heads_are_closed_within_header_timeout(openline: Any, c
 
 
 async def test_silent_connection_is_closed_within_header_timeout(openline: Any, connect: Any) -> None:
-    """A connection that never sends a byte is closed after --header-timeout (0.5 s)."""
+    """A connection that never sends a byte gets 408 and closes after --header-timeout (0.5 s)."""
     srv = await openline("--header-timeout", "0.5")
     reader, writer = await connect(srv.port)
     answer, took = await until_closed(reader, 0.5 + 2 * MARGIN)
@@ -190,8 +189,7 @@ async def test_silent_connection_is_closed_within_header_timeout(openline: Any, 
 
 
 async def test_idle_keep_alive_connection_is_closed_after_idle_timeout(openline: Any, connect: Any) -> None:
-    """After one answered request, a keep-alive connection left idle is closed after
-    --idle-timeout (0.5 s), without a response; the head timeout (30 s) is not involved."""
+    """A keep-alive connection idle after one answered request is closed after --idle-timeout (0.5 s)."""
     srv = await openline("--idle-timeout", "0.5", "--header-timeout", "30")
     reader, writer = await connect(srv.port)
     writer.write(b"GET /status HTTP/1.1\r\nHost: x\r\n\r\n")
@@ -226,8 +224,7 @@ async def stalled_post(connect: Any, port: int, path: str, *headers: str) -> tup
 
 
 async def test_stalled_polling_post_ends_after_body_timeout(openline: Any, connect: Any) -> None:
-    """A long-polling POST whose body stalls after 1 of 900,000 bytes gets 408 and its
-    connection closes after --body-timeout (0.5 s)."""
+    """A polling POST stalled after 1 of 900,000 body bytes gets 408 and closes after --body-timeout."""
     srv = await openline("--body-timeout", "0.5")
     sid = await polling_sid(srv.url)
     answer, took = await stalled_post(connect, srv.port, f"/socket.io/?EIO=4&transport=polling&sid={sid}")
@@ -236,8 +233,7 @@ async def test_stalled_polling_post_ends_after_body_timeout(openline: Any, conne
 
 
 async def test_stalled_api_post_ends_after_body_timeout(openline: Any, connect: Any) -> None:
-    """POST /api/v1/emit with a valid token whose body stalls after 1 of 900,000 bytes
-    gets 408 and its connection closes after --body-timeout (0.5 s)."""
+    """An /api/v1/emit POST stalled after 1 of 900,000 body bytes gets 408 and closes after --body-timeout."""
     srv = await openline("--body-timeout", "0.5", "--api-token", "t0ken")
     answer, took = await stalled_post(connect, srv.port, "/api/v1/emit", "Authorization: Bearer t0ken")
     assert status_of(answer) == 408 and 0.4 <= took < 0.5 + 2 * MARGIN
@@ -245,10 +241,7 @@ async def test_stalled_api_post_ends_after_body_timeout(openline: Any, connect: 
 
 
 async def test_descriptor_exhaustion_refuses_at_once_and_quietly(openline: Any, connect: Any) -> None:
-    """With 128 descriptors and --fd-headroom 16, a burst of 300 connects leaves at most
-    112 descriptors in use and gets 503 for the rest at once (no hang), later clients too
-    (even with their request sent); the log stays under 20 KB with no traceback, and once
-    clients leave the server serves again."""
+    """128 descriptors, --fd-headroom 16: a 300-connect burst gets 503 at once past 112, quietly."""
     srv = await openline("--fd-headroom", "16", "--header-timeout", "30", nofile=128)
     burst = await asyncio.gather(*(connect(srv.port) for _ in range(300)))
 
@@ -279,9 +272,7 @@ async def test_descriptor_exhaustion_refuses_at_once_and_quietly(openline: Any, 
 
 
 async def test_sixth_connection_from_one_address_gets_503(openline: Any, connect: Any) -> None:
-    """With --max-connections-per-address 5 a sixth connection from 127.0.0.1 gets 503 at
-    once, even when its request is already sent; when one of the five closes, a new one
-    is served."""
+    """--max-connections-per-address 5: a sixth connection gets 503 at once; after a close, one is served."""
     srv = await openline("--max-connections-per-address", "5")
     five = [await connect(srv.port) for _ in range(5)]
     for _ in range(20):  # a request sent at once still reads the answer (no reset)
@@ -301,8 +292,7 @@ async def test_sixth_connection_from_one_address_gets_503(openline: Any, connect
 
 
 async def test_malformed_request_flood_logs_little_and_no_traceback(openline: Any, connect: Any) -> None:
-    """2,000 garbage request lines each get 400 and Connection close; the server logs
-    under 5 KB for all of them and no traceback."""
+    """2,000 garbage request lines each get 400; the log grows under 5 KB for all of them, no traceback."""
     srv = await openline()
     before = len(srv.output)
 
@@ -321,8 +311,7 @@ async def test_malformed_request_flood_logs_little_and_no_traceback(openline: An
 
 
 async def test_no_response_names_a_server_version(openline: Any, connect: Any) -> None:
-    """Every response (page, 404, polling handshake, 101 WebSocket handshake, aiohttp's
-    own 400, the guard's 408 and 503) says ``Server: openline`` and no version."""
+    """Every response (page, 404, polling, 101, aiohttp's 400, our 408 and 503) says Server: openline."""
     srv = await openline("--header-timeout", "0.5", "--max-connections-per-address", "5")
     servers: list[str] = []
     async with aiohttp.ClientSession() as http:
@@ -371,8 +360,7 @@ async def test_status_page_shows_no_file_paths(openline: Any) -> None:
 
 @pytest.mark.parametrize("transport", ["websocket", "polling"])
 async def test_clients_outlive_short_http_timeouts(openline: Any, transport: str) -> None:
-    """A Socket.IO client (websocket, or long-polling with its GET waiting) stays connected
-    for 2 s under 0.5 s header, idle and body timeouts and still answers an emit."""
+    """A websocket or polling client lives 2 s under 0.5 s head/idle/body timeouts and answers an emit."""
     srv = await openline("--header-timeout", "0.5", "--idle-timeout", "0.5",
                          "--body-timeout", "0.5")
     client = socketio.AsyncClient(reconnection=False)
@@ -387,8 +375,7 @@ async def test_clients_outlive_short_http_timeouts(openline: Any, transport: str
 
 
 async def test_client_leaving_mid_body_leaves_no_traceback(openline: Any, connect: Any) -> None:
-    """A client that closes its connection halfway through a body (API and polling POST)
-    costs no traceback in the log."""
+    """A client leaving halfway through a body (API and polling POST) costs no traceback in the log."""
     srv = await openline("--api-token", "t0ken")
     sid = await polling_sid(srv.url)
     for path, extra in (("/api/v1/emit", "Authorization: Bearer t0ken\r\n"),
@@ -404,8 +391,7 @@ async def test_client_leaving_mid_body_leaves_no_traceback(openline: Any, connec
 
 
 async def test_accept_out_of_descriptors_is_one_line_and_paused(caplog: Any) -> None:
-    """accept() failing with EMFILE (descriptors taken by something else) costs one
-    WARNING and no traceback, and the listener pauses instead of retrying in a loop."""
+    """accept() failing with EMFILE is one WARNING, no traceback, and pauses the listener (no retry loop)."""
     calls: list[float] = []
 
     class Exhausted(socket.socket):
