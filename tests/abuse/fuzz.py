@@ -5,8 +5,16 @@ A *case* is one short connection (or one polling session) sending a handful of f
 generated from ``random.Random(f"{seed}:{path}:{index}")`` alone, so any case can be
 replayed by its name. Frames are valid-looking packets, mutated ones (truncated, spliced,
 bytes flipped, invalid UTF-8), random bytes, deep nesting, huge numbers, control
-characters and odd WebSocket framing (fragments, reserved opcodes and bits, bad closes).
-The client is written on raw sockets so nothing on our side refuses to send them.
+characters and odd WebSocket framing (fragments, reserved opcodes and bits, bad closes,
+frames written a byte at a time, permessage-deflate offered). 40% of WebSocket cases are
+*clean*: well-formed packets with odd arguments, so they reach the handlers instead of
+dying at the parser. Polling cases post records joined by \x1e, poll, use wrong sids and
+methods, and upgrade to WebSocket with the probe in and out of order. The client is
+written on raw sockets so nothing on our side refuses to send any of it.
+
+Each WebSocket case ends with a *barrier*, an event with an ack id, before its closing
+handshake: a client's events run in order, so its answer (or the server closing) shows
+every frame before it was handled; a clean case whose barrier gets neither is a hang.
 
 While cases run, a health check (a python-socketio client on ``/`` and a bridge client,
 each calling ``echo`` every 100 ms) must answer within its deadline. The driver reports
