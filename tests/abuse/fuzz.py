@@ -277,7 +277,9 @@ def polling_records(rng: random.Random, home: str = "") -> str:
         elif r < 0.24:
             records.append(rng.choice(("2", "3", "2probe", "5", "6", "1", "", "0", "x")))
         else:
-            records.append("4" + socketio_packet(rng, home)[0])
+            packet, blobs = socketio_packet(rng, home)
+            records.append("4" + packet)  # attachments follow as binary records
+            records.extend("b" + base64.b64encode(blob).decode() for blob in blobs)
     body = "\x1e".join(records)
     if rng.random() < 0.25:
         body = mutate(rng, body)
@@ -368,6 +370,10 @@ def clean_engine_frames(rng: random.Random, home: str) -> list[WsFrame]:
         return [text_frame(f"43{home}{rng.randint(0, 50)}{json.dumps(args)}")]  # an ack nobody asked for
     if r < 0.23:
         return [text_frame(rng.choice(("3", "6")))]
+    if r < 0.3:  # the other built-in namespace on the same connection: in, out, in again
+        other = "/chat," if not home else ""
+        auth = '{"nickname":"y","room":"lobby"}' if other else ""
+        return [text_frame(rng.choice((f"40{other}{auth}", f"41{other}", f"40{other}{auth}")))]
     body = json.dumps([rng.choice(HANDLED), *args], ensure_ascii=rng.random() < 0.5)
     return [text_frame(f"42{home}{ack}{body}")]
 
