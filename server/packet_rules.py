@@ -134,7 +134,11 @@ def check_depth(value: Any, limit: int) -> None:
 
 def malformed_reason(exc: Exception, limit: int) -> str:
     """The log line's reason for a refused packet: the decoders' own nesting limits
-    (orjson's at 1024, msgpack's StackError, which has no text) read as ours."""
-    if isinstance(exc, msgpack.StackError) or str(exc).startswith("depth limit exceeded"):
+    (orjson's at 1024, msgpack's StackError, which has no text) read as ours; orjson says
+    "failed to allocate memory" for an unclosed run of brackets, which is no memory
+    shortage of ours."""
+    text = str(exc)
+    if isinstance(exc, msgpack.StackError) or text.startswith(
+            ("depth limit exceeded", "failed to allocate memory")):
         return f"nested deeper than {limit}"
     return str(exc) or type(exc).__name__
