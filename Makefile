@@ -6,7 +6,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 1740
 NPM_DIRS := tests/js client_demo bench
 
-.PHONY: install js-deps run test lint fmt clean bench bench-redis fuzz
+.PHONY: install js-deps run test lint fmt clean bench bench-redis fuzz soak
 
 install: $(VENV)/.installed
 
@@ -63,6 +63,11 @@ $(VENV)/.bench-installed: setup.cfg pyproject.toml | $(VENV)/.installed
 # health client. `make fuzz ARGS="--cases 3000 --seed 7"` for another run.
 fuzz: install
 	$(BIN)/python tests/abuse/fuzz.py --cases 30000 --seeds 3 $(ARGS)
+
+# 1,000 clients that stop reading under a 1 KB x 200/s broadcast for 60 s (~2 min):
+# non-zero when the server's peak RSS passes 1,000 x --send-budget + its idle baseline.
+soak: install
+	$(BIN)/python bench/paused_clients.py $(ARGS)
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache .mypy_cache .ruff_cache tests/output
