@@ -48,7 +48,7 @@ CLOSE_GOING_AWAY = 1001
 CLOSE_REFUSED = 4403  # 4000-4999 are for applications (RFC 6455 §7.4.2): HTTP 403's cousin
 CLOSE_NO_NAMESPACE = 4404
 INVALID_NAMESPACE = _INVALID_NAMESPACE["message"]
-DEFAULT_MAX_DEPTH = Config.__dataclass_fields__["max_json_depth"].default
+DEFAULT_MAX_DEPTH: int = Config().max_json_depth
 
 
 @dataclass(frozen=True, slots=True)

@@ -145,7 +145,7 @@ class EventPath(socketio.AsyncServer):
             namespace, ack_id, args = decoded["nsp"], decoded.get("id"), decoded.get("data")
             check_namespace(namespace)
             check_id(ack_id)
-            if len(data) >= self._msgpack_nests and msgpack_may_nest(data, self._max_depth):
+            if len(data) >= self._msgpack_nests and msgpack_may_nest(data, self._max_depth):  # type: ignore[arg-type]  # bytes here
                 check_depth(args, self._max_depth)
         else:
             return False

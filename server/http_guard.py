@@ -330,9 +330,9 @@ class GuardedHandler(RequestHandler):
                                     headers={"Server": SERVER_NAME})
             response.force_close()
             return response
-        response = super().handle_error(request, status, exc, message)
-        response.headers["Server"] = SERVER_NAME
-        return response
+        error_response = super().handle_error(request, status, exc, message)
+        error_response.headers["Server"] = SERVER_NAME
+        return error_response
 
 
 class GuardedServer(web.Server):

@@ -33,7 +33,7 @@ from socketio import packet as sio_packet
 from .config import Config
 from .errors import EventError
 
-DEFAULT_MAX_ROOMS = Config.__dataclass_fields__["max_rooms"].default
+DEFAULT_MAX_ROOMS: int = Config().max_rooms
 
 
 class FastEmitManager(socketio.AsyncManager):
@@ -114,7 +114,7 @@ class FastEmitManager(socketio.AsyncManager):
     @property
     def max_rooms(self) -> int:
         config = getattr(self.server, "config", None)
-        return config.max_rooms if config is not None else DEFAULT_MAX_ROOMS  # type: ignore[no-any-return]
+        return int(config.max_rooms) if config is not None else DEFAULT_MAX_ROOMS
 
     def basic_enter_room(self, sid: str, namespace: str, room: Any, eio_sid: str | None = None) -> None:
         super().basic_enter_room(sid, namespace, room, eio_sid=eio_sid)

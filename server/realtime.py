@@ -230,7 +230,7 @@ class OpenlineServer(EventPath):
         if type(data) is str:
             deep = len(data) >= self._json_nests and json_may_nest(data, depth)
         else:
-            deep = len(data) >= self._msgpack_nests and msgpack_may_nest(data, depth)
+            deep = len(data) >= self._msgpack_nests and msgpack_may_nest(data, depth)  # type: ignore[arg-type]
         if deep:
             check_depth(pkt.data, depth)
         ptype = pkt.packet_type
