@@ -8,10 +8,11 @@ setting there:
 - **Head timeout** (``--header-timeout``): aiohttp waits for a request head for ever
   once its first byte arrived, and a keep-alive timer only fires while the handler is
   idle, so 2,000 slowloris heads trickled one byte at a time were held indefinitely.
-  Each connection gets a timer from accept (and, on keep-alive, from the first byte of
-  the next head); a head still incomplete when it fires gets 408 and the connection
-  closes. It is cancelled as soon as the head parses, so an upgraded WebSocket or a
-  long-polling GET waiting for data (a request in progress) is never touched.
+  Each connection gets a deadline from accept (and, on keep-alive, from the first byte
+  of the next head), all served by one sweep timer; a head still incomplete at its
+  deadline gets 408 and the connection closes. The deadline is dropped as soon as the
+  head parses, so an upgraded WebSocket or a long-polling GET waiting for data (a
+  request in progress) is never touched.
 - **Body timeout** (``--body-timeout``): a body declared as 900 KB that stops after 1
   byte kept its handler waiting for ever. While a body is arriving the time of its last
   chunk is kept; a body silent for longer ends with 408 (the handler's read raises
