@@ -169,7 +169,9 @@ class RedisManager(socketio.AsyncRedisManager, FastEmitManager):
         for task in (getattr(self, "thread", None), self._probe, self._publisher):
             if task is not None and not task.done():
                 task.cancel()
-                await asyncio.gather(task, return_exceptions=True)
+                # bounded: a cancellation that redis-py swallows mid-command must not
+                # hold the node's shutdown (seen: a publisher back at its wake-up wait)
+                await asyncio.wait([task], timeout=self.publish_timeout + 1)
         if self._pending and self._pub_ok:
             with contextlib.suppress(Exception):  # best effort: hand over what is queued
                 await self._send(self._pending)
@@ -258,11 +260,16 @@ class RedisManager(socketio.AsyncRedisManager, FastEmitManager):
             if not self._pub_ok:
                 self._keep_local(len(batch))
                 continue
+            me = asyncio.current_task()
             try:
                 late = await self._send(batch)
+                if me is not None and me.cancelling():
+                    raise asyncio.CancelledError  # stop() cancelled a send redis-py completed
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # redis-py's errors, OSError, our TimeoutError
+                if me is not None and me.cancelling():
+                    raise asyncio.CancelledError from exc  # stop()'s, turned into an error
                 if isinstance(exc, TimeoutError) and not str(exc):
                     exc = TimeoutError(f"no answer within {self.publish_timeout}s")
                 self._keep_local(len(batch))

@@ -29,9 +29,11 @@ def _masked_text(text: str) -> bytes:
 class PausedClient:
     """``await PausedClient.open(url, path, first_texts)``: connected, then never reads."""
 
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                 sock: socket.socket) -> None:
         self.reader = reader
         self.writer = writer
+        self.sock = sock
 
     @classmethod
     async def open(cls, url: str, path: str, texts: tuple[str, ...] = (),
@@ -42,9 +44,19 @@ class PausedClient:
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
         sock.setblocking(False)
-        await asyncio.get_running_loop().sock_connect(sock, (parts.hostname, parts.port))
+        try:
+            return await cls._handshake(sock, parts.hostname or "", parts.port or 0, parts.netloc,
+                                        path, texts, wait_for)
+        except BaseException:
+            sock.close()
+            raise
+
+    @classmethod
+    async def _handshake(cls, sock: socket.socket, host: str, port: int, netloc: str, path: str,
+                         texts: tuple[str, ...], wait_for: bytes | None) -> PausedClient:
+        await asyncio.get_running_loop().sock_connect(sock, (host, port))
         reader, writer = await asyncio.open_connection(sock=sock, limit=1 << 20)
-        writer.write((f"GET {path} HTTP/1.1\r\nHost: {parts.netloc}\r\nUpgrade: websocket\r\n"
+        writer.write((f"GET {path} HTTP/1.1\r\nHost: {netloc}\r\nUpgrade: websocket\r\n"
                       f"Connection: Upgrade\r\nSec-WebSocket-Key: {KEY}\r\n"
                       "Sec-WebSocket-Version: 13\r\n\r\n").encode())
         head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5 * UNIT)
@@ -56,7 +68,7 @@ class PausedClient:
         await writer.drain()
         # from here on nothing is read: not even into this process's stream buffer
         writer.transport.pause_reading()  # type: ignore[attr-defined]
-        return cls(reader, writer)
+        return cls(reader, writer, sock)
 
     async def closed_by_server(self, timeout: float) -> bool:
         """Read (and discard) until the server drops the connection; False at timeout."""
@@ -76,4 +88,7 @@ class PausedClient:
         return True
 
     def close(self) -> None:
+        """Drop the connection now: the socket is closed here, not on a later loop turn
+        (a test that ends at once would leave it to the garbage collector)."""
         self.writer.transport.abort()
+        self.sock.close()
