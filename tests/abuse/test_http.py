@@ -10,11 +10,8 @@ from __future__ import annotations
 import asyncio
 import errno
 import logging
-import os
 import re
-import signal
 import socket
-import sys
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -26,79 +23,16 @@ import socketio
 from server import accept
 from server.config import Config
 from server.http_guard import Guard
-from tests.cluster.conftest import read_until
 from tests.conftest import ROOT, TEST_PLUGINS, UNIT
 
 MARGIN = 1.0 * UNIT  # how late a timeout may act on a loaded test box
 
 
-class LoggedServer:
-    """``openline run`` as a child whose whole output (stdout and stderr) is kept."""
-
-    def __init__(self, args: tuple[str, ...], nofile: int | None) -> None:
-        self.args = args
-        self.nofile = nofile
-        self.output = bytearray()
-        self.port = 0
-        self.proc: asyncio.subprocess.Process | None = None
-        self._reader: asyncio.Task[None] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    @property
-    def log(self) -> str:
-        return self.output.decode(errors="replace")
-
-    async def start(self) -> None:
-        argv = ["run", "--host", "127.0.0.1", "--port", "0", *self.args]
-        # the descriptor limit is lowered in the child only, before the server starts
-        code = ("import resource, runpy, sys\n"
-                f"n = {self.nofile!r}\n"
-                "if n: resource.setrlimit(resource.RLIMIT_NOFILE, (n, n))\n"
-                f"sys.argv = ['openline', *{argv!r}]\n"
-                "runpy.run_module('server', run_name='__main__')\n")
-        self.proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-c", code, cwd=str(ROOT), env={**os.environ, "PYTHONUNBUFFERED": "1"},
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
-        assert self.proc.stdout is not None
-        match = await read_until(self.proc.stdout, r"openline listening on http://[\d.]+:(\d+)",
-                                 "openline run", timeout=20)
-        self.port = int(match.group(1))
-        self._reader = asyncio.ensure_future(self._keep(self.proc.stdout))
-
-    async def _keep(self, stream: asyncio.StreamReader) -> None:
-        while chunk := await stream.read(65536):
-            self.output.extend(chunk)
-
-    async def stop(self) -> None:
-        if self.proc is None or self.proc.returncode is not None:
-            return
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            await asyncio.wait_for(self.proc.wait(), 10 * UNIT)
-        except TimeoutError:
-            self.proc.kill()
-            await self.proc.wait()
-        if self._reader is not None:
-            await self._reader
-
-
 @pytest.fixture
-async def openline() -> AsyncIterator[Any]:
-    """``srv = await openline(*flags, nofile=None)``: a started ``LoggedServer``."""
-    servers: list[LoggedServer] = []
-
-    async def start(*args: str, nofile: int | None = None) -> LoggedServer:
-        server = LoggedServer(args, nofile)
-        servers.append(server)
-        await server.start()
-        return server
-
-    yield start
-    for server in servers:
-        await server.stop()
+def openline(node_processes: Any) -> Any:
+    """``srv = await openline(*flags, nofile=None)``: a started ``NodeProcess`` (its
+    whole output in ``srv.log``), stopped at teardown."""
+    return node_processes
 
 
 Conn = tuple[asyncio.StreamReader, asyncio.StreamWriter]

@@ -8,10 +8,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import math
-import os
 import re
-import signal
-import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Iterable
 from typing import Any
@@ -20,46 +17,21 @@ from urllib.parse import quote
 import pytest
 
 from tests.abuse import fuzz
-from tests.conftest import ROOT, UNIT
+from tests.cluster.conftest import NodeProcess
+from tests.conftest import UNIT
 
 RECORD = re.compile(rb"20\d\d-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} (DEBUG|INFO|WARNING|ERROR|CRITICAL) ")
 BANNER = re.compile(rb"openline listening on (http://\S+)")
 LOG_WINDOW = 10.0  # seconds: server/logsafe.py's RateLimitFilter interval (and http_guard's)
 
 
-class Openline:
-    """``python -m server run --port 0 --log-level info`` as a child; all it writes to
-    stdout and stderr is kept in ``output``."""
+class Openline(NodeProcess):
+    """``python -m server run --port 0 --log-level info`` as a child (all it writes kept
+    in ``output``), with the fuzz's raw client to attack it."""
 
     def __init__(self, *args: str) -> None:
-        self.args = args
-        self.output = bytearray()
-        self.url = ""
+        super().__init__("--log-level", "info", *args)
         self._marks = itertools.count()
-
-    async def start(self) -> None:
-        self.proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "server", "run", "--host", "127.0.0.1", "--port", "0",
-            "--log-level", "info", *self.args, cwd=str(ROOT),
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
-        assert self.proc.stdout is not None
-        try:
-            while not (match := BANNER.search(self.output)):
-                raw = await asyncio.wait_for(self.proc.stdout.readline(), 20 * UNIT)
-                assert raw, f"openline run exited before listening: {bytes(self.output[-2000:])!r}"
-                self.output += raw
-        except TimeoutError:
-            seen = bytes(self.output[-2000:])
-            raise AssertionError(f"no listening line in {20 * UNIT}s: {seen!r}") from None
-        self.url = match.group(1).decode()
-        self.port = int(self.url.rsplit(":", 1)[1])
-        self._reading = asyncio.ensure_future(self._read())
-
-    async def _read(self) -> None:
-        assert self.proc.stdout is not None
-        while chunk := await self.proc.stdout.read(65536):
-            self.output += chunk
 
     async def send(self, path: str, target: str, frames: list[str], stats: fuzz.Stats) -> None:
         """One WebSocket connection (fuzz.py's raw client) sending ``frames`` as text."""
@@ -77,16 +49,6 @@ class Openline:
                 return len(self.output)
             await asyncio.sleep(0.025)
         raise AssertionError(f"{line!r} never logged: {bytes(self.output[-2000:])!r}")
-
-    async def stop(self) -> None:
-        if self.proc.returncode is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                await asyncio.wait_for(self.proc.wait(), 10 * UNIT)
-            except TimeoutError:
-                self.proc.kill()
-                await self.proc.wait()
-        await self._reading
 
 
 @pytest.fixture

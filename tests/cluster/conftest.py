@@ -35,13 +35,16 @@ def free_port() -> int:
 
 
 async def read_until(stream: asyncio.StreamReader, pattern: str, what: str,
-                     timeout: float = 10) -> re.Match[str]:
-    """The first line of ``stream`` matching ``pattern``; fails with the lines seen."""
+                     timeout: float = 10, keep: bytearray | None = None) -> re.Match[str]:
+    """The first line of ``stream`` matching ``pattern``; fails with the lines seen.
+    ``keep``: every line read is appended to it too."""
     seen: list[str] = []
 
     async def scan() -> re.Match[str]:
         while True:
             raw = await stream.readline()
+            if keep is not None:
+                keep.extend(raw)
             if not raw:
                 raise AssertionError(f"{what} ended before {pattern!r}; output: {seen[-20:]}")
             line = raw.decode(errors="replace").rstrip()
@@ -171,24 +174,47 @@ async def two_nodes(redis: RedisServer, start_node: Any) -> tuple[Node, Node]:
 
 
 class NodeProcess:
-    """``python -m server run --port 0 …`` as a child; ``url`` from its listening line."""
+    """``python -m server run --port 0 …`` as a child; ``url`` and ``port`` from its
+    listening line; everything it writes (stdout and stderr) kept in ``output``.
+    ``nofile`` lowers its descriptor limit (RLIMIT_NOFILE) before the server starts."""
 
-    def __init__(self, *args: str) -> None:
+    def __init__(self, *args: str, nofile: int | None = None) -> None:
         self.args = args
+        self.nofile = nofile
         self.url = ""
+        self.port = 0
+        self.output = bytearray()
         self.proc: asyncio.subprocess.Process | None = None
         self._drain: asyncio.Task[None] | None = None
 
+    @property
+    def log(self) -> str:
+        return self.output.decode(errors="replace")
+
     async def start(self) -> None:
+        argv = ["run", "--host", "127.0.0.1", "--port", "0", *self.args]
+        if self.nofile is None:
+            command = [PYTHON, "-m", "server", *argv]
+        else:
+            command = [PYTHON, "-c", (
+                "import resource, runpy, sys\n"
+                f"resource.setrlimit(resource.RLIMIT_NOFILE, ({self.nofile}, {self.nofile}))\n"
+                f"sys.argv = ['openline', *{argv!r}]\n"
+                "runpy.run_module('server', run_name='__main__')\n")]
         self.proc = await asyncio.create_subprocess_exec(
-            PYTHON, "-m", "server", "run", "--host", "127.0.0.1", "--port", "0", *self.args,
-            cwd=str(ROOT), env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            *command, cwd=str(ROOT), env={**os.environ, "PYTHONUNBUFFERED": "1"},
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
         assert self.proc.stdout is not None
         match = await read_until(self.proc.stdout, r"openline listening on (http://\S+)",
-                                 "openline run", timeout=20)
+                                 "openline run", timeout=20, keep=self.output)
         self.url = match.group(1)
-        self._drain = asyncio.ensure_future(drain(self.proc.stdout))
+        self.port = int(self.url.rsplit(":", 1)[1])
+        self._drain = asyncio.ensure_future(self._keep(self.proc.stdout))
+
+    async def _keep(self, stream: asyncio.StreamReader) -> None:
+        """Keep reading, so a chatty child never blocks on a full pipe."""
+        while chunk := await stream.read(65536):
+            self.output += chunk
 
     async def stop(self) -> None:
         if self.proc is None or self.proc.returncode is not None:
@@ -208,8 +234,8 @@ async def node_processes() -> AsyncIterator[Any]:
     """``proc = await node_processes(*cli_args)``: started ``openline run`` children."""
     procs: list[NodeProcess] = []
 
-    async def start(*args: str) -> NodeProcess:
-        proc = NodeProcess(*args)
+    async def start(*args: str, nofile: int | None = None) -> NodeProcess:
+        proc = NodeProcess(*args, nofile=nofile)
         procs.append(proc)
         await proc.start()
         return proc
