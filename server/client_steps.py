@@ -68,6 +68,7 @@ class ClientSteps:
         self.max_queued = max_queued
         self.max_bytes = max_bytes
         self.hard = max_queued * 2 if max_queued < sys.maxsize // 2 else sys.maxsize
+        self.hard_bytes = max_bytes * 2 if max_bytes < sys.maxsize // 2 else sys.maxsize
         self.on_flood = on_flood
         self.flooded: set[str] = set()  # over max_queued, until end(): events dropped
         self.clients: dict[str, _Client] = {}
@@ -76,28 +77,34 @@ class ClientSteps:
         self.sweeper: asyncio.TimerHandle | None = None
 
     def add(self, eio_sid: str, step: Any, args: tuple[Any, ...], *, linger: bool = False,
-            settled: asyncio.Future[None] | None = None, size: int = 0) -> None:
+            settled: asyncio.Future[None] | None = None, size: int = 0,
+            unless_full: bool = False) -> bool:
         """Queue ``step(*args)`` after the client's earlier steps; ``settled`` gets its
         result (None) once it has run; ``linger``: it is an event of ``size`` frame bytes
         (see the module doc), dropped when the client has twice the bound waiting
-        (``on_flood`` is called)."""
+        (``on_flood`` is called). ``unless_full``: not queued, and False returned, when
+        the client is ``full`` (one look-up for the check and the queueing)."""
         client = self.clients.get(eio_sid)
         if client is None:
             if linger and eio_sid in self.flooded:
-                return
+                return True
             client = self.clients[eio_sid] = _Client(self.hard)
             client.task = asyncio.get_running_loop().create_task(self._work(eio_sid, client))
-        elif linger and (len(client.steps) >= client.capacity  # the checks per event
-                         or client.size > 2 * self.max_bytes):
-            if client.capacity:
-                self._flood(eio_sid, client)
-            return
+        elif linger:  # the checks per event
+            waiting = len(client.steps)
+            if unless_full and (waiting >= self.max_queued or client.size >= self.max_bytes):
+                return False
+            if waiting >= client.capacity or client.size > self.hard_bytes:
+                if client.capacity:
+                    self._flood(eio_sid, client)
+                return True
         client.steps.append((step, args, settled, size if linger else None))
         if linger:
             client.size += size
             client.linger = True
         if client.wake is not None:
             self._unpark(client, True)
+        return True
 
     def full(self, eio_sid: str) -> bool:
         """Whether the client has its bound of events (or of their bytes) waiting."""

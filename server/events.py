@@ -154,14 +154,16 @@ class EventPath(socketio.AsyncServer):
         sid = self.manager.sid_from_eio_sid(eio_sid, namespace)
         if sid is None:
             raise ProtocolError(f"packet for namespace {namespace} before its CONNECT")
-        if self._steps.full(eio_sid):
-            return False  # the read loop takes it, and waits for room (back-pressure)
-        if self._rate is not None and not self._admit(eio_sid, sid, namespace):
-            return True
-        self._steps.add(eio_sid, self._handle_event_internal,
-                        (self, sid, eio_sid, args, namespace, ack_id), linger=True,
-                        size=len(data))
-        return True
+        if self._rate is not None:
+            if self._steps.full(eio_sid):
+                return False  # the read loop takes it, and waits for room (back-pressure)
+            if not self._admit(eio_sid, sid, namespace):
+                return True
+        # False when the client has its bound of events waiting: then the read loop
+        # takes the frame, and waits for room (back-pressure)
+        return self._steps.add(eio_sid, self._handle_event_internal,
+                               (self, sid, eio_sid, args, namespace, ack_id), linger=True,
+                               size=len(data), unless_full=True)
 
     async def _handle_event(self, eio_sid: str, namespace: str | None, id: int | None,
                             data: list[Any], size: int = 0) -> None:

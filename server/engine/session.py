@@ -115,12 +115,16 @@ class Session:
             return True
         wire = frame.wire
         out = self.out
-        held = held_by(socket) + len(wire)
-        if out is not None:
-            held += len(out)
-        if held > self.engine.send_budget:
-            self._overflow(held)
-            return True
+        if socket.get_write_buffer_size():
+            # the kernel is behind: what this client holds counts against its budget, and
+            # the StallWatch follows it (a socket that keeps up pays one call per frame)
+            held = held_by(socket) + len(wire)
+            if out is not None:
+                held += len(out)
+            if held > self.engine.send_budget:
+                self._overflow(held)
+                return True
+            self.engine.stalls.note(self)
         if out is None:
             out = self.out = bytearray()
             pending = self.engine.pending_writes
@@ -147,8 +151,6 @@ class Session:
             return
         socket.write(bytes(out))
         self.written += len(out)
-        if socket.get_write_buffer_size():  # the kernel did not take it all: watch it
-            self.engine.stalls.note(self)
 
     def push(self, frame: Frame) -> None:
         """Buffer one frame for the current transport (callable from plain callbacks)."""
