@@ -250,6 +250,11 @@ class GuardedHandler(RequestHandler):
         self._body = None
 
     def data_received(self, data: bytes) -> None:
+        if self._payload_parser is not None:
+            # upgraded (a WebSocket's frames): no head or body of ours to watch; the
+            # direct call spares every read of every socket the checks below
+            RequestHandler.data_received(self, data)
+            return
         if self._body is not None:
             self._body_seen = self._loop.time()
         # _waiter is set only while aiohttp waits for the next request: these bytes
