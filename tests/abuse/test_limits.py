@@ -43,7 +43,7 @@ class SlowNamespace(socketio.AsyncNamespace):
     async def on_echo(self, sid, *args):
         return args
 
-    async def on_quick(self, sid, n):
+    async def on_quick(self, sid, n, *padding):
         # white box: the most events seen waiting behind this one (--max-queued-events)
         client = self.server._steps.clients.get(self.server.manager.eio_sid_from_sid(sid, "/slow"))
         SlowNamespace.peak = max(SlowNamespace.peak, len(client.steps) if client else 0)
@@ -168,6 +168,22 @@ async def test_event_flood_is_slowed_down_not_queued(start_slow, py_client, capl
     assert report["order"] == list(range(FLOOD))
     assert 1 <= report["peak"] <= 20, report["peak"]
     assert latencies and max(latencies) < 1 * UNIT
+    assert openline_warnings(caplog) == []
+
+
+async def test_big_events_are_slowed_down_by_their_bytes(start_slow, caplog):
+    """200 events of ~1 KB sent at once with --max-queued-bytes 10000 (and a high event
+    bound): never more than 10 wait, every one runs in order, nothing is logged."""
+    url = await start_slow(max_queued_events=1000, max_queued_bytes=10_000)
+    pad = "x" * 1000
+    async with aiohttp.ClientSession() as session:
+        ws = await connected_ws(session, url, "/slow")
+        for n in range(200):
+            await ws.send_str(f'42/slow,["quick",{n},"{pad}"]')
+        await ws.send_str('42/slow,1["report"]')
+        report = json.loads((await ws.receive_str(timeout=30 * UNIT))[len("43/slow,1"):])[0]
+    assert report["order"] == list(range(200))
+    assert 1 <= report["peak"] <= 10, report["peak"]
     assert openline_warnings(caplog) == []
 
 
