@@ -329,7 +329,7 @@ class Bridge:
     async def serve(self, request: web.Request) -> web.StreamResponse:
         config = self.config
         if not origin_allowed(request, config):
-            raise web.HTTPForbidden(text=policy_for(config).refusal(request, log) + "\n")
+            raise web.HTTPForbidden(text=policy_for(config).refusal(request) + "\n")
         # aiohttp refuses an uncompressed frame of exactly max_msg_size; --max-payload
         # is the largest frame accepted, as Engine.IO's maxHttpBufferSize is.
         ws = BridgeSocket(

@@ -40,13 +40,13 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import logging
-import time
 from typing import Any
 
 from aiohttp import web
 from aiohttp.web_protocol import RequestHandler
 
 from .config import Config, Network
+from .logsafe import Throttle
 
 log = logging.getLogger("openline.http")
 
@@ -71,30 +71,6 @@ async def name_server(request: web.Request, response: web.StreamResponse) -> Non
     response.headers["Server"] = SERVER_NAME
 
 
-class Throttle:
-    """One log line now, then at most one per ``interval``, counting what it skipped."""
-
-    __slots__ = ("level", "interval", "_next", "_skipped")
-
-    def __init__(self, level: int, interval: float = LOG_INTERVAL) -> None:
-        self.level = level
-        self.interval = interval
-        self._next = 0.0
-        self._skipped = 0
-
-    def note(self, message: str, *args: Any) -> None:
-        now = time.monotonic()
-        if now < self._next:
-            self._skipped += 1
-            return
-        self._next = now + self.interval
-        if self._skipped:
-            message += " (and %d more since the last such line)"
-            args = (*args, self._skipped)
-            self._skipped = 0
-        log.log(self.level, message, *args)
-
-
 def _trusted(address: str, trusted: tuple[Network, ...]) -> bool:
     try:
         ip = ipaddress.ip_address(address)
@@ -114,11 +90,11 @@ class Guard:
         self.connections = 0  # admitted and open
         self.lingering = 0  # refused, waiting for their request to be read (_Refusal)
         self.by_address: dict[str, int] = {}
-        self.log_capacity = Throttle(logging.WARNING)
-        self.log_address = Throttle(logging.WARNING)
-        self.log_accept = Throttle(logging.WARNING)
-        self.log_malformed = Throttle(logging.WARNING)
-        self.log_timeout = Throttle(logging.INFO)
+        self.log_capacity = Throttle(log, logging.WARNING, LOG_INTERVAL)
+        self.log_address = Throttle(log, logging.WARNING, LOG_INTERVAL)
+        self.log_accept = Throttle(log, logging.WARNING, LOG_INTERVAL)
+        self.log_malformed = Throttle(log, logging.WARNING, LOG_INTERVAL)
+        self.log_timeout = Throttle(log, logging.INFO, LOG_INTERVAL)
         # connections waiting for a request head, by deadline: one timeout for all, so
         # insertion order is deadline order and one timer serves them all
         self.heads: dict[GuardedHandler, float] = {}

@@ -8,6 +8,8 @@
   so ten thousand bad frames cost a handful of lines, not ten megabytes.
 
 Only the CLI configures logging (``server/cli.py``); code logs with its named logger.
+Where one kind of refusal is worth a line with a count (descriptor headroom, refused
+origins), code says so itself with ``Throttle``.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from __future__ import annotations
 import logging
 import re
 import time
+from typing import Any
 
 # C0 controls, DEL, C1 controls and the Unicode line/paragraph separators
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
@@ -70,3 +73,28 @@ class RateLimitFilter(logging.Filter):
             return True
         window[2] += 1
         return False
+
+
+class Throttle:
+    """One log line now, then at most one per ``interval``, counting what it skipped."""
+
+    __slots__ = ("logger", "level", "interval", "_next", "_skipped")
+
+    def __init__(self, logger: logging.Logger, level: int, interval: float = 10.0) -> None:
+        self.logger = logger
+        self.level = level
+        self.interval = interval
+        self._next = 0.0
+        self._skipped = 0
+
+    def note(self, message: str, *args: Any) -> None:
+        now = time.monotonic()
+        if now < self._next:
+            self._skipped += 1
+            return
+        self._next = now + self.interval
+        if self._skipped:
+            message += " (and %d more since the last such line)"
+            args = (*args, self._skipped)
+            self._skipped = 0
+        self.logger.log(self.level, message, *args)

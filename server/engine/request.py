@@ -6,7 +6,6 @@ from __future__ import annotations
 import ipaddress
 import logging
 import sys
-import time
 from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlsplit
@@ -14,8 +13,11 @@ from urllib.parse import urlsplit
 from aiohttp import web
 
 from ..config import Config, Network
+from ..logsafe import Throttle
 from ..remote import _trusted, client_address
 from .packets import FORBIDDEN, error_body
+
+log = logging.getLogger("openline.origin")
 
 CORS_METHODS = "GET, POST, OPTIONS"
 _PROTOCOLS = {(1, 1): "HTTP/1.1", (1, 0): "HTTP/1.0"}  # one shared string, not one per session
@@ -161,7 +163,7 @@ class OriginPolicy:
     them) is allowed only when "null" is listed; ``*`` does not imply it.
     """
 
-    __slots__ = ("any", "null", "listed", "public", "host", "trusted", "_refused", "_logged_at")
+    __slots__ = ("any", "null", "listed", "public", "host", "trusted", "_refusals")
 
     def __init__(self, origins: Sequence[str] | None, trusted: Sequence[Network],
                  public: Sequence[str] | None = None, host: str | None = None) -> None:
@@ -174,8 +176,8 @@ class OriginPolicy:
         host = (host or "").strip("[]").lower()
         self.host = None if host in WILDCARD_HOSTS else _address_host(host)
         self.trusted = tuple(trusted)
-        self._refused = 0  # refusals not yet logged
-        self._logged_at = -REFUSAL_LOG_INTERVAL
+        # one kind of line for the engine and the bridge alike, as they share this policy
+        self._refusals = Throttle(log, logging.INFO, REFUSAL_LOG_INTERVAL)
 
     def allows(self, request: web.BaseRequest) -> bool:
         origin = request.headers.get("Origin")
@@ -242,7 +244,7 @@ class OriginPolicy:
         headers["Access-Control-Max-Age"] = "86400"
         return web.Response(status=204, headers=headers)
 
-    def refusal(self, request: web.BaseRequest, logger: logging.Logger) -> str:
+    def refusal(self, request: web.BaseRequest) -> str:
         """What to tell about a refused origin: the text is returned for the peer and
         logged at INFO at most once per REFUSAL_LOG_INTERVAL (with the count since), as a
         page retrying in a loop must not fill the log."""
@@ -253,14 +255,8 @@ class OriginPolicy:
         else:
             text = (f"origin {origin} not allowed; list it in --cors-origins, or name the "
                     "origins this server is reached at with --public-origins")
-        self._refused += 1
-        now = time.monotonic()
-        if now - self._logged_at >= REFUSAL_LOG_INTERVAL:
-            address, _ = client_address(request, self.trusted)
-            more = f" ({self._refused - 1} more refusal(s) since the last line)" \
-                if self._refused > 1 else ""
-            logger.info("refused a request from %s: %s%s", address, text, more)
-            self._logged_at, self._refused = now, 0
+        self._refusals.note("refused a request from %s: %s",
+                            client_address(request, self.trusted)[0], text)
         return text
 
 

@@ -223,7 +223,7 @@ class Engine:
         if allowed is None:
             # browsers enforce CORS on polling, but nothing stops a page opening a
             # WebSocket to any origin: the allow-list is applied here to both
-            origins.refusal(request, log)
+            origins.refusal(request)
             return refuse(FORBIDDEN)
         is_ws = transport == "websocket"
         if is_ws and request.headers.get("Upgrade", "").lower() != "websocket":
