@@ -81,7 +81,7 @@ class BridgeSession:
         self.data: dict[str, Any] = {}  # what python-socketio keeps per engine session
         self.parser: Any = None  # set by OpenlineServer.add_foreign_session
         self.closing: asyncio.Task[Any] | None = None
-        self.backlog: collections.deque[str | bytes] = collections.deque()
+        self.backlog: collections.deque[tuple[str | bytes, int]] = collections.deque()  # frame, bytes
         self.backlogged = 0
         self.flusher: asyncio.Task[None] | None = None
         self.written = 0  # bytes handed to the transport or to aiohttp's writer
@@ -109,13 +109,19 @@ class BridgeSession:
         binary = not isinstance(frame, str)
         wire = frame if binary else frame.encode()  # type: ignore[union-attr]
         tcp = self.tcp
-        held = self.unsent() + len(wire)
-        if self.send_budget and held > self.send_budget:
-            self.drop(f"{held} bytes unsent, over the send budget of {self.send_budget} bytes "
-                      "(the peer is not reading; --send-budget)")
-            return
+        unsent = self.unsent()
+        if unsent:
+            # behind already: what this client holds counts against its budget, and the
+            # StallWatch follows it (a client that keeps up pays one look per frame)
+            held = unsent + len(wire)
+            if self.send_budget and held > self.send_budget:
+                self.drop(f"{held} bytes unsent, over the send budget of {self.send_budget} "
+                          "bytes (the peer is not reading; --send-budget)")
+                return
+            if self.stalls is not None and tcp is not None:
+                self.stalls.note(self)
         if tcp is None or self.ws.compress or self.backlog:
-            self.backlog.append(frame)
+            self.backlog.append((frame, len(wire)))
             self.backlogged += len(wire)
             if self.flusher is None:
                 self.flusher = asyncio.ensure_future(self._flush())
@@ -124,15 +130,12 @@ class BridgeSession:
         else:
             tcp.write(websocket_header(binary, len(wire)) + wire)  # type: ignore[operator]
             self.written += len(wire)
-        if self.stalls is not None and tcp is not None and self.unsent():
-            self.stalls.note(self)
 
     async def _flush(self) -> None:
         ws = self.ws
         try:
             while self.backlog and not self.closed:
-                frame = self.backlog.popleft()
-                size = len(frame) if not isinstance(frame, str) else len(frame.encode())
+                frame, size = self.backlog.popleft()
                 if isinstance(frame, str):
                     await ws.send_str(frame)
                 else:
