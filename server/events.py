@@ -276,13 +276,19 @@ class EventPath(socketio.AsyncServer):
         except asyncio.CancelledError:  # as AsyncNamespace.trigger_event does
             return None
 
-    def _arguments_fit(self, event: str, namespace: str, sid: str, args: list[Any]) -> bool:
-        """Whether the event's handler accepts ``(sid, *args)``; asked only once a handler
-        has raised TypeError, to tell a client's wrong argument count from our bug."""
+    def _handler_for(self, namespace: str, event: str) -> Any:
+        """The function python-socketio would call for ``event``: a decorator handler, or
+        the namespace class's ``on_<event>``; None when neither exists."""
         handler = self.handlers.get(namespace, {}).get(event)
         if handler is None:
             ns = self.namespace_handlers.get(namespace)
             handler = getattr(ns, "on_" + event, None) if ns is not None else None
+        return handler
+
+    def _arguments_fit(self, event: str, namespace: str, sid: str, args: list[Any]) -> bool:
+        """Whether the event's handler accepts ``(sid, *args)``; asked only once a handler
+        has raised TypeError, to tell a client's wrong argument count from our bug."""
+        handler = self._handler_for(namespace, event)
         if handler is None:
             return True  # a catch-all handler or another set-up: not ours to judge
         try:

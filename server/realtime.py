@@ -9,7 +9,8 @@
 - malformed packets close the connection, and so do packets past a limit a conforming
   client never reaches: more attachments than --max-attachments (refused on the header,
   before any is buffered, as Node's socket.io-parser does), nesting past
-  --max-json-depth, more than --max-queued-events waiting; each is one WARNING line.
+  --max-json-depth, twice --max-queued-events waiting (below that, back-pressure: see
+  server/client_steps.py); each is one WARNING line.
   A CONNECT past --max-namespaces is refused with CONNECT_ERROR (the session stays).
 """
 
@@ -340,16 +341,10 @@ class OpenlineServer(EventPath):
 
     async def _call_connect(self, namespace: str, sid: str, eio_sid: str, auth: Any) -> Any:
         environ = self.environ[eio_sid]
-        handler = self._connect_handler(namespace)
+        handler = self._handler_for(namespace, "connect")
         if handler is not None and accepts_auth(handler):
             return await self._run_handler("connect", namespace, sid, (environ, auth))
         return await self._run_handler("connect", namespace, sid, (environ,))
-
-    def _connect_handler(self, namespace: str) -> Any:
-        if namespace in self.handlers and "connect" in self.handlers[namespace]:
-            return self.handlers[namespace]["connect"]
-        ns = self.namespace_handlers.get(namespace)
-        return getattr(ns, "on_connect", None) if ns is not None else None
 
     # --- events: server/events.py; the disconnect handler's errors are logged ---
 
