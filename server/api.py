@@ -13,8 +13,9 @@ clients may be gone by then), 401 for a missing or wrong token, 400 naming the b
 Open-internet limits: after ``--api-max-failures`` missing or wrong tokens within a minute
 an address gets 429 with ``Retry-After`` (its token is not even compared meanwhile, so
 guessing stops); a body over ``--max-payload`` is 413 and one nested deeper than
-``--max-json-depth`` 400, the depth measured by a flat scan before ``json.loads`` could
-recurse. Each refusal is logged with the client's address, never with the token it sent.
+``--max-json-depth`` 400, by the rule every packet path applies (server/packet_rules.py;
+a body deep enough to exhaust the stdlib decoder's recursion bound is refused alike).
+Each refusal is logged with the client's address, never with the token it sent.
 """
 
 from __future__ import annotations
@@ -25,7 +26,6 @@ import ipaddress
 import json
 import logging
 import math
-import re
 import time
 from collections import deque
 from typing import Any
@@ -33,7 +33,7 @@ from typing import Any
 from aiohttp import web
 
 from .config import Config
-from .packet_rules import RESERVED_EVENTS
+from .packet_rules import RESERVED_EVENTS, json_may_nest, nested_deeper
 from .realtime import OpenlineServer
 from .remote import client_address
 
@@ -66,28 +66,6 @@ def authorized(header: str | None, token: str) -> bool:
     if scheme.lower() != "bearer":
         return False
     return hmac.compare_digest(_digest(given.strip()), _digest(token))
-
-
-# A string (escapes included; an unterminated one runs to the end) or any other run of
-# text without brackets: possessive, so the scan is linear whatever the input.
-_NOT_STRUCTURE = re.compile(r'"(?:[^"\\]++|\\.)*+"?|[^"\[\]{}]++', re.S)
-
-
-def nesting_depth(text: str, limit: int) -> int:
-    """How deep arrays and objects nest in JSON ``text``, counted without recursion;
-    stops counting past ``limit``. Malformed text gets some number: json.loads, which
-    runs only when this is within the limit, has the final word."""
-    depth = deepest = 0
-    for char in _NOT_STRUCTURE.sub("", text):
-        if char == "[" or char == "{":
-            depth += 1
-            if depth > deepest:
-                deepest = depth
-                if deepest > limit:
-                    break
-        else:
-            depth -= 1
-    return deepest
 
 
 class Failures:
@@ -209,12 +187,16 @@ def make_handler(sio: OpenlineServer, config: Config) -> Any:
             text = raw.decode()
         except UnicodeDecodeError:
             return _bad(address, "body: not valid JSON (UTF-8 expected)")
-        if nesting_depth(text, max_depth) > max_depth:
-            return _bad(address, f"body: nested deeper than {max_depth} (--max-json-depth)")
+        too_deep = f"body: nested deeper than {max_depth} (--max-json-depth)"
         try:
             body = json.loads(text)
+        except RecursionError:  # the stdlib decoder's own bound, far past ours
+            return _bad(address, too_deep)
         except ValueError:
             return _bad(address, "body: not valid JSON")
+        # the depth rule of every other path (server/packet_rules.py)
+        if json_may_nest(text, max_depth) and nested_deeper(body, max_depth):
+            return _bad(address, too_deep)
         try:
             kwargs = parse_emit(body, sio)
         except BadField as exc:
