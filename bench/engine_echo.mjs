@@ -1,5 +1,5 @@
 // Engine.IO-level echo throughput against a bare Engine.IO echo server (no Socket.IO):
-//   python -m server.engine --port 3100                                  (ours)
+//   python -m openline.engine --port 3100                                  (ours)
 //   python -m tests.protocol.servers engine stock --port 3101           (python-engineio)
 //   node bench/engine_echo.mjs http://127.0.0.1:3100 50 2000
 // Opens CLIENTS WebSocket-only sessions, each sends PER_CLIENT messages at once and waits

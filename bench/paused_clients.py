@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import re
 import sys
 import time
@@ -45,7 +44,7 @@ async def main() -> int:
     args = parser.parse_args()
 
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "server", "run", "--host", "127.0.0.1", "--port", "0",
+        sys.executable, "-m", "openline", "run", "--host", "127.0.0.1", "--port", "0",
         "--max-connections-per-address", "0", "--log-level", "warning",
         "--send-budget", str(args.send_budget), "--send-grace", str(args.send_grace),
         cwd=str(ROOT), stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)

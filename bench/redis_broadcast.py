@@ -96,7 +96,7 @@ def redis_server() -> Iterator[tuple[int, str]]:
 
 @contextlib.contextmanager
 def openline(redis_url: str | None) -> Iterator[tuple[int, str]]:
-    cmd = ["taskset", "-c", SERVER_CORE, sys.executable, "-m", "server", "run", "--port", "0",
+    cmd = ["taskset", "-c", SERVER_CORE, sys.executable, "-m", "openline", "run", "--port", "0",
            "--plugins-dir", str(BENCH / "plugins"), "--log-level", "warning",
            "--max-connections-per-address", "0"]  # every load client is on loopback
     if redis_url:

@@ -91,7 +91,7 @@ def server_command(kind: str, parser: str, deflate: bool) -> list[str]:
         return cmd + (["--deflate"] if deflate else [])
     # openline exactly as `make run` starts it, minus --reload: the parser is detected
     # per connection, so it takes no parser flag.
-    cmd = [sys.executable, "-m", "server", "run", "--port", "0",
+    cmd = [sys.executable, "-m", "openline", "run", "--port", "0",
            "--plugins-dir", str(BENCH / "plugins"), "--log-level", "warning",
            "--max-connections-per-address", "0"]  # every load client is on loopback
     return cmd + (["--websocket-compression"] if deflate else [])

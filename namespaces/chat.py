@@ -20,8 +20,7 @@ import time
 from typing import Any
 
 import socketio
-
-from server.errors import EventError
+from openline import EventError
 
 log = logging.getLogger("openline.namespaces.chat")
 

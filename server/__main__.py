@@ -1,4 +1,4 @@
-"""``python -m server`` is the ``openline`` command."""
+"""``python -m openline`` is the ``openline`` command."""
 
 from .cli import entry
 

@@ -8,11 +8,14 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from . import api, cluster, demo, http_guard
-from .bridge import Bridge
+from . import demo
+from .bridge.sessions import Bridge
+from .cluster import api
+from .cluster import redis_manager as cluster
 from .config import Config
+from .net import http_guard
 from .plugins import Plugin, discover
-from .realtime import OpenlineServer
+from .realtime.server import OpenlineServer
 
 log = logging.getLogger("openline.app")
 

@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
-from . import publish
+from . import emit_command
 from .config import OPTIONS, Config, options_from_env
 from .errors import ConfigError, OpenlineError
 from .logsafe import RateLimitFilter, SafeFormatter
@@ -39,7 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
             run.add_argument(opt.flag, dest=opt.name, action="append", metavar=opt.metavar, help=help_text)
         else:
             run.add_argument(opt.flag, dest=opt.name, metavar=opt.metavar, help=help_text)
-    publish.add_parser(commands)
+    emit_command.add_parser(commands)
     return parser
 
 
@@ -66,10 +66,10 @@ def configure_logging(level: str) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    args = build_parser().parse_args(publish.glue_option_values(argv))
+    args = build_parser().parse_args(emit_command.glue_option_values(argv))
     if args.command == "emit":
         try:
-            print(publish.run_command(args, dict(os.environ)))
+            print(emit_command.run_command(args, dict(os.environ)))
         except OpenlineError as exc:
             print(f"openline: error: {exc}", file=sys.stderr)
             return 2 if isinstance(exc, ConfigError) else 1

@@ -67,15 +67,22 @@ def namespaces_of(module: ModuleType, origin: str) -> list[socketio.AsyncNamespa
     return list(found)
 
 
-def _builtin_modules() -> list[tuple[ModuleType, str]]:
-    import namespaces as package
+BUILTINS = "openline.namespaces"
 
+
+def _builtin_modules() -> list[tuple[ModuleType, str]]:
+    # found by name, not imported: the plugins sit above every layer (they import
+    # openline), and each app executes them afresh
+    package = importlib.util.find_spec(BUILTINS)
+    locations = package.submodule_search_locations if package else None
+    if not locations:
+        raise PluginError(BUILTINS, "the built-in namespaces are not installed")
     loaded = []
-    for info in sorted(pkgutil.iter_modules(package.__path__), key=lambda i: i.name):
+    for info in sorted(pkgutil.iter_modules(locations), key=lambda i: i.name):
         if info.name.startswith("_"):
             continue
-        spec = importlib.util.find_spec(f"namespaces.{info.name}")
-        origin = spec.origin if spec and spec.origin else f"namespaces.{info.name}"
+        spec = importlib.util.find_spec(f"{BUILTINS}.{info.name}")
+        origin = spec.origin if spec and spec.origin else f"{BUILTINS}.{info.name}"
         loaded.append((_execute(spec, origin), origin))
     return loaded
 

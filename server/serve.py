@@ -12,7 +12,7 @@ from pathlib import Path
 
 from .app import create_app
 from .config import Config
-from .listen import serve_app
+from .net.listen import serve_app
 
 log = logging.getLogger("openline.serve")
 
@@ -61,7 +61,7 @@ def serve_with_reload(argv: list[str]) -> int:
     roots += [Path(v) for i, v in enumerate(argv) if i and argv[i - 1] == "--plugins-dir"]
     # The child inherits os.environ: make sure it serves instead of reloading again.
     os.environ["OPENLINE_RELOAD"] = "false"
-    command = shlex.join([sys.executable, "-m", "server", *child_argv])
+    command = shlex.join([sys.executable, "-m", "openline", *child_argv])
     log.info("watching %s for changes", ", ".join(str(r) for r in roots))
     watchfiles.run_process(
         *[r for r in roots if r.exists()],

@@ -17,9 +17,8 @@ from typing import Any
 import pytest
 import socketio
 from aiohttp.test_utils import TestServer
-
-from server.app import create_app
-from server.config import Config
+from openline.app import create_app
+from openline.config import Config
 
 ROOT = Path(__file__).resolve().parent.parent
 TESTS = ROOT / "tests"

@@ -1,5 +1,16 @@
-"""openline's Engine.IO v4 server (see server.py); ``python -m server.engine`` runs it
-alone as an echo server at /engine.io/."""
+"""The Engine.IO v4 layer: openline's own server on aiohttp (``Engine``, server.py).
+
+Owns: sessions and their bounded send buffers (session.py), the two transports
+(polling.py, websocket.py, direct.py), heartbeats (heartbeat.py), stalled peers
+(stall.py), the packet codec as pure functions (packets.py), and request checks:
+origins, CORS, environ (request.py). Knows frames and sessions, not namespaces; never
+awaits a peer. ``python -m openline.engine`` runs it alone as an echo server at
+/engine.io/.
+
+May import: ``openline.net``, the foundation modules (``openline.errors``,
+``openline.config``, ``openline.logsafe``) and the libraries. Sessions and transports
+reach the engine through ``session.Host``, never by importing server.py.
+"""
 
 from .server import Engine
 

@@ -1,4 +1,4 @@
-"""``python -m server.engine``: a bare Engine.IO v4 echo server at /engine.io/.
+"""``python -m openline.engine``: a bare Engine.IO v4 echo server at /engine.io/.
 
 Every message a client sends comes back to it, as the reference server's protocol test
 suite expects; the protocol tests run against this as well as the full server.
@@ -16,7 +16,7 @@ from aiohttp import web
 
 from ..config import Config
 from ..errors import ConfigError
-from ..listen import serve_app
+from ..net.listen import serve_app
 from .server import Engine
 
 log = logging.getLogger("openline.engine")
@@ -41,7 +41,7 @@ def create_echo_app(config: Config) -> web.Application:
 
 
 def parse(argv: list[str]) -> Config:
-    parser = argparse.ArgumentParser(prog="python -m server.engine", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m openline.engine", description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", default="0")
     parser.add_argument("--ping-interval", default="25")
@@ -61,13 +61,13 @@ def main(argv: list[str] | None = None) -> int:
     try:
         config = parse(sys.argv[1:] if argv is None else argv)
     except ConfigError as exc:
-        print(f"python -m server.engine: {exc}", file=sys.stderr)
+        print(f"python -m openline.engine: {exc}", file=sys.stderr)
         return 2
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
         asyncio.run(serve(config))
     except ConfigError as exc:  # the host or port cannot be bound
-        print(f"python -m server.engine: {exc}", file=sys.stderr)
+        print(f"python -m openline.engine: {exc}", file=sys.stderr)
         return 2
     return 0
 

@@ -13,8 +13,7 @@ from .packets import BAD_REQUEST, CLOSE, MESSAGE, NOOP_FRAME, decode_payload
 from .request import refuse
 
 if TYPE_CHECKING:
-    from .server import Engine
-    from .session import Session
+    from .session import Host, Session
 
 log = logging.getLogger("openline.engine")
 
@@ -26,7 +25,7 @@ def _payload(body: str, headers: dict[str, str]) -> web.Response:
     return web.Response(text=body, content_type=TEXT, charset="utf-8", headers=headers)
 
 
-async def handshake(engine: Engine, request: web.Request, headers: dict[str, str]) -> web.StreamResponse:
+async def handshake(engine: Host, request: web.Request, headers: dict[str, str]) -> web.StreamResponse:
     """First GET: a new session, answered with the open packet."""
     session = await engine.open_session(request, "polling")
     if session is None:
@@ -34,7 +33,7 @@ async def handshake(engine: Engine, request: web.Request, headers: dict[str, str
     return _payload(session.take_payload(), headers)
 
 
-async def get(engine: Engine, session: Session, request: web.Request,
+async def get(engine: Host, session: Session, request: web.Request,
               headers: dict[str, str]) -> web.StreamResponse:
     """A poll: answered at once when packets wait, else when the first one arrives."""
     if session.poll is not None:
@@ -65,7 +64,7 @@ async def get(engine: Engine, session: Session, request: web.Request,
     return _payload(session.take_payload(), headers)
 
 
-async def post(engine: Engine, session: Session, request: web.Request,
+async def post(engine: Host, session: Session, request: web.Request,
                headers: dict[str, str]) -> web.StreamResponse:
     """Packets from the client; answered ``ok`` once each has been handled in order."""
     if session.lingering:
@@ -107,7 +106,7 @@ async def post(engine: Engine, session: Session, request: web.Request,
     return web.Response(text="ok", content_type="text/html", headers=headers)
 
 
-async def _read_body(engine: Engine, session: Session, request: web.Request) -> str | int:
+async def _read_body(engine: Host, session: Session, request: web.Request) -> str | int:
     """The body as text, or the HTTP status refusing it (413: over maxPayload, 400: binary
     or not UTF-8, 408: stalled over --body-timeout between chunks), after closing the
     session."""

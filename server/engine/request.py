@@ -14,7 +14,7 @@ from aiohttp import web
 
 from ..config import Config, Network
 from ..logsafe import Throttle
-from ..remote import _trusted, client_address
+from ..net.remote import _trusted, client_address
 from .packets import FORBIDDEN, error_body
 
 log = logging.getLogger("openline.origin")

@@ -33,7 +33,7 @@ from .packets import (
     UNSUPPORTED_PROTOCOL_VERSION,
 )
 from .request import environ_for, policy_for, refuse
-from .session import Session
+from .session import Reason, Session
 from .stall import StallWatch
 
 log = logging.getLogger("openline.engine")
@@ -44,15 +44,7 @@ Handler = Callable[..., Any]
 class Engine:
     """Engine.IO v4 sessions over long-polling and WebSocket for one aiohttp app."""
 
-    class reason:
-        """Why a session ended; the same strings as ``engineio.Server.reason``, which
-        python-socketio passes on to disconnect handlers."""
-
-        SERVER_DISCONNECT = "server disconnect"
-        CLIENT_DISCONNECT = "client disconnect"
-        PING_TIMEOUT = "ping timeout"
-        TRANSPORT_CLOSE = "transport close"
-        TRANSPORT_ERROR = "transport error"
+    reason = Reason
 
     async_mode = "aiohttp"
     event_names = ("connect", "disconnect", "message")
@@ -83,11 +75,11 @@ class Engine:
         self.handlers: dict[str, Handler] = {}
         self.heartbeat = Heartbeat(self.ping_interval, self.ping_timeout, self._timed_out)
         self._tasks: set[asyncio.Task[Any]] = set()
-        # While code that sends runs without suspending (server/write_scope.py), sessions
+        # While code that sends runs without suspending (server/realtime/write_scope.py), sessions
         # with frames gathered list themselves here and are written when it suspends or
         # ends, instead of each scheduling its own write for the end of the loop turn.
         self.pending_writes: list[Session] | None = None
-        self._message: Handler | None = None
+        self.direct_message: Handler | None = None
         # The layer above's synchronous hand-off for a message as it is parsed
         # (direct.py): True when it has taken the message, False to get it through the
         # message handler in the read loop as usual.
@@ -102,7 +94,7 @@ class Engine:
         def register(fn: Handler) -> Handler:
             self.handlers[event] = fn
             if event == "message":
-                self._message = fn if inspect.iscoroutinefunction(fn) else None
+                self.direct_message = fn if inspect.iscoroutinefunction(fn) else None
             return fn
 
         return register if handler is None else register(handler)
@@ -303,7 +295,7 @@ class Engine:
 
     async def on_message(self, sid: str, data: str | bytes) -> None:
         """One message to the application, in order, on the caller's task."""
-        handler = self._message
+        handler = self.direct_message
         try:
             if handler is not None:
                 await handler(sid, data)

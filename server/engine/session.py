@@ -15,19 +15,69 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Protocol
 
 from aiohttp import WSMsgType, web
 
 from .packets import CLOSE_FRAME, NOOP_FRAME, Frame, encode_payload, websocket_header
 
 if TYPE_CHECKING:
-    from .server import Engine
+    from ..config import Config
+    from .stall import StallWatch
 
 log = logging.getLogger("openline.engine")
 
 _SEND_ERRORS = (ConnectionError, RuntimeError)  # aiohttp: reset / closing transport
 
+
+
+class Reason:
+    """Why a session ended; the same strings as ``engineio.Server.reason``, which
+    python-socketio passes on to disconnect handlers."""
+
+    SERVER_DISCONNECT = "server disconnect"
+    CLIENT_DISCONNECT = "client disconnect"
+    PING_TIMEOUT = "ping timeout"
+    TRANSPORT_CLOSE = "transport close"
+    TRANSPORT_ERROR = "transport error"
+
+
+class Host(Protocol):
+    """What a session and its transports (polling.py, websocket.py) use of the engine that
+    owns them. ``Engine`` (server.py) is the one implementation; the transports are
+    written against this, so none of them imports server.py and the engine's modules
+    form no import circle."""
+
+    reason: type[Reason]
+    config: Config
+    max_payload: int
+    send_budget: int
+    send_grace: float
+    compression: bool
+    upgrades_from_polling: list[str]
+    stalls: StallWatch
+    pending_writes: list[Session] | None
+    # the application's message handler when it is a coroutine function (called without
+    # the engine's wrapper), and the layer above's synchronous hand-off (direct.py)
+    direct_message: Callable[[str, str | bytes], Any] | None
+    take_message: Callable[[Session, str | bytes], bool] | None
+
+    async def open_session(self, request: web.Request, transport: str,
+                           ws: web.WebSocketResponse | None = None,
+                           head: bytes | None = None) -> Session | None: ...
+
+    def refused_connection(self, headers: dict[str, str]) -> web.Response: ...
+
+    async def on_message(self, sid: str, data: str | bytes) -> None: ...
+
+    async def receive(self, session: Session, ptype: int, data: Any) -> None: ...
+
+    async def close(self, session: Session, reason: str, by_client: bool = False) -> None: ...
+
+    def close_soon(self, session: Session, reason: str) -> None: ...
+
+    def forget(self, session: Session) -> None: ...
 
 
 def held_by(socket: asyncio.Transport) -> int:
@@ -53,7 +103,7 @@ class Session:
         "out", "parser", "written",
     )
 
-    def __init__(self, engine: Engine, sid: str, environ: dict[str, Any], transport: str) -> None:
+    def __init__(self, engine: Host, sid: str, environ: dict[str, Any], transport: str) -> None:
         self.sid = sid
         self.engine = engine
         self.environ = environ

@@ -18,8 +18,7 @@ from .direct import DirectQueue, DirectWebSocketResponse, offer
 from .packets import MESSAGE, NOOP_FRAME, PING, PROBE_PONG, UPGRADE, decode_text
 
 if TYPE_CHECKING:
-    from .server import Engine
-    from .session import Session
+    from .session import Host, Session
 
 log = logging.getLogger("openline.engine")
 
@@ -30,7 +29,7 @@ UPGRADE_TIMEOUT = 10.0
 _CLOSED = WSMessage(WSMsgType.CLOSED, None, None)
 
 
-async def accept(engine: Engine, request: web.Request, *, hold_head: bool = False,
+async def accept(engine: Host, request: web.Request, *, hold_head: bool = False,
                  ) -> tuple[web.WebSocketResponse, bytes | None]:
     """Answer the upgrade; with ``hold_head`` the 101 response is returned unsent when
     it can be, for the caller to write together with the first frame."""
@@ -118,7 +117,7 @@ def forget_request_properties(request: web.Request) -> None:
         cache.clear()
 
 
-async def upgrade(engine: Engine, session: Session, request: web.Request) -> web.StreamResponse:
+async def upgrade(engine: Host, session: Session, request: web.Request) -> web.StreamResponse:
     """A WebSocket for a polling session: probe, then the upgrade packet."""
     ws, _ = await accept(engine, request)
     if session.closed or session.transport != "polling" or session.probe is not None \
@@ -178,12 +177,12 @@ async def _probe(session: Session, ws: web.WebSocketResponse) -> bool:
     return True
 
 
-async def read(engine: Engine, session: Session, ws: web.WebSocketResponse) -> None:
+async def read(engine: Host, session: Session, ws: web.WebSocketResponse) -> None:
     """Decode each frame once and hand it on; close the session when the socket ends."""
     reason = engine.reason.TRANSPORT_CLOSE
     # the application's coroutine message handler called here rather than through
     # engine.on_message: one coroutine level less per message (~2% of echo time)
-    on_message = engine._message or engine.on_message
+    on_message = engine.direct_message or engine.on_message
     sid = session.sid
     queue: Any = ws._reader
     take_message = engine.take_message

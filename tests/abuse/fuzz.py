@@ -907,7 +907,7 @@ async def fuzz(url: str, seed: int, cases: int, *, paths: tuple[str, ...] = PATH
 
 
 class ServerProcess:
-    """``python -m server run --port 0`` as a child, its output kept and scanned."""
+    """``python -m openline run --port 0`` as a child, its output kept and scanned."""
 
     def __init__(self, args: list[str], on_traceback: Callable[[], None]) -> None:
         self.args = args
@@ -918,7 +918,7 @@ class ServerProcess:
 
     async def start(self) -> str:
         self.proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "server", "run", "--host", "127.0.0.1", "--port", "0",
+            sys.executable, "-m", "openline", "run", "--host", "127.0.0.1", "--port", "0",
             "--log-level", "info", *self.args, cwd=str(ROOT), env={**os.environ, "PYTHONUNBUFFERED": "1"},
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT, limit=1 << 22)
         assert self.proc.stdout is not None

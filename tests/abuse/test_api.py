@@ -9,8 +9,7 @@ from typing import Any
 
 import aiohttp
 import pytest
-
-from server.api import FAILURE_WINDOW, Failures
+from openline.cluster.api import FAILURE_WINDOW, Failures
 
 TOKEN = "s3cret-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}

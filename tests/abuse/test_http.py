@@ -1,6 +1,6 @@
 """HTTP and connection attacks on a real ``openline run``: slowloris, idle and stalled
 connections, descriptor exhaustion, connections per address, malformed-request floods,
-version disclosure. The guards live in server/http_guard.py and server/accept.py
+version disclosure. The guards live in server/net/http_guard.py and server/net/accept.py
 (installed by listen.py), so the tests run the server as users do, as a child process,
 and read its log; only accept()'s own EMFILE, which needs a failing socket, is in-process.
 """
@@ -19,10 +19,10 @@ from typing import Any
 import aiohttp
 import pytest
 import socketio
+from openline.config import Config
+from openline.net import accept
+from openline.net.http_guard import Guard
 
-from server import accept
-from server.config import Config
-from server.http_guard import Guard
 from tests.conftest import ROOT, TEST_PLUGINS, UNIT
 
 MARGIN = 1.0 * UNIT  # how late a timeout may act on a loaded test box

@@ -26,7 +26,7 @@ LOG_WINDOW = 10.0  # seconds: server/logsafe.py's RateLimitFilter interval (and 
 
 
 class Openline(NodeProcess):
-    """``python -m server run --port 0 --log-level info`` as a child (all it writes kept
+    """``python -m openline run --port 0 --log-level info`` as a child (all it writes kept
     in ``output``), with the fuzz's raw client to attack it."""
 
     def __init__(self, *args: str) -> None:

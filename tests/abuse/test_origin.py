@@ -16,8 +16,8 @@ from urllib.parse import urlsplit
 
 import pytest
 from aiohttp.test_utils import make_mocked_request
+from openline.engine.request import environ_for
 
-from server.engine.request import environ_for
 from tests.conftest import UNIT
 
 SEED_KEY = "sN9cRrP/n9NdMgdcy2VJFQ=="

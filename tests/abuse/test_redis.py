@@ -10,9 +10,9 @@ import time
 from typing import Any
 
 import pytest
+from openline.cluster.redis_manager import RedisManager, client_manager
+from openline.config import Config
 
-from server.cluster import RedisManager, client_manager
-from server.config import Config
 from tests.cluster.test_rooms import CHAT, chat_client
 from tests.conftest import UNIT
 

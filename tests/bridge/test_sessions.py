@@ -12,9 +12,9 @@ import aiohttp
 import pytest
 import socketio
 from aiohttp.test_utils import TestServer
+from openline.app import create_app
+from openline.config import Config
 
-from server.app import create_app
-from server.config import Config
 from tests.bridge.conftest import WsFactory, receive, receive_close, receive_json
 from tests.conftest import TEST_PLUGINS, UNIT, ServerFactory
 from tests.integration.conftest import Inbox

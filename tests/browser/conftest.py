@@ -28,14 +28,14 @@ TIMEOUT_MS = 10_000 * UNIT
 
 @pytest.fixture(scope="module")
 def openline_url() -> Iterator[str]:
-    """`python -m server run --port 0` as users start it; its URL from the line it prints."""
+    """`python -m openline run --port 0` as users start it; its URL from the line it prints."""
     require((ROOT / "client_demo" / "node_modules" / "socket.io-client").is_dir(),
             "client_demo/node_modules (run `make test`, which runs npm ci)")
     OUTPUT.mkdir(parents=True, exist_ok=True)
     log = open(OUTPUT / "browser-server.log", "wb")  # noqa: SIM115 - closed below
     env = dict(os.environ, OPENLINE_RELOAD="false")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "server", "run", "--host", "127.0.0.1", "--port", "0"],
+        [sys.executable, "-m", "openline", "run", "--host", "127.0.0.1", "--port", "0"],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=log, env=env, text=True)
     assert proc.stdout is not None
     line = proc.stdout.readline()  # blocks until the server has bound its port (or died)

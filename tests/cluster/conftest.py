@@ -19,10 +19,10 @@ from typing import Any
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
+from openline.app import SIO_KEY, create_app
+from openline.cluster.redis_manager import RedisManager
+from openline.config import Config
 
-from server.app import SIO_KEY, create_app
-from server.cluster import RedisManager
-from server.config import Config
 from tests.conftest import ROOT, UNIT, require_tool
 
 PYTHON = sys.executable
@@ -174,7 +174,7 @@ async def two_nodes(redis: RedisServer, start_node: Any) -> tuple[Node, Node]:
 
 
 class NodeProcess:
-    """``python -m server run --port 0 …`` as a child; ``url`` and ``port`` from its
+    """``python -m openline run --port 0 …`` as a child; ``url`` and ``port`` from its
     listening line; everything it writes (stdout and stderr) kept in ``output``.
     ``nofile`` lowers its descriptor limit (RLIMIT_NOFILE) before the server starts."""
 
@@ -194,13 +194,13 @@ class NodeProcess:
     async def start(self) -> None:
         argv = ["run", "--host", "127.0.0.1", "--port", "0", *self.args]
         if self.nofile is None:
-            command = [PYTHON, "-m", "server", *argv]
+            command = [PYTHON, "-m", "openline", *argv]
         else:
             command = [PYTHON, "-c", (
                 "import resource, runpy, sys\n"
                 f"resource.setrlimit(resource.RLIMIT_NOFILE, ({self.nofile}, {self.nofile}))\n"
                 f"sys.argv = ['openline', *{argv!r}]\n"
-                "runpy.run_module('server', run_name='__main__')\n")]
+                "runpy.run_module('openline', run_name='__main__')\n")]
         self.proc = await asyncio.create_subprocess_exec(
             *command, cwd=str(ROOT), env={**os.environ, "PYTHONUNBUFFERED": "1"},
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)

@@ -5,9 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
-
-from server.api import authorized
-from server.cluster import emit_message, message_args, redact
+from openline.cluster.api import authorized
+from openline.cluster.redis_manager import emit_message, message_args, redact
 
 
 @pytest.mark.parametrize("args", [(), (None,), (1, "two", None), ([1, 2],), ({"a": [None]},),

@@ -8,9 +8,10 @@ import sys
 from typing import Any
 
 import pytest
+from openline import Emitter
+from openline.emit_command import glue_option_values
+from openline.errors import ClusterError
 
-from server.errors import ClusterError
-from server.publish import Emitter, glue_option_values
 from tests.cluster.test_rooms import CHAT, chat_client
 from tests.conftest import ROOT, UNIT
 
@@ -23,9 +24,9 @@ def closed_port() -> int:
 
 
 async def openline_emit(*args: str) -> tuple[int, str, str]:
-    """Run ``python -m server emit ARGS``; returns (exit status, stdout, stderr)."""
+    """Run ``python -m openline emit ARGS``; returns (exit status, stdout, stderr)."""
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "server", "emit", *args, cwd=str(ROOT),
+        sys.executable, "-m", "openline", "emit", *args, cwd=str(ROOT),
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
     out, err = await asyncio.wait_for(proc.communicate(), 20 * UNIT)
     assert proc.returncode is not None

@@ -1,4 +1,4 @@
-"""The event path (server/events.py) on the wire: handler resolution and acks give the
+"""The event path (server/realtime/events.py) on the wire: handler resolution and acks give the
 frames python-socketio's general path gives, for JSON and msgpack clients alike."""
 
 from __future__ import annotations
@@ -10,9 +10,9 @@ import aiohttp
 import msgpack
 import pytest
 from aiohttp.test_utils import TestServer
+from openline.app import SIO_KEY, create_app
+from openline.config import Config
 
-from server.app import SIO_KEY, create_app
-from server.config import Config
 from tests.conftest import UNIT
 from tests.integration.test_wire import assert_closed, open_ws
 

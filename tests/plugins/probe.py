@@ -13,8 +13,7 @@ import asyncio
 from typing import Any
 
 import socketio
-
-from server.errors import EventError
+from openline.errors import EventError
 
 SECRET = "secret-db-password-do-not-leak"
 

@@ -5,8 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import socketio
-
-from server.errors import EventError
+from openline.errors import EventError
 
 
 class ShapedNamespace(socketio.AsyncNamespace):

@@ -1,6 +1,6 @@
 """Protocol fixtures: real servers in their own processes, raw aiohttp requests.
 
-Each test runs against both targets: ``engine`` (``python -m server.engine``, the bare
+Each test runs against both targets: ``engine`` (``python -m openline.engine``, the bare
 Engine.IO echo server at /engine.io/) and ``full`` (openline's app at /socket.io/).
 Servers start once per test session per configuration profile. OPENLINE_PROTOCOL_ENGINE=stock builds them on
 python-engineio instead (a hand run, to show which rules stock misses; not ``make test``).
@@ -45,7 +45,7 @@ class Servers:
         if key not in self.procs:
             args = [f"--{k}={v}" for k, v in PROFILES[profile].items()]
             if kind == "engine" and ENGINE == "ours":  # the standalone command itself
-                command = ["-m", "server.engine", "--host", "127.0.0.1", "--port", "0", *args]
+                command = ["-m", "openline.engine", "--host", "127.0.0.1", "--port", "0", *args]
             else:
                 command = ["-m", "tests.protocol.servers", kind, ENGINE, *args]
             proc = subprocess.Popen([sys.executable, *command], cwd=ROOT,

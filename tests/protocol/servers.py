@@ -3,7 +3,7 @@
     python -m tests.protocol.servers {engine|full} {ours|stock} [--ping-interval S ...]
 
 ``engine``: a bare Engine.IO echo server at /engine.io/ (ours is ``python -m
-server.engine``'s app); ``full``: openline's whole app at /socket.io/ with the test
+openline.engine``'s app); ``full``: openline's whole app at /socket.io/ with the test
 plugins. ``stock`` builds the same on python-engineio's AsyncServer, so a hand run with
 OPENLINE_PROTOCOL_ENGINE=stock shows which rules stock misses. Prints one line,
 ``listening on URL``, once the port is open.
@@ -17,9 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from aiohttp import web
-
-from server.config import Config
-from server.listen import serve_app
+from openline.config import Config
+from openline.net.listen import serve_app
 
 PLUGINS = Path(__file__).resolve().parent.parent / "plugins"
 
@@ -43,8 +42,8 @@ def stock_engine_app(config: Config) -> web.Application:
 
 
 def full_app(config: Config, which: str) -> web.Application:
-    from server import app as app_module
-    from server import realtime
+    from openline import app as app_module
+    from openline.realtime import server as realtime
 
     if which == "stock":
         import engineio
@@ -63,7 +62,7 @@ async def serve(kind: str, which: str, config: Config) -> None:
         if which == "stock":
             app = stock_engine_app(config)
         else:
-            from server.engine.__main__ import create_echo_app
+            from openline.engine.__main__ import create_echo_app
 
             app = create_echo_app(config)
     else:

@@ -1,5 +1,5 @@
 """Adjustments to stock python-engineio's aiohttp driver, for the stock comparison run
-(OPENLINE_PROTOCOL_ENGINE=stock) only: openline itself runs on server.engine.
+(OPENLINE_PROTOCOL_ENGINE=stock) only: openline itself runs on openline.engine.
 
 - ``REMOTE_ADDR``/``REMOTE_PORT`` are the real client (the driver hard-codes 127.0.0.1);
 - WebSockets do not negotiate permessage-deflate unless configured: aiohttp's default
@@ -19,9 +19,8 @@ from typing import Any
 from aiohttp import web
 from engineio import packet as eio_packet
 from engineio.async_drivers import aiohttp as eio_aiohttp
-
-from server.config import Config
-from server.remote import client_address
+from openline.config import Config
+from openline.net.remote import client_address
 
 CLOSE_FRAME = eio_packet.Packet(eio_packet.CLOSE).encode()
 

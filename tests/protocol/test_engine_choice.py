@@ -7,15 +7,15 @@ from typing import Any
 
 import aiohttp
 import pytest
+from openline.app import SIO_KEY, create_app
+from openline.config import Config
+from openline.engine import Engine
 
-from server.app import SIO_KEY, create_app
-from server.config import Config
-from server.engine import Engine
 from tests.conftest import TEST_PLUGINS, UNIT
 
 
 def test_openline_server_uses_our_engine() -> None:
-    """python-socketio's engine in OpenlineServer is server.engine.Engine, not python-engineio."""
+    """python-socketio's engine in OpenlineServer is openline.engine.Engine, not python-engineio."""
     app = create_app(Config(plugins_dirs=(TEST_PLUGINS,)))
     assert type(app[SIO_KEY].eio) is Engine
 

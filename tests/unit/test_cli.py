@@ -1,4 +1,4 @@
-"""The openline command's error handling, run as a real `python -m server` process."""
+"""The openline command's error handling, run as a real `python -m openline` process."""
 
 from __future__ import annotations
 
@@ -8,15 +8,15 @@ import subprocess
 import sys
 
 import pytest
+from openline.cli import build_parser
+from openline.config import OPTIONS
 
-from server.cli import build_parser
-from server.config import OPTIONS
 from tests.conftest import ROOT, UNIT
 
 
 def openline(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     clean = {k: v for k, v in os.environ.items() if not k.startswith("OPENLINE_")}
-    return subprocess.run([sys.executable, "-m", "server", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "openline", *args], capture_output=True, text=True,
                           cwd=ROOT, env={**clean, **(env or {})}, timeout=30 * UNIT)
 
 

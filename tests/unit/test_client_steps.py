@@ -1,4 +1,4 @@
-"""server/client_steps.py: each client's steps run in order by one worker, which parks
+"""server/realtime/client_steps.py: each client's steps run in order by one worker, which parks
 after events, ends after a connect, ends when parked through two sweeps or when its
 session ends, and reports a step's completion through ``settled``."""
 
@@ -7,9 +7,8 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-
-from server import client_steps
-from server.client_steps import ClientSteps
+from openline.realtime import client_steps
+from openline.realtime.client_steps import ClientSteps
 
 
 @pytest.fixture

@@ -6,10 +6,9 @@ import ipaddress
 from pathlib import Path
 
 import pytest
-
-from server.cli import build_parser, config_from_args
-from server.config import OPTIONS, OPTIONS_BY_NAME, Config, options_from_env
-from server.errors import ConfigError
+from openline.cli import build_parser, config_from_args
+from openline.config import OPTIONS, OPTIONS_BY_NAME, Config, options_from_env
+from openline.errors import ConfigError
 
 # A refused raw value for every option that can refuse one (a meta-test below keeps it
 # complete); host and api_token take any text, so they have none.

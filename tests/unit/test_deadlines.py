@@ -1,10 +1,11 @@
-"""server/deadlines.py: one timer expires every overdue key, oldest first, and only those."""
+"""server/realtime/deadlines.py: one timer expires every overdue key, oldest first, and only those."""
 
 from __future__ import annotations
 
 import asyncio
 
-from server.deadlines import Deadlines
+from openline.realtime.deadlines import Deadlines
+
 from tests.conftest import UNIT
 
 

@@ -9,8 +9,8 @@ import os
 import aiohttp
 from aiohttp import WSMsgType
 from aiohttp._websocket.reader import WebSocketReader
+from openline.engine.direct import DirectQueue, DirectWebSocketResponse, offer
 
-from server.engine.direct import DirectQueue, DirectWebSocketResponse, offer
 from tests.conftest import UNIT
 
 

@@ -5,9 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
-
-from server.engine import packets
-from server.errors import ProtocolError
+from openline.engine import packets
+from openline.errors import ProtocolError
 
 
 def test_text_packets_decode_to_type_and_data() -> None:

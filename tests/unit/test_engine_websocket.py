@@ -12,9 +12,9 @@ import aiohttp
 import pytest
 from aiohttp import WSMsgType, web
 from aiohttp.test_utils import TestServer
+from openline.config import Config
+from openline.engine.server import Engine
 
-from server.config import Config
-from server.engine.server import Engine
 from tests.conftest import UNIT
 
 

@@ -1,12 +1,11 @@
-"""The bridge framing (server/envelope.py), fed frames and packets, no sockets."""
+"""The bridge framing (server/bridge/envelope.py), fed frames and packets, no sockets."""
 
 from __future__ import annotations
 
 import pytest
+from openline.bridge.envelope import BridgePacket, Close, Inbound, decode_frame
+from openline.errors import EnvelopeError, ProtocolError
 from socketio import packet as sio_packet
-
-from server.envelope import BridgePacket, Close, Inbound, decode_frame
-from server.errors import EnvelopeError, ProtocolError
 
 
 @pytest.mark.parametrize("frame,expected", [

@@ -1,12 +1,11 @@
-"""server/events.py: the direct EVENT decoder reads every packet as python-socketio's
+"""server/realtime/events.py: the direct EVENT decoder reads every packet as python-socketio's
 Packet.decode does, or hands it back (None) to the parser class."""
 
 from __future__ import annotations
 
 import pytest
-
-from server.events import decode_json_event
-from server.parsers import JsonPacket
+from openline.realtime.events import decode_json_event
+from openline.realtime.parsers import JsonPacket
 
 DECODED = [
     '2["echo"]',

@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import logging
 
-from server.logsafe import RateLimitFilter, SafeFormatter, escape
+from openline.logsafe import RateLimitFilter, SafeFormatter, escape
 
 
 def _logger(stream: io.StringIO, burst: int = 3, interval: float = 60.0) -> logging.Logger:

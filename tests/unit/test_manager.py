@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import socketio
-
-from server.manager import FastEmitManager
+from openline.realtime.manager import FastEmitManager
 
 NS = "/bench"
 

@@ -6,8 +6,9 @@ import ast
 import pkgutil
 import re
 
-import namespaces
-from server.config import OPTIONS
+import openline.namespaces as namespaces
+from openline.config import OPTIONS
+
 from tests.conftest import ROOT, TESTS
 
 README = ROOT / "README.md"

@@ -1,4 +1,4 @@
-"""Nesting depth (server/packet_rules.py, server/envelope.py): the cheap pre-checks are
+"""Nesting depth (server/realtime/packet_rules.py, server/bridge/envelope.py): the cheap pre-checks are
 necessary conditions of the walk, the walk counts levels exactly and never recurses."""
 
 from __future__ import annotations
@@ -8,10 +8,9 @@ import json
 import msgpack
 import orjson
 import pytest
-
-from server.envelope import Inbound, decode_frame
-from server.errors import EnvelopeError, ProtocolError
-from server.packet_rules import (
+from openline.bridge.envelope import Inbound, decode_frame
+from openline.errors import EnvelopeError, ProtocolError
+from openline.realtime.packet_rules import (
     check_depth,
     json_may_nest,
     json_min_length,

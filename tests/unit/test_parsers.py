@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import msgpack
 import pytest
+from openline.realtime.parsers import JsonPacket, MsgPackPacket, parser_for_first_packet, repack
 from socketio import packet as sio_packet
-
-from server.parsers import JsonPacket, MsgPackPacket, parser_for_first_packet, repack
 
 UNDEFINED = msgpack.ExtType(0, b"\x00")  # how notepack.io writes JS undefined
 

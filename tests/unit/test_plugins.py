@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 import socketio
+from openline.app import PLUGINS_KEY, create_app
+from openline.config import Config
+from openline.errors import PluginError
+from openline.plugins import ENTRY_POINT_GROUP, discover
 
-from server.app import PLUGINS_KEY, create_app
-from server.config import Config
-from server.errors import PluginError
-from server.plugins import ENTRY_POINT_GROUP, discover
 from tests.conftest import ROOT, TEST_PLUGINS, UNIT
 
 BUILTINS = ROOT / "namespaces"
@@ -98,7 +98,7 @@ def test_cli_refuses_to_start_with_a_bad_plugin(tmp_path: Path):
     """`openline run` with a broken plugin prints one line naming the file and exits 2."""
     path = plugin(tmp_path, "broken.py", "raise ValueError('bad config in plugin')\n")
     result = subprocess.run(
-        [sys.executable, "-m", "server", "run", "--port", "0", "--plugins-dir", str(tmp_path)],
+        [sys.executable, "-m", "openline", "run", "--port", "0", "--plugins-dir", str(tmp_path)],
         capture_output=True, text=True, cwd=ROOT, timeout=30 * UNIT)
     assert result.returncode == 2
     assert result.stderr.splitlines() == [
@@ -127,7 +127,7 @@ def test_discovery_happens_in_create_app_with_fresh_modules(tmp_path: Path):
 
 def test_importing_openline_discovers_nothing():
     """Importing the server modules executes no namespace module."""
-    code = ("import sys, server.app, server.cli, server.plugins, server.realtime;"
+    code = ("import sys, openline.app, openline.cli, openline.plugins, openline.realtime.server;"
             "print(sorted(m for m in sys.modules if m == 'namespaces' or m.startswith('namespaces.')))")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
                             timeout=30 * UNIT)

@@ -7,8 +7,7 @@ from typing import Any
 
 import pytest
 from aiohttp.test_utils import make_mocked_request
-
-from server.remote import client_address
+from openline.net.remote import client_address
 
 PROXIES = (ipaddress.ip_network("10.0.0.0/8"), ipaddress.ip_network("::1/128"))
 

@@ -1,4 +1,4 @@
-"""server/write_scope.py: a coroutine run in a write scope behaves as if awaited directly,
+"""server/realtime/write_scope.py: a coroutine run in a write scope behaves as if awaited directly,
 and the sessions it wrote to are written at each suspension and at its end."""
 
 from __future__ import annotations
@@ -6,8 +6,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-
-from server.write_scope import written_on_suspend
+from openline.realtime.write_scope import written_on_suspend
 
 
 class Engine:

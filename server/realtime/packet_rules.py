@@ -9,7 +9,7 @@ from typing import Any
 import msgpack
 from socketio import packet as sio_packet
 
-from .errors import ProtocolError
+from ..errors import ProtocolError
 
 # Event names socket.io-parser refuses from a peer (its RESERVED_EVENTS).
 RESERVED_EVENTS = frozenset(

@@ -7,7 +7,7 @@ per event (task creation and its registration were ~12% of the equal-load latenc
 bench, bench/RESULTS.md); a worker parked through two sweeps (1-2 s) ends. A worker
 whose last step was a connect ends at once, so idle connections hold no task.
 
-Each worker runs in a write scope (server/write_scope.py): the frames its steps send
+Each worker runs in a write scope (server/realtime/write_scope.py): the frames its steps send
 leave when it suspends, so the acks of events that arrived together share one write.
 
 Bounds (a client that floods a slow handler held ~450 MB with 1M events, and each of

@@ -46,7 +46,10 @@ from typing import Any
 
 import socketio
 
-from .cluster_messages import (
+from ..config import Config
+from ..realtime.manager import FastEmitManager
+from ..realtime.parsers import JsonPacket
+from .messages import (
     BATCH_PREFIX,
     CHANNEL,
     as_args,
@@ -55,9 +58,6 @@ from .cluster_messages import (
     message_args,
     redact,
 )
-from .config import Config
-from .manager import FastEmitManager
-from .parsers import JsonPacket
 
 log = logging.getLogger("openline.cluster")
 

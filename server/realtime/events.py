@@ -5,15 +5,15 @@ profiles): an EVENT packet is decoded straight from its frame, its handler is fo
 python-socketio would find it, and its ack is encoded and written to the engine session
 in one step. Whatever does not fit (binary attachments, a first packet, an unusual
 handler set-up, an ack the encoders refuse) takes python-socketio's general path in
-``server/realtime.py``, with the same outcome.
+``server/realtime/server.py``, with the same outcome.
 
-One client's events run in the order sent (server/client_steps.py); other clients' run
+One client's events run in the order sent (server/realtime/client_steps.py); other clients' run
 concurrently.
 
 Limits on this path cost one compare each per event: nesting past --max-json-depth
-(server/packet_rules.py: looked for only in frames long enough to hold it, 130
+(server/realtime/packet_rules.py: looked for only in frames long enough to hold it, 130
 characters or 82 msgpack bytes by default), --max-queued-events and --max-queued-bytes
-(back-pressure: server/client_steps.py), and --rate-limit: a token bucket per
+(back-pressure: server/realtime/client_steps.py), and --rate-limit: a token bucket per
 Engine.IO session, refilled from the monotonic clock read once per event; an event over
 the rate is dropped (its ack, if it asked for one, never comes) and the client gets at
 most one ``error`` event per second saying so.
@@ -33,10 +33,10 @@ import orjson
 import socketio
 from socketio import packet as sio_packet
 
+from ..engine import Engine
+from ..engine.packets import Frame
+from ..errors import EventError, ProtocolError
 from .client_steps import ClientSteps
-from .engine import Engine
-from .engine.packets import Frame
-from .errors import EventError, ProtocolError
 from .packet_rules import (
     check_depth,
     check_event,
@@ -208,7 +208,7 @@ class EventPath(socketio.AsyncServer):
                             to=sid, namespace=namespace)
 
     def _chain(self, eio_sid: str, step: Any, *args: Any) -> None:
-        """Run ``step(*args)`` after the client's earlier steps (server/client_steps.py)."""
+        """Run ``step(*args)`` after the client's earlier steps (server/realtime/client_steps.py)."""
         self._steps.add(eio_sid, step, args)
 
     async def _handle_event_internal(self, server: Any, sid: str, eio_sid: str, data: list[Any],

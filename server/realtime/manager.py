@@ -30,8 +30,8 @@ from bidict import ValueDuplicationError
 from engineio import packet as eio_packet
 from socketio import packet as sio_packet
 
-from .config import Config
-from .errors import EventError
+from ..config import Config
+from ..errors import EventError
 
 DEFAULT_MAX_ROOMS: int = Config().max_rooms
 

@@ -1,5 +1,5 @@
 """Serve one aiohttp app on (host, port) until SIGINT/SIGTERM; shared by ``openline run``
-and the standalone engine (``python -m server.engine``)."""
+and the standalone engine (``python -m openline.engine``)."""
 
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ import socket
 
 from aiohttp import web
 
+from ..config import Config
+from ..errors import ConfigError
 from .accept import GuardedSite
-from .config import Config
-from .errors import ConfigError
 from .http_guard import Guard, GuardedRunner
 
 log = logging.getLogger("openline.serve")

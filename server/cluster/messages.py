@@ -12,7 +12,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from socketio.packet import Packet
 
-from .parsers import JsonPacket
+from ..realtime.parsers import JsonPacket
 
 log = logging.getLogger("openline.cluster")
 

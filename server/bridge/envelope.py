@@ -32,10 +32,10 @@ from typing import Any
 import orjson
 from socketio import packet as sio_packet
 
-from .config import Config
-from .errors import EnvelopeError
-from .packet_rules import RESERVED_EVENTS, json_may_nest, json_min_length, nested_deeper
-from .realtime import INVALID_NAMESPACE as _INVALID_NAMESPACE
+from ..config import Config
+from ..errors import EnvelopeError
+from ..realtime.packet_rules import RESERVED_EVENTS, json_may_nest, json_min_length, nested_deeper
+from ..realtime.server import INVALID_NAMESPACE as _INVALID_NAMESPACE
 
 EVENT_KEYS = frozenset({"event", "data", "id"})
 ACK_KEYS = frozenset({"ack", "data"})

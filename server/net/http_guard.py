@@ -45,8 +45,8 @@ from typing import Any
 from aiohttp import web
 from aiohttp.web_protocol import RequestHandler
 
-from .config import Config, Network
-from .logsafe import Throttle
+from ..config import Config, Network
+from ..logsafe import Throttle
 
 log = logging.getLogger("openline.http")
 

@@ -25,15 +25,15 @@ from aiohttp import WSMsgType, web
 from engineio import packet as eio_packet
 from socketio import packet as sio_packet
 
-from .config import Config
-from .engine.packets import websocket_header
-from .engine.request import policy_for
-from .engine.session import held_by
-from .engine.stall import StallWatch
+from ..config import Config
+from ..engine.packets import websocket_header
+from ..engine.request import policy_for
+from ..engine.session import held_by
+from ..engine.stall import StallWatch
+from ..errors import EnvelopeError
+from ..net.remote import client_address
+from ..realtime.server import OpenlineServer
 from .envelope import CLOSE_GOING_AWAY, BridgePacket, Close, decode_frame
-from .errors import EnvelopeError
-from .realtime import OpenlineServer
-from .remote import client_address
 
 log = logging.getLogger("openline.bridge")
 

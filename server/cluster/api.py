@@ -13,7 +13,7 @@ clients may be gone by then), 401 for a missing or wrong token, 400 naming the b
 Open-internet limits: after ``--api-max-failures`` missing or wrong tokens within a minute
 an address gets 429 with ``Retry-After`` (its token is not even compared meanwhile, so
 guessing stops); a body over ``--max-payload`` is 413 and one nested deeper than
-``--max-json-depth`` 400, by the rule every packet path applies (server/packet_rules.py;
+``--max-json-depth`` 400, by the rule every packet path applies (server/realtime/packet_rules.py;
 a body deep enough to exhaust the stdlib decoder's recursion bound is refused alike).
 Each refusal is logged with the client's address, never with the token it sent.
 """
@@ -32,10 +32,10 @@ from typing import Any
 
 from aiohttp import web
 
-from .config import Config
-from .packet_rules import RESERVED_EVENTS, json_may_nest, nested_deeper
-from .realtime import OpenlineServer
-from .remote import client_address
+from ..config import Config
+from ..net.remote import client_address
+from ..realtime.packet_rules import RESERVED_EVENTS, json_may_nest, nested_deeper
+from ..realtime.server import OpenlineServer
 
 log = logging.getLogger("openline.api")
 
@@ -194,7 +194,7 @@ def make_handler(sio: OpenlineServer, config: Config) -> Any:
             return _bad(address, too_deep)
         except ValueError:
             return _bad(address, "body: not valid JSON")
-        # the depth rule of every other path (server/packet_rules.py)
+        # the depth rule of every other path (server/realtime/packet_rules.py)
         if json_may_nest(text, max_depth) and nested_deeper(body, max_depth):
             return _bad(address, too_deep)
         try:

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 from aiohttp import web
 
-from .config import Network
+from ..config import Network
 
 
 def _trusted(address: str, trusted: Sequence[Network]) -> bool:

@@ -10,7 +10,7 @@
   client never reaches: more attachments than --max-attachments (refused on the header,
   before any is buffered, as Node's socket.io-parser does), nesting past
   --max-json-depth, twice --max-queued-events waiting (below that, back-pressure: see
-  server/client_steps.py); each is one WARNING line.
+  server/realtime/client_steps.py); each is one WARNING line.
   A CONNECT past --max-namespaces is refused with CONNECT_ERROR (the session stays).
 """
 
@@ -25,12 +25,12 @@ import socketio
 from engineio import packet as eio_packet
 from socketio import packet as sio_packet
 
+from ..config import Config
+from ..engine import Engine
+from ..engine.packets import message as message_frame
+from ..errors import EventError, ProtocolError
 from .client_steps import ClientSteps
-from .config import Config
 from .deadlines import Deadlines
-from .engine import Engine
-from .engine.packets import message as message_frame
-from .errors import EventError, ProtocolError
 from .events import INTERNAL_ERROR, EventPath
 from .handler_shape import accepts_auth
 from .manager import FastEmitManager
@@ -162,7 +162,7 @@ class OpenlineServer(EventPath):
         self._buckets.pop(eio_sid, None)
         self._foreign.pop(eio_sid, None)  # bridge
 
-    # --- foreign sessions (server/bridge.py) ----------------------------------
+    # --- foreign sessions (server/bridge/sessions.py) ----------------------------------
     # Plain-WebSocket bridge sessions are not Engine.IO's: each registers here with the
     # engine calls it answers (send_packet, disconnect, get_session, transport) and its
     # packet class, then goes through _handle_eio_connect/_handle_connect/_handle_event
@@ -346,7 +346,7 @@ class OpenlineServer(EventPath):
             return await self._run_handler("connect", namespace, sid, (environ, auth))
         return await self._run_handler("connect", namespace, sid, (environ,))
 
-    # --- events: server/events.py; the disconnect handler's errors are logged ---
+    # --- events: server/realtime/events.py; the disconnect handler's errors are logged ---
 
     async def _trigger_event(self, event: str, namespace: str, *args: Any) -> Any:
         if event != "disconnect":
