@@ -4,7 +4,13 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 HOST   ?= 127.0.0.1
 PORT   ?= 1740
-NPM_DIRS := tests/js client_demo bench
+# npm packages, each folder from its lock file: the demo page's bundles (make run), the
+# test clients (make test: its bench tools are smoke-tested too), the Node reference
+# server and load generator (make bench).
+RUN_NPM   := client_demo
+TEST_NPM  := client_demo tests/js bench
+BENCH_NPM := client_demo bench
+NPM_DIRS  := client_demo tests/js bench
 
 .PHONY: install js-deps run test lint fmt clean bench bench-redis fuzz soak
 
@@ -19,9 +25,10 @@ $(VENV)/.installed: setup.cfg pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install -q -e '.[test,dev]'
 	touch $@
 
-# npm packages from each lock file; skipped quietly where npm is missing (make run).
+# `make js-deps DIRS="..."` installs those folders; skipped quietly where npm is missing.
+DIRS ?= $(NPM_DIRS)
 js-deps:
-	@for d in $(NPM_DIRS); do \
+	@for d in $(DIRS); do \
 	  if [ -f $$d/package-lock.json ]; then \
 	    if ! command -v npm >/dev/null 2>&1; then echo "npm not found: skipping $$d"; \
 	    elif [ ! -f $$d/node_modules/.installed ] || [ $$d/package-lock.json -nt $$d/node_modules/.installed ]; then \
@@ -30,10 +37,13 @@ js-deps:
 	  fi; \
 	done
 
-run: install js-deps
-	$(BIN)/openline run --host $(HOST) --port $(PORT) --reload
+# Extra flags for the server: make run ARGS="--cors-origins null --log-level debug"
+run: install
+	@$(MAKE) --no-print-directory js-deps DIRS="$(RUN_NPM)"
+	$(BIN)/openline run --host $(HOST) --port $(PORT) --reload $(ARGS)
 
-test: install js-deps
+test: install
+	@$(MAKE) --no-print-directory js-deps DIRS="$(TEST_NPM)"
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: install
@@ -46,12 +56,14 @@ fmt: install
 
 # The full comparison with Node.js socket.io (~5 min); `make bench ARGS=--quick` (~1 min).
 # uvloop is installed for it because openline uses it whenever it is importable.
-bench: $(VENV)/.bench-installed js-deps
+bench: $(VENV)/.bench-installed
+	@$(MAKE) --no-print-directory js-deps DIRS="$(BENCH_NPM)"
 	$(BIN)/python bench/run.py $(ARGS)
 	$(BIN)/python bench/redis_broadcast.py --optional
 
 # Broadcast through Redis on one node vs in memory (~1 min; needs redis-server).
-bench-redis: $(VENV)/.bench-installed js-deps
+bench-redis: $(VENV)/.bench-installed
+	@$(MAKE) --no-print-directory js-deps DIRS="$(BENCH_NPM)"
 	$(BIN)/python bench/redis_broadcast.py
 
 $(VENV)/.bench-installed: setup.cfg pyproject.toml | $(VENV)/.installed

@@ -6,13 +6,14 @@ Only this module configures logging and only this module exits the process.
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import logging
 import os
 import sys
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
-from . import emit_command
+from . import __version__, emit_command
 from .config import OPTIONS, Config, options_from_env
 from .errors import ConfigError, OpenlineError
 from .logsafe import RateLimitFilter, SafeFormatter
@@ -29,10 +30,16 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="openline", description="Socket.IO-compatible real-time server.")
+    parser.add_argument("--version", action="version", version=f"openline {__version__} "
+                        f"(python-socketio {_version('python-socketio')}, aiohttp {_version('aiohttp')})")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-    run = commands.add_parser("run", help="serve Socket.IO (and plain WebSocket) clients")
+    run = commands.add_parser("run", help="serve Socket.IO (and plain WebSocket) clients",
+                              description="Serve Socket.IO and plain WebSocket clients. Every flag "
+                              "can also be set as its OPENLINE_* environment variable; a flag wins.")
     for opt in OPTIONS:
-        help_text = f"{opt.help} [env {opt.env}]"
+        help_text = f"{opt.help}; accepts {opt.accepted}; default: {opt.default_text} [env {opt.env}]"
+        if opt.metavar is None:
+            help_text = f"{opt.help}; default: {opt.default_text} [env {opt.env}: {opt.accepted}]"
         if opt.metavar is None:
             run.add_argument(opt.flag, dest=opt.name, action="store_const", const=True, help=help_text)
         elif opt.repeatable:
@@ -41,6 +48,13 @@ def build_parser() -> argparse.ArgumentParser:
             run.add_argument(opt.flag, dest=opt.name, metavar=opt.metavar, help=help_text)
     emit_command.add_parser(commands)
     return parser
+
+
+def _version(distribution: str) -> str:
+    try:
+        return importlib.metadata.version(distribution)
+    except importlib.metadata.PackageNotFoundError:
+        return "not installed"
 
 
 def config_from_args(args: argparse.Namespace, environ: dict[str, str]) -> Config:
@@ -85,7 +99,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         try:
             if config.reload:
-                return serve_with_reload(argv)
+                return serve_with_reload(argv, config)
             return serve(config)
         except OpenlineError as exc:
             print(f"openline: error: {exc}", file=sys.stderr)

@@ -236,6 +236,20 @@ class Option:
     def default(self) -> Any:
         return {f.name: f.default for f in fields(Config)}.get(self.name)
 
+    @property
+    def default_text(self) -> str:
+        """The default as ``--help`` shows it."""
+        value = self.default
+        if self.metavar is None:  # a switch: given or not (--no-builtins inverts its field)
+            return "off" if bool(value) == (self.flag_name is not None) else "on"
+        if value is None or value == ():
+            return "off" if "off" in self.accepted else "none"
+        if isinstance(value, (tuple, list)):
+            return ",".join(str(item) for item in value)
+        if isinstance(value, float):
+            return f"{value:g}"
+        return str(value)
+
     def convert(self, raw: Any) -> Any:
         if self.repeatable and isinstance(raw, (list, tuple)):
             for item in raw:  # name the one bad item, not the whole list
@@ -262,7 +276,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("transports", _transports, "a comma list of polling, websocket",
            "transports clients may use", "LIST"),
     Option("cors_origins", _origins, "a comma list of origins (scheme://host[:port], null) or *",
-           "origins allowed for CORS and WebSocket (default: same origin)", "LIST"),
+           "origins allowed for CORS and WebSocket besides the same origin", "LIST"),
     Option("public_origins", _origins, "a comma list of origins (scheme://host[:port])",
            "origins this server is reached at, for the same-origin rule", "LIST"),
     Option("header_timeout", _positive_seconds, "seconds > 0 (fractions allowed)",
@@ -299,7 +313,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("max_namespaces", _count, "an integer >= 1",
            "namespaces one connection may join", "N"),
     Option("rate_limit", _rate, "events per second > 0, or 0/off",
-           "events per second one client may send (token bucket; default off)", "PER_SECOND"),
+           "events per second one client may send (token bucket)", "PER_SECOND"),
     Option("rate_burst", _count, "an integer >= 1",
            "events a client may send at once before --rate-limit applies", "N"),
     Option("max_connections_per_address", _limit, "an integer >= 1, or 0/off",

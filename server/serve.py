@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import importlib.util
 import logging
 import os
 import shlex
@@ -12,7 +13,8 @@ from pathlib import Path
 
 from .app import create_app
 from .config import Config
-from .net.listen import serve_app
+from .net.listen import check_bindable, serve_app
+from .plugins import BUILTINS
 
 log = logging.getLogger("openline.serve")
 
@@ -52,12 +54,17 @@ def serve(config: Config) -> int:
     return 0
 
 
-def serve_with_reload(argv: list[str]) -> int:
-    """Run ``openline run`` (minus --reload) in a child; restart it when a .py changes."""
+def serve_with_reload(argv: list[str], config: Config) -> int:
+    """Run ``openline run`` (minus --reload) in a child; restart it when a .py changes.
+    A host or port the child could not bind is reported here, before watching starts."""
     import watchfiles
 
+    check_bindable(config)
     child_argv = [a for a in argv if a != "--reload"]
-    roots = [Path(__file__).resolve().parent, Path(__file__).resolve().parent.parent / "namespaces"]
+    builtins = importlib.util.find_spec(BUILTINS)
+    roots = [Path(__file__).resolve().parent]
+    if builtins is not None:
+        roots += [Path(p) for p in builtins.submodule_search_locations or []]
     roots += [Path(v) for i, v in enumerate(argv) if i and argv[i - 1] == "--plugins-dir"]
     # The child inherits os.environ: make sure it serves instead of reloading again.
     os.environ["OPENLINE_RELOAD"] = "false"

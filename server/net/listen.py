@@ -58,6 +58,24 @@ async def serve_app(app: web.Application, config: Config, banner: str) -> None:
         await runner.cleanup()
 
 
+def check_bindable(config: Config) -> None:
+    """Bind and release (host, port) as the server will, or raise the ConfigError the
+    server would. ``--reload`` calls this before it starts watching: a child that cannot
+    bind prints its error and exits, and the watcher would wait for a file change for
+    ever (``make run`` on a port in use looked hung)."""
+    try:
+        infos = socket.getaddrinfo(config.host, config.port, type=socket.SOCK_STREAM,
+                                   flags=socket.AI_PASSIVE)
+        for family, kind, proto, _, address in infos:
+            with socket.socket(family, kind, proto) as probe:
+                probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as asyncio does
+                if family == socket.AF_INET6:
+                    probe.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+                probe.bind(address)
+    except OSError as exc:
+        raise _listen_error(config, exc) from None
+
+
 def _listen_error(config: Config, exc: OSError) -> ConfigError:
     if isinstance(exc, socket.gaierror):
         return ConfigError("--host", f"a resolvable host name or address ({exc.strerror})",

@@ -14,6 +14,7 @@ import socket
 import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -176,11 +177,15 @@ async def two_nodes(redis: RedisServer, start_node: Any) -> tuple[Node, Node]:
 class NodeProcess:
     """``python -m openline run --port 0 …`` as a child; ``url`` and ``port`` from its
     listening line; everything it writes (stdout and stderr) kept in ``output``.
-    ``nofile`` lowers its descriptor limit (RLIMIT_NOFILE) before the server starts."""
+    ``nofile`` lowers its descriptor limit (RLIMIT_NOFILE) before the server starts;
+    ``python`` and ``cwd`` run it from another environment and folder."""
 
-    def __init__(self, *args: str, nofile: int | None = None) -> None:
+    def __init__(self, *args: str, nofile: int | None = None, python: str = PYTHON,
+                 cwd: Path = ROOT) -> None:
         self.args = args
         self.nofile = nofile
+        self.python = python
+        self.cwd = cwd
         self.url = ""
         self.port = 0
         self.output = bytearray()
@@ -194,15 +199,15 @@ class NodeProcess:
     async def start(self) -> None:
         argv = ["run", "--host", "127.0.0.1", "--port", "0", *self.args]
         if self.nofile is None:
-            command = [PYTHON, "-m", "openline", *argv]
+            command = [self.python, "-m", "openline", *argv]
         else:
-            command = [PYTHON, "-c", (
+            command = [self.python, "-c", (
                 "import resource, runpy, sys\n"
                 f"resource.setrlimit(resource.RLIMIT_NOFILE, ({self.nofile}, {self.nofile}))\n"
                 f"sys.argv = ['openline', *{argv!r}]\n"
                 "runpy.run_module('openline', run_name='__main__')\n")]
         self.proc = await asyncio.create_subprocess_exec(
-            *command, cwd=str(ROOT), env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            *command, cwd=str(self.cwd), env={**os.environ, "PYTHONUNBUFFERED": "1"},
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
         assert self.proc.stdout is not None
         match = await read_until(self.proc.stdout, r"openline listening on (http://\S+)",
