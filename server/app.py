@@ -16,6 +16,7 @@ from .config import Config
 from .net import http_guard
 from .plugins import Plugin, discover
 from .realtime.server import OpenlineServer
+from .recovery import store_for
 
 log = logging.getLogger("openline.app")
 
@@ -30,7 +31,8 @@ def create_app(config: Config) -> web.Application:
     Raises PluginError when a plugin is unusable; nothing is started until the app runs.
     """
     plugins = discover(config)
-    sio = OpenlineServer(config, client_manager=cluster.client_manager(config))
+    sio = OpenlineServer(config, client_manager=cluster.client_manager(config),
+                         recovery=store_for(config))
     for plugin in plugins:
         sio.register_namespace(plugin.namespace)
 
@@ -45,6 +47,7 @@ def create_app(config: Config) -> web.Application:
     api.add_routes(app, sio, config)
     bridge.install(app)  # last: its catch-all route takes what no other route does
     app.cleanup_ctx.append(_cluster)
+    app.cleanup_ctx.append(_recovery)
     app.on_shutdown.append(_shutdown)
     app.on_response_prepare.append(http_guard.name_server)
     log.info("namespaces: %s", ", ".join(p.path for p in plugins) or "(none)")
@@ -62,6 +65,17 @@ async def _cluster(app: web.Application) -> AsyncIterator[None]:
         await manager.stop()
     else:
         yield
+
+
+async def _recovery(app: web.Application) -> AsyncIterator[None]:
+    """The recovery store's timers (and connections) while the app runs."""
+    recovery = app[SIO_KEY].recovery
+    if recovery is None:
+        yield
+        return
+    await recovery.store.start()
+    yield
+    await recovery.store.stop()
 
 
 async def _shutdown(app: web.Application) -> None:

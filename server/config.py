@@ -41,7 +41,7 @@ class Config:
     ping_interval: float = 25.0
     ping_timeout: float = 20.0
     connect_timeout: float = 45.0
-    # Limits (each enforced in one place; docs/limits.md lists where)
+    # Limits (each enforced in one place; docs/design.md says where)
     max_payload: int = 1_000_000
     websocket_compression: bool = False
     send_budget: int = 1 << 20  # unsent bytes held per client before it is closed
@@ -63,6 +63,11 @@ class Config:
     body_timeout: float = 30.0  # seconds to receive a request body (between chunks)
     idle_timeout: float = 60.0  # seconds a keep-alive connection may sit idle
     fd_headroom: int = 64  # descriptors kept free: new connections refused at once past it
+    # Connection state recovery (None: off, as in Node: the offset it appends to events
+    # reaches clients that do not expect it, such as python-socketio's)
+    recovery_window: float | None = None  # seconds a dropped client may come back in
+    recovery_max_packets: int = 10_000  # events kept per namespace for clients to catch up
+    drain_timeout: float = 10.0  # seconds SIGTERM waits for sessions to be saved and closed
     # Cluster
     redis_url: str | None = None
     redis_publish_timeout: float = 2.0  # a publish stalled longer is dropped and counted
@@ -143,6 +148,15 @@ def _rate(value: str | float | None) -> float | None:
     if not 0 <= rate < 1e9 or rate != rate:
         raise ValueError
     return rate or None
+
+
+def _window(value: str | float | None) -> float | None:
+    """Seconds (as ``_positive_seconds``), or 0/off for None."""
+    if value is None or (isinstance(value, str) and value.strip().lower() in ("0", "off", "none")):
+        return None
+    if float(value) == 0:
+        return None
+    return _positive_seconds(str(value))
 
 
 def _bool(value: str | bool) -> bool:
@@ -320,6 +334,13 @@ OPTIONS: tuple[Option, ...] = (
            "open connections from one client address", "N"),
     Option("max_json_depth", _count, "an integer >= 1",
            "nesting depth of arrays and objects in any packet or request body", "N"),
+    Option("recovery_window", _window, "seconds > 0 (fractions allowed), or 0/off",
+           "connection state recovery: a client that drops may come back within this long "
+           "with its sid, rooms, session data and the events it missed", "SECONDS"),
+    Option("recovery_max_packets", _count, "an integer >= 1",
+           "events kept per namespace for recovering clients (the oldest go first)", "N"),
+    Option("drain_timeout", _positive_seconds, "seconds > 0 (fractions allowed)",
+           "on SIGTERM, how long to save sessions for recovery and close transports", "SECONDS"),
     Option("redis_url", _redis_url, "a redis://, rediss:// or unix:// URL",
            "share rooms and broadcasts with other nodes through Redis", "URL"),
     Option("redis_publish_timeout", _positive_seconds, "seconds > 0 (fractions allowed)",

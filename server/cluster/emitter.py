@@ -11,7 +11,7 @@ clients. For asyncio programs::
 
 and for plain scripts (a cron job, a Celery task)::
 
-    from openline import emit
+    from openline.cluster.emitter import emit
     emit("redis://localhost:6379/0", "news", {"title": "hi"}, namespace="/chat")
 
 ``emit`` returns how many nodes received the message (0: no node is listening; Redis

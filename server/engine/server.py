@@ -5,7 +5,7 @@
 Departs from python-engineio (each a spec rule it misses or a measured cost): intervals
 go out in exact milliseconds; refused requests carry the reference error bodies; a bad
 packet, a second GET or POST, or a body over maxPayload closes the session; upgrades
-never leak polling-side packets; heartbeats use one timer handle per session; and no
+never leak polling-side packets; heartbeat deadlines share one timer per 50 ms slot (heartbeat.py); and no
 task or queue sits between a send and the socket.
 """
 

@@ -48,8 +48,10 @@ class FastEmitManager(socketio.AsyncManager):
 
     # --- connect / disconnect bookkeeping ---------------------------------------------
 
-    async def pre_connect(self, eio_sid: str, namespace: str) -> str | None:  # type: ignore[override]
-        sid = self.server.eio.generate_id()
+    async def pre_connect(self, eio_sid: str, namespace: str,  # type: ignore[override]
+                          sid: str | None = None) -> str | None:
+        """Stock's, and ``sid``: a recovered socket's own (realtime/resume.py)."""
+        sid = sid or self.server.eio.generate_id()
         try:
             self.basic_enter_room(sid, namespace, None, eio_sid=eio_sid)
         except ValueDuplicationError:
@@ -98,6 +100,9 @@ class FastEmitManager(socketio.AsyncManager):
         self.callbacks.pop(sid, None)
         _discard(self.pending_connect, namespace, sid)
         _discard(self.pending_disconnect, namespace, sid)
+        recovery = getattr(self.server, "recovery", None)
+        if recovery is not None:
+            recovery.forget(namespace, sid)
 
     # --- rooms ----------------------------------------------------------------------
 
@@ -120,9 +125,15 @@ class FastEmitManager(socketio.AsyncManager):
         super().basic_enter_room(sid, namespace, room, eio_sid=eio_sid)
         if room is not None and room != sid:
             self._memberships.setdefault(namespace, {}).setdefault(sid, {})[room] = None
+            recovery = getattr(self.server, "recovery", None)
+            if recovery is not None:  # the log's head when it joined (realtime/resume.py)
+                recovery.joined(namespace, sid, room)
 
     def basic_leave_room(self, sid: str, namespace: str, room: Any) -> None:
         super().basic_leave_room(sid, namespace, room)
+        recovery = getattr(self.server, "recovery", None)
+        if recovery is not None:
+            recovery.left(namespace, sid, room)
         by_sid = self._memberships.get(namespace)
         if by_sid is None:
             return
@@ -152,7 +163,8 @@ class FastEmitManager(socketio.AsyncManager):
         **kwargs: Any,
     ) -> None:
         room = to or room
-        if namespace not in self.rooms:
+        recovery = getattr(self.server, "recovery", None) if callback is None else None
+        if namespace not in self.rooms and recovery is None:
             return
         if isinstance(data, tuple):
             args = list(data)
@@ -161,6 +173,20 @@ class FastEmitManager(socketio.AsyncManager):
         else:
             args = []
         skip = set(skip_sid) if isinstance(skip_sid, list) else {skip_sid}
+        offset = kwargs.get("offset")
+        if recovery is not None:
+            # logged for sockets that drop and come back (realtime/resume.py), the offset
+            # its last argument; an emit with an ack is not (as in Node: the ack cannot be
+            # restored), nor one that carries its offset already (another node logged it)
+            if offset is None:
+                audience = None if room is None else frozenset(room if isinstance(room, list) else (room,))
+                logged = [event, *args]
+                offset = await recovery.store.append(namespace, audience, frozenset(skip - {None}), logged)
+                args = logged[1:]
+            else:
+                args = [*args, offset]
+            if namespace not in self.rooms:
+                return
         recipients = [(sid, eio_sid) for sid, eio_sid in self.get_participants(namespace, room)
                       if sid not in skip]
         server = self.server
@@ -179,6 +205,9 @@ class FastEmitManager(socketio.AsyncManager):
             if frames is None:
                 frames = encoded[parser] = server.eio_frames(parser(
                     sio_packet.EVENT, namespace=namespace, data=[event, *args]))
+                if offset is not None:  # a replay skips what it held (resume.py)
+                    for frame in frames:
+                        frame.openline_offset = offset
             if len(frames) == 1:
                 await send(eio_sid, frames[0])
             else:  # a packet with binary attachments: the header frame, then each attachment

@@ -29,6 +29,7 @@ from ..config import Config
 from ..engine import Engine
 from ..engine.packets import message as message_frame
 from ..errors import EventError, ProtocolError
+from ..recovery import Missed, Saved, Store
 from .client_steps import ClientSteps
 from .deadlines import Deadlines
 from .events import INTERNAL_ERROR, EventPath
@@ -44,6 +45,7 @@ from .packet_rules import (
     validate,
 )
 from .parsers import PARSERS, JsonPacket, parser_for_first_packet, repack
+from .resume import Recovery
 
 log = logging.getLogger("openline.realtime")
 
@@ -53,8 +55,12 @@ INVALID_NAMESPACE = {"message": "Invalid namespace"}
 class OpenlineServer(EventPath):
     """python-socketio's server with openline's parser, connect and error policies."""
 
-    def __init__(self, config: Config, client_manager: socketio.AsyncManager | None = None) -> None:
+    def __init__(self, config: Config, client_manager: socketio.AsyncManager | None = None,
+                 recovery: Store | None = None) -> None:
         self.config = config
+        # connection state recovery (resume.py): None when --recovery-window is off
+        self.recovery = Recovery(recovery) if recovery is not None else None
+        self._resuming: dict[tuple[str, str], tuple[Saved, Missed]] = {}
         self._fixed_parser = None if config.serializer == "auto" else PARSERS[config.serializer]
         self._held: dict[str, list[eio_packet.Packet]] = {}
         self._connect_deadlines = Deadlines(config.connect_timeout, self._connect_timed_out)
@@ -156,11 +162,25 @@ class OpenlineServer(EventPath):
 
     async def _handle_eio_disconnect(self, eio_sid: str, reason: Any) -> None:
         self._connect_deadlines.discard(eio_sid)
+        if self.recovery is not None:
+            await self._keep_sockets(eio_sid, reason)
         await super()._handle_eio_disconnect(eio_sid, reason)
         self._held.pop(eio_sid, None)
         self._steps.end(eio_sid)
         self._buckets.pop(eio_sid, None)
         self._foreign.pop(eio_sid, None)  # bridge
+
+    async def _keep_sockets(self, eio_sid: str, reason: Any) -> None:
+        """Save the session's sockets for recovery (resume.py) before their on_disconnect.
+        A client's Engine.IO CLOSE is a transport close here, as Node's engine.io names
+        it: a client leaving for good sends a Socket.IO DISCONNECT first, which has
+        removed its socket already."""
+        assert self.recovery is not None
+        why = self.reason.TRANSPORT_CLOSE if reason == self.reason.CLIENT_DISCONNECT else reason
+        for namespace in list(self.manager.get_namespaces()):
+            sid = self.manager.sid_from_eio_sid(eio_sid, namespace)
+            if sid is not None and self.manager.is_connected(sid, namespace):
+                await self.recovery.keep(self, eio_sid, namespace, sid, why)
 
     # --- foreign sessions (server/bridge/sessions.py) ----------------------------------
     # Plain-WebSocket bridge sessions are not Engine.IO's: each registers here with the
@@ -278,12 +298,58 @@ class OpenlineServer(EventPath):
                 sio_packet.CONNECT_ERROR, namespace=namespace,
                 data={"message": f"too many namespaces (limit {limit})"}))
             return None
-        sid = await self.manager.pre_connect(eio_sid, namespace)
-        if sid is None:  # already connected to this namespace
+        if self.recovery is not None and isinstance(data, dict) and "pid" in data:
+            sid = await self._resume(eio_sid, namespace, data)
+        else:
+            sid = await self.manager.pre_connect(eio_sid, namespace)
+        if sid is None:  # already connected to this namespace (or gone meanwhile)
+            if eio_sid not in self.environ:
+                return None
             raise ProtocolError(f"second CONNECT to {namespace}")
         settled: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._steps.add(eio_sid, self._run_connect, (eio_sid, namespace, sid, data), settled=settled)
         return settled
+
+    async def _resume(self, eio_sid: str, namespace: str, auth: dict[str, Any]) -> str | None:
+        """pre_connect for a CONNECT that asks to recover (resume.py): the saved socket's
+        sid, back in its rooms with its session data, live emits to it held, and what it
+        missed read (after the rooms, so nothing logged in between slips past); a new
+        sid when it cannot come back whole."""
+        assert self.recovery is not None
+        saved = await self.recovery.take(self, auth, namespace)
+        if eio_sid not in self.environ:
+            if saved is not None:
+                await self.recovery.store.save(saved)  # for its next attempt
+            return None
+        if saved is None or self.manager._has_sid(saved.sid, namespace):
+            return await self.manager.pre_connect(eio_sid, namespace)
+        sid = await self.manager.pre_connect(eio_sid, namespace, sid=saved.sid)
+        if sid is None:
+            await self.recovery.store.save(saved)
+            return None
+        for room in saved.rooms:
+            if room != sid:
+                self.manager.basic_enter_room(sid, namespace, room, eio_sid=eio_sid)
+        self._held.setdefault(eio_sid, [])
+        missed = await self.recovery.missed(saved, auth)
+        if missed is None or eio_sid not in self.environ:
+            # not whole (or the session ended): a new socket, the saved one is spent
+            log.info("%s could not recover in %s: it comes back as a new socket", sid, namespace)
+            self.manager.basic_disconnect(sid, namespace)
+            return await self.manager.pre_connect(eio_sid, namespace) \
+                if eio_sid in self.environ else None
+        if saved.data is not None:
+            await self.save_session(sid, saved.data, namespace)
+        self.recovery.resume(saved, sid)
+        self._resuming[(namespace, sid)] = (saved, missed)
+        log.info("%s recovered in %s: %d missed event(s)", sid, namespace, len(missed.events))
+        return sid
+
+    def recovered(self, sid: str, namespace: str | None = None) -> bool:
+        """Whether the socket came back by connection state recovery (same sid, rooms,
+        session data, missed events replayed); False when recovery is off. Namespaces
+        ask in on_connect: ``self.server.recovered(sid, self.namespace)``."""
+        return self.recovery is not None and self.recovery.recovered(sid, namespace or "/")
 
     def _namespace_count(self, eio_sid: str, namespace: str) -> int:
         """Namespaces other than ``namespace`` the session is in (or connecting to); one
@@ -295,7 +361,8 @@ class OpenlineServer(EventPath):
         if eio_sid not in self.environ:
             await self._left_during_connect(sid, namespace, accepted=False)
             return
-        held = self._held[eio_sid] = []
+        resumed = self._resuming.pop((namespace, sid), None) if self._resuming else None
+        held = self._held.setdefault(eio_sid, [])
         refusal: dict[str, Any] | None = None
         try:
             if await self._call_connect(namespace, sid, eio_sid, data) is False:
@@ -322,10 +389,28 @@ class OpenlineServer(EventPath):
             await self.manager.disconnect(sid, namespace, ignore_queue=True)
             return
         self._connect_deadlines.discard(eio_sid)
-        await self._send_direct(eio_sid, sio_packet.CONNECT, namespace, {"sid": sid})
+        if self.recovery is None or eio_sid in self._foreign:  # bridge clients cannot recover
+            await self._send_direct(eio_sid, sio_packet.CONNECT, namespace, {"sid": sid})
+        else:
+            await self._send_direct(eio_sid, sio_packet.CONNECT, namespace,
+                                    {"sid": sid, "pid": self.recovery.pid_of(namespace, sid)})
         await self.manager.connect(sid, namespace)
+        if resumed is not None:
+            held = await self._replay(eio_sid, namespace, resumed[1], held)
         for frame in held:
             await self._send_eio_packet(eio_sid, frame)
+
+    async def _replay(self, eio_sid: str, namespace: str, missed: Missed,
+                      held: list[eio_packet.Packet]) -> list[eio_packet.Packet]:
+        """Send what a recovered socket missed; return the live emits held meanwhile that
+        the replay did not already cover (manager.py marks each frame with its offset)."""
+        for data in missed.events:
+            await self._send_packet(eio_sid, self.packet_class(
+                sio_packet.EVENT, namespace=namespace, data=data))
+        assert self.recovery is not None
+        later, last = self.recovery.store.later, missed.last
+        return [frame for frame in held
+                if (offset := getattr(frame, "openline_offset", None)) is None or later(offset, last)]
 
     async def _left_during_connect(self, sid: str, namespace: str, accepted: bool) -> None:
         """The session ended while on_connect ran. Stock python-socketio skips the

@@ -45,6 +45,9 @@ BAD = {
     "idle_timeout": ["0", "x"],
     "fd_headroom": ["0", "x"],
     "redis_publish_timeout": ["0", "x"],
+    "recovery_window": ["-1", "nan", "inf", "soon"],
+    "recovery_max_packets": ["0", "x"],
+    "drain_timeout": ["0", "-3", "x"],
     "api_max_failures": ["0", "x"],
 }
 NO_BAD_VALUE = {"host", "api_token"}
@@ -78,6 +81,12 @@ GOOD = [
     ("max_attachments", "3", 3),
     ("rate_limit", "50", 50.0),
     ("rate_limit", "off", None),
+    ("recovery_window", "120", 120.0),
+    ("recovery_window", "0.5", 0.5),
+    ("recovery_window", "off", None),
+    ("recovery_window", "0", None),
+    ("recovery_max_packets", "50", 50),
+    ("drain_timeout", "2.5", 2.5),
     ("max_connections_per_address", "0", None),
     ("max_connections_per_address", "20", 20),
     ("public_origins", "https://chat.example", ("https://chat.example",)),
