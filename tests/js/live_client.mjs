@@ -36,7 +36,7 @@ function open(cmd) {
   const socket = io(cmd.url + (cmd.namespace ?? "/"), options);
   const name = cmd.name;
   sockets.set(name, socket);
-  socket.on("connect", () => print({ name, type: "connect", sid: socket.id, recovered: socket.recovered }));
+  socket.on("connect", () => print({ name, type: "connect", sid: socket.id, recovered: socket.recovered ?? null }));
   socket.on("connect_error", (err) => print({ name, type: "connect_error", message: err.message }));
   socket.on("disconnect", (reason) => print({ name, type: "disconnect", reason }));
   socket.onAny((event, ...args) => print({ name, type: "event", event, args: show(args) }));

@@ -80,6 +80,19 @@ class LiveClient:
         line = await self.expect("ack", name, where=lambda x: x.get("tag") == tag)
         return line["args"][0]
 
+    async def got(self, count: int, name: str = "a", timeout: float = 10) -> list[list[Any]]:
+        """Every event the socket got, once it has got at least ``count``."""
+        async def wait() -> list[list[Any]]:
+            while len(found := self.events(name)) < count:
+                self._arrived.clear()
+                await self._arrived.wait()
+            return found
+
+        try:
+            return await asyncio.wait_for(wait(), timeout * UNIT)
+        except TimeoutError:
+            raise AssertionError(f"{name} got {self.events(name)}, not {count} events") from None
+
     def events(self, name: str = "a", event: str | None = None) -> list[list[Any]]:
         """Every event the socket got so far, as [event, *args], in order."""
         return [[line["event"], *line["args"]] for line in self.seen
@@ -97,6 +110,63 @@ class LiveClient:
             await self.proc.wait()
         if self._reader is not None:
             await self._reader
+
+
+class HoldingProxy:
+    """A TCP proxy to a server that can *hold* its current connections: after ``hold()``
+    nothing more is forwarded on them, either way, and a client's close is not passed
+    on, so the server keeps the old transport open until its own timeout. Connections
+    made afterwards are forwarded as usual."""
+
+    def __init__(self, target_port: int) -> None:
+        self.target_port = target_port
+        self.port = 0
+        self._server: asyncio.Server | None = None
+        self._pairs: list[tuple[asyncio.StreamWriter, asyncio.StreamWriter, list[bool]]] = []
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(self._accept, "127.0.0.1", 0)
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.target_port)
+        held = [False]
+        self._pairs.append((writer, up_writer, held))
+
+        async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
+            while (chunk := await src.read(65536)) and not held[0]:
+                dst.write(chunk)
+            if not held[0]:
+                dst.close()
+
+        await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer), return_exceptions=True)
+
+    def hold(self) -> None:
+        for _, _, held in self._pairs:
+            held[0] = True
+
+    async def stop(self) -> None:
+        for writer, up_writer, _ in self._pairs:
+            writer.close()
+            up_writer.close()
+        if self._server is not None:
+            self._server.close()
+
+
+@pytest.fixture
+async def holding_proxy() -> AsyncIterator[Callable[[int], Any]]:
+    """``proxy = await holding_proxy(port)``: a started HoldingProxy to 127.0.0.1:port."""
+    proxies: list[HoldingProxy] = []
+
+    async def start(port: int) -> HoldingProxy:
+        proxy = HoldingProxy(port)
+        await proxy.start()
+        proxies.append(proxy)
+        return proxy
+
+    yield start
+    for proxy in proxies:
+        await proxy.stop()
 
 
 @pytest.fixture
