@@ -1,23 +1,28 @@
-"""Heartbeat deadlines, grouped in short time slots: one loop timer per slot, not per session.
+"""Heartbeat deadlines, exact, with two loop timers for all sessions.
 
 Engine.IO v4 "Heartbeat": the server sends a ping every pingInterval and considers the
-session closed when no pong arrives within pingTimeout. Each session has exactly one
-deadline at a time (next ping, or the pong deadline; ``awaiting_pong`` says which), kept
-as the number of its slot in ``session.timer``. Sessions whose deadlines fall in the
-same slot share one ``loop.call_at``: a timer handle per session cost 0.65 KB of RSS
-each under uvloop (3.5% of an idle connection, bench/RESULTS.md). A deadline fires at
-the end of its slot, at most ``resolution`` late (50 ms, less for short intervals); no
-coroutine per session, no sweep over all sessions.
+session closed when no pong arrives within pingTimeout. Each session has one deadline
+at a time: its next ping (in ``pings``) or its pong deadline (in ``pongs``;
+``awaiting_pong`` says which). Every ping deadline is "now + pingInterval" and every
+pong deadline "ping + pingTimeout", so each list is in deadline order as it is built and
+one timer per list serves every session, each at its own time (deadlines.py): a missed
+pong closes the session pingInterval + pingTimeout after the last cycle began, as Node
+does. No timer handle per session (a handle per session cost 0.65 KB of RSS each under
+uvloop: bench/RESULTS.md), no coroutine per session, no sweep over all sessions.
+
+Before this, deadlines were grouped in 25-50 ms slots that fired at the slot's end: a
+session closed up to 50 ms after its deadline, and the official Engine.IO suite's
+"closes the session upon ping timeout" (a poll at exactly pingInterval + pingTimeout)
+failed every run.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import math
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from .deadlines import Deadlines
 from .packets import PING_FRAME
 
 if TYPE_CHECKING:
@@ -29,45 +34,27 @@ log = logging.getLogger("openline.engine")
 class Heartbeat:
     """Schedules pings and pong deadlines; calls ``on_timeout(session)`` at a missed one."""
 
-    __slots__ = ("interval", "timeout", "on_timeout", "resolution", "slots")
+    __slots__ = ("interval", "timeout", "on_timeout", "pings", "pongs")
 
     def __init__(self, interval: float, timeout: float,
                  on_timeout: Callable[[Session], None]) -> None:
         self.interval = interval
         self.timeout = timeout
         self.on_timeout = on_timeout
-        self.resolution = min(0.05, interval / 8, timeout / 8) or 0.001
-        self.slots: dict[int, set[Session]] = {}  # slot number -> sessions due then
+        self.pings: Deadlines[Session] = Deadlines(interval, self._ping)
+        self.pongs: Deadlines[Session] = Deadlines(timeout, self._expire)
 
     def start(self, session: Session) -> None:
         """First ping one interval after the handshake."""
         session.awaiting_pong = False
-        self._schedule(session, self.interval)
-
-    def _schedule(self, session: Session, delay: float) -> None:
-        loop = asyncio.get_running_loop()
-        slot = math.ceil((loop.time() + delay) / self.resolution)
-        due = self.slots.get(slot)
-        if due is None:
-            due = self.slots[slot] = set()
-            loop.call_at(slot * self.resolution, self._fire, slot)
-        due.add(session)
-        session.timer = slot
-
-    def _fire(self, slot: int) -> None:
-        for session in self.slots.pop(slot, ()):
-            session.timer = None
-            if session.awaiting_pong:
-                self._expire(session)
-            else:
-                self._ping(session)
+        self.pings.add(session)
 
     def _ping(self, session: Session) -> None:
         if session.closed:
             return
         session.awaiting_pong = True
         session.push(PING_FRAME)
-        self._schedule(session, self.timeout)
+        self.pongs.add(session)
 
     def _expire(self, session: Session) -> None:
         if session.closed:
@@ -80,17 +67,10 @@ class Heartbeat:
         if not session.awaiting_pong:
             return  # unsolicited pong: nothing to do, and no second ping schedule
         session.awaiting_pong = False
-        self._cancel(session)
-        self._schedule(session, self.interval)
+        self.pongs.discard(session)
+        self.pings.add(session)
 
     def stop(self, session: Session) -> None:
-        self._cancel(session)
+        self.pings.discard(session)
+        self.pongs.discard(session)
         session.awaiting_pong = False
-
-    def _cancel(self, session: Session) -> None:
-        slot = session.timer
-        if slot is not None:
-            session.timer = None
-            due = self.slots.get(slot)
-            if due is not None:
-                due.discard(session)

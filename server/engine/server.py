@@ -5,8 +5,8 @@
 Departs from python-engineio (each a spec rule it misses or a measured cost): intervals
 go out in exact milliseconds; refused requests carry the reference error bodies; a bad
 packet, a second GET or POST, or a body over maxPayload closes the session; upgrades
-never leak polling-side packets; heartbeat deadlines share one timer per 50 ms slot (heartbeat.py); and no
-task or queue sits between a send and the socket.
+never leak polling-side packets; heartbeat deadlines are exact, with one timer for all
+sessions (heartbeat.py); and no task or queue sits between a send and the socket.
 """
 
 from __future__ import annotations
@@ -39,6 +39,9 @@ from .stall import StallWatch
 log = logging.getLogger("openline.engine")
 
 Handler = Callable[..., Any]
+
+# seconds a session closed by the client's POST waits for a GET sent at the same moment
+CLIENT_CLOSE_GRACE = 1.0
 
 
 class Engine:
@@ -339,8 +342,10 @@ class Engine:
         except Exception:
             log.exception("disconnect handler failed for %s", session.sid)
         if session.lingering:
-            asyncio.get_running_loop().call_later(
-                self.ping_interval + self.ping_timeout, self.forget, session)
+            # ours: as long as a client may take to poll again; the client's own close:
+            # only for a GET already on its way
+            grace = CLIENT_CLOSE_GRACE if by_client else self.ping_interval + self.ping_timeout
+            asyncio.get_running_loop().call_later(grace, self.forget, session)
         else:
             self.forget(session)
 

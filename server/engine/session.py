@@ -41,6 +41,8 @@ class Reason:
     PING_TIMEOUT = "ping timeout"
     TRANSPORT_CLOSE = "transport close"
     TRANSPORT_ERROR = "transport error"
+    # openline's: SIGTERM's drain (drain.py), recoverable as in Node's socket.io
+    SERVER_SHUTTING_DOWN = "server shutting down"
 
 
 class Host(Protocol):
@@ -99,7 +101,7 @@ class Session:
     __slots__ = (
         "sid", "engine", "environ", "transport", "ws", "socket", "probe", "upgrade_timer",
         "queue", "queued", "poll", "posting", "backlog", "backlogged", "flusher",
-        "timer", "awaiting_pong", "closed", "lingering", "closing", "stalled", "user_session",
+        "awaiting_pong", "closed", "lingering", "closing", "stalled", "user_session",
         "out", "parser", "written",
     )
 
@@ -121,7 +123,6 @@ class Session:
         self.backlog: list[Frame] | None = None
         self.backlogged = 0
         self.flusher: asyncio.Task[None] | None = None
-        self.timer: int | None = None  # heartbeat slot of its next deadline (heartbeat.py)
         self.awaiting_pong = False
         self.closed = False
         self.lingering = False  # closed by us; the close packet awaits the next GET
@@ -313,14 +314,22 @@ class Session:
             # ends, and that GET gets 400 (unknown session)
             self.queue.append(CLOSE_FRAME)
             self.lingering = True
+        elif by_client:
+            # the client's close came in a POST while its GET was still on the way (two
+            # connections, no order between them): that GET gets the noop it would have
+            # got had it arrived first, and the session is gone for the next one. The
+            # official suite's "forcefully closes the session" sends exactly that pair.
+            self.queue.append(NOOP_FRAME)
+            self.lingering = True
 
-    async def close_sockets(self) -> None:
-        """Close the WebSocket (after its backlog) and any upgrade in progress."""
+    async def close_sockets(self, code: int = 1000, message: bytes = b"") -> None:
+        """Close the WebSocket (after its backlog) and any upgrade in progress, with the
+        close frame's ``code`` (1000; the drain's 1001) and ``message``."""
         if self.upgrade_timer is not None:
             self.upgrade_timer.cancel()
         probe, self.probe = self.probe, None
         if probe is not None and not probe.closed:
-            await probe.close()
+            await probe.close(code=code, message=message)
         ws = self.ws
         if ws is None:
             return
@@ -338,7 +347,7 @@ class Session:
                 self.socket.abort()  # a close handshake would wait behind unread data
         if not ws.closed:
             try:  # aiohttp's close drains the socket first, with no bound of its own
-                await asyncio.wait_for(ws.close(), grace)
+                await asyncio.wait_for(ws.close(code=code, message=message), grace)
             except TimeoutError:
                 if self.socket is not None:
                     self.socket.abort()

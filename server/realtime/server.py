@@ -27,11 +27,11 @@ from socketio import packet as sio_packet
 
 from ..config import Config
 from ..engine import Engine
+from ..engine.deadlines import Deadlines
 from ..engine.packets import message as message_frame
 from ..errors import EventError, ProtocolError
 from ..recovery import Missed, Saved, Store
 from .client_steps import ClientSteps
-from .deadlines import Deadlines
 from .events import INTERNAL_ERROR, EventPath
 from .handler_shape import accepts_auth
 from .manager import FastEmitManager
@@ -63,7 +63,7 @@ class OpenlineServer(EventPath):
         self._resuming: dict[tuple[str, str], tuple[Saved, Missed]] = {}
         self._fixed_parser = None if config.serializer == "auto" else PARSERS[config.serializer]
         self._held: dict[str, list[eio_packet.Packet]] = {}
-        self._connect_deadlines = Deadlines(config.connect_timeout, self._connect_timed_out)
+        self._connect_deadlines: Deadlines[str] = Deadlines(config.connect_timeout, self._connect_timed_out)
         self._foreign: dict[str, Any] = {}  # bridge: eio_sid -> its session (see below)
         self._coroutine_handlers: dict[Any, bool] = {}  # handler function -> async or not
         self._max_depth = config.max_json_depth

@@ -79,3 +79,35 @@ async def test_websocket_ping_timeout_after_upgrade(http: aiohttp.ClientSession,
         assert await ws.receive_str(timeout=T) == "3probe"
         await ws.send_str("5")
         await closed_at_pong_deadline(ws)
+
+
+# The official Engine.IO v4 suite's cases (docs/engine.io-protocol/v4-test-suite), with
+# its timing and no tolerance added: the poll comes exactly pingInterval + pingTimeout
+# after the handshake, so a deadline that fires even a little late fails it.
+
+async def test_official_polling_closes_the_session_upon_ping_timeout(
+        http: aiohttp.ClientSession, target: Target) -> None:
+    """Official case (polling): a poll exactly pingInterval + pingTimeout after the handshake gets 400."""
+    sid = await open_polling(http, target, "heartbeat")
+    await asyncio.sleep(INTERVAL + TIMEOUT)
+    assert (await get_text(http, target.url("heartbeat", sid=sid)))[0] == 400
+
+
+async def test_polling_is_not_closed_before_its_deadline(http: aiohttp.ClientSession, target: Target) -> None:
+    """Heartbeat (polling): 50 ms before pingInterval + pingTimeout the session still answers with its ping."""
+    sid = await open_polling(http, target, "heartbeat")
+    await asyncio.sleep(INTERVAL + TIMEOUT - 0.05)
+    assert await get_text(http, target.url("heartbeat", sid=sid)) == (200, "2")
+
+
+async def test_official_websocket_closes_the_session_upon_ping_timeout(
+        http: aiohttp.ClientSession, target: Target) -> None:
+    """Official case (WebSocket): a client that never pongs is closed after pingInterval + pingTimeout."""
+    async with http.ws_connect(target.ws_url("heartbeat")) as ws:
+        opened = time.monotonic()
+        assert (await ws.receive_str(timeout=T))[0] == "0"
+        assert await ws.receive_str(timeout=T) == "2"
+        msg = await ws.receive(timeout=T)
+        closed = time.monotonic() - opened
+    assert msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED)
+    assert INTERVAL + TIMEOUT - 0.01 <= closed < INTERVAL + TIMEOUT + LATE, f"closed after {closed:.3f}s"

@@ -115,6 +115,16 @@ async def test_client_close_answers_pending_get_with_noop(http: aiohttp.ClientSe
     assert (await get_text(http, target.url(sid=sid)))[0] == 400
 
 
+async def test_a_get_racing_the_clients_close_still_gets_the_noop(http: aiohttp.ClientSession,
+                                                                  target: Target) -> None:
+    """Close: a GET that arrives just after the close POST (the official suite sends both at
+    once) gets the noop (6), and the next GET 400."""
+    sid = await open_polling(http, target)
+    await post_ok(http, target.url(sid=sid), "1")
+    assert await get_text(http, target.url(sid=sid)) == (200, "6")
+    assert (await get_text(http, target.url(sid=sid)))[0] == 400
+
+
 async def test_second_concurrent_post_closes_session(http: aiohttp.ClientSession, target: Target) -> None:
     """Sending data: a second concurrent POST → 400 and the session is closed."""
     sid = await open_polling(http, target)

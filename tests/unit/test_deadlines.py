@@ -1,10 +1,10 @@
-"""server/realtime/deadlines.py: one timer expires every overdue key, oldest first, and only those."""
+"""server/engine/deadlines.py: one timer expires every overdue key, oldest first, and only those."""
 
 from __future__ import annotations
 
 import asyncio
 
-from openline.realtime.deadlines import Deadlines
+from openline.engine.deadlines import Deadlines
 
 from tests.conftest import UNIT
 
