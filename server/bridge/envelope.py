@@ -189,6 +189,7 @@ class BridgePacket(sio_packet.Packet):
     """
 
     uses_binary_events = False
+    recovers = False  # no connection state recovery: the manager sends no offsets here
 
     def encode(self) -> Any:  # type: ignore[override]
         ptype, data = self.packet_type, self.data
