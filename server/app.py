@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import html
 import logging
 from collections.abc import AsyncIterator
@@ -23,6 +24,7 @@ log = logging.getLogger("openline.app")
 CONFIG_KEY = web.AppKey("config", Config)
 SIO_KEY = web.AppKey("sio", OpenlineServer)
 PLUGINS_KEY = web.AppKey("plugins", list)
+DRAIN_KEY = web.AppKey("drain", list)  # drain(deadline) steps run by drain() below
 
 
 def create_app(config: Config) -> web.Application:
@@ -46,6 +48,7 @@ def create_app(config: Config) -> web.Application:
     app.router.add_get("/status", bridge.or_page(status_page))
     api.add_routes(app, sio, config)
     bridge.install(app)  # last: its catch-all route takes what no other route does
+    app[DRAIN_KEY] = [sio.drain, bridge.drain]
     app.cleanup_ctx.append(_cluster)
     app.cleanup_ctx.append(_recovery)
     app.on_shutdown.append(_shutdown)
@@ -76,6 +79,13 @@ async def _recovery(app: web.Application) -> AsyncIterator[None]:
     await recovery.store.start()
     yield
     await recovery.store.stop()
+
+
+async def drain(app: web.Application, deadline: float) -> int:
+    """SIGTERM's graceful drain (``openline run``: server/net/listen.py), by loop time
+    ``deadline``: Socket.IO sessions saved for recovery and their transports closed so
+    clients reconnect, bridge clients closed with 1001. Returns how many were cut."""
+    return sum(await asyncio.gather(*(step(deadline) for step in app[DRAIN_KEY])))
 
 
 async def _shutdown(app: web.Application) -> None:

@@ -11,7 +11,7 @@ import shlex
 import sys
 from pathlib import Path
 
-from .app import create_app
+from .app import create_app, drain
 from .config import Config
 from .net.listen import check_bindable, serve_app
 from .plugins import BUILTINS
@@ -26,7 +26,8 @@ async def _serve(config: Config) -> None:
     # on the connect-rate bench (3 runs each, 5,000 clients); memory unchanged.
     gc.collect()
     gc.freeze()
-    await serve_app(app, config, "openline listening on {url}")
+    await serve_app(app, config, "openline listening on {url}",
+                    drain=lambda deadline: drain(app, deadline))
 
 
 # Cyclic GC generation thresholds (default 700, 10, 10). A server holds many long-lived

@@ -26,6 +26,7 @@ from engineio import packet as eio_packet
 from socketio import packet as sio_packet
 
 from ..config import Config
+from ..engine.drain import refusal_while_draining
 from ..engine.packets import websocket_header
 from ..engine.request import policy_for
 from ..engine.session import held_by
@@ -39,6 +40,7 @@ log = logging.getLogger("openline.bridge")
 
 SOCKETIO_PREFIX = "/socket.io/"
 TRANSPORT_NAME = "websocket-bridge"
+SHUTTING_DOWN = "server shutting down"  # the engine's Reason.SERVER_SHUTTING_DOWN
 
 
 class BridgeSocket(web.WebSocketResponse):
@@ -86,6 +88,8 @@ class BridgeSession:
         self.flusher: asyncio.Task[None] | None = None
         self.written = 0  # bytes handed to the transport or to aiohttp's writer
         self.dropped = False  # closed for not reading
+        self.shutting_down = False  # closed by the drain: its disconnect reason says so
+        self.task: asyncio.Task[Any] | None = None  # the handler serving it (Bridge.serve)
 
     @property
     def closed(self) -> bool:
@@ -220,7 +224,7 @@ class BridgeSession:
                 if self.closing is not None:
                     # Server-side close: let the round trip finish before the session goes,
                     # as an Engine.IO session outlives its DISCONNECT packet.
-                    reason = sio.reason.SERVER_DISCONNECT
+                    reason = SHUTTING_DOWN if self.shutting_down else sio.reason.SERVER_DISCONNECT
                     await asyncio.wait([self.closing])
                 elif not self.ws.closed:
                     await self.ws.close(code=CLOSE_GOING_AWAY)
@@ -303,6 +307,7 @@ class Bridge:
         self.sio = sio
         self.config = config
         self.sessions: set[BridgeSession] = set()
+        self.draining = False  # set by drain(): new connections get 503
 
     def install(self, app: web.Application) -> None:
         """Install after every other route: a catch-all route takes the upgrades to paths
@@ -331,6 +336,8 @@ class Bridge:
 
     async def serve(self, request: web.Request) -> web.StreamResponse:
         config = self.config
+        if self.draining:
+            return refusal_while_draining()
         if not origin_allowed(request, config):
             raise web.HTTPForbidden(text=policy_for(config).refusal(request) + "\n")
         # aiohttp refuses an uncompressed frame of exactly max_msg_size; --max-payload
@@ -344,12 +351,30 @@ class Bridge:
                                 request.transport, config.send_budget,
                                 getattr(engine, "stalls", None))
         auth = {key: request.query[key] for key in request.query.keys()}
+        session.task = asyncio.current_task()
         self.sessions.add(session)
         try:
             await session.run(self.sio, make_environ(request, config), auth)
         finally:
             self.sessions.discard(session)
         return ws
+
+    async def drain(self, deadline: float) -> int:
+        """SIGTERM's drain, by loop time ``deadline``: new connections get 503, each open
+        one is closed with 1001 "server shutting down" (the reason its namespace's
+        on_disconnect gets); those not done by then are dropped. Returns how many."""
+        self.draining = True
+        sessions = list(self.sessions)
+        for session in sessions:
+            session.shutting_down = True
+            session.close(Close(CLOSE_GOING_AWAY, "server shutting down"))
+        serving = [s.task for s in sessions if s.task is not None and not s.task.done()]
+        if serving:
+            await asyncio.wait(serving, timeout=max(0.0, deadline - asyncio.get_running_loop().time()))
+        cut = [s for s in sessions if s.task is not None and not s.task.done()]
+        for session in cut:
+            session.drop("not closed within --drain-timeout")
+        return len(cut)
 
     async def shutdown(self, app: web.Application) -> None:
         for session in list(self.sessions):

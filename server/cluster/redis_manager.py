@@ -135,6 +135,7 @@ class RedisManager(socketio.AsyncRedisManager, FastEmitManager):
         self._wake = asyncio.Event()
         self._room = asyncio.Event()  # set when the queue has room again
         self._started = False
+        self._stopping = False  # stop(): the publisher sends what is queued, then ends
         self._own_batch = f"{BATCH_PREFIX}{self.host_id}".encode()
 
     def set_server(self, server: Any) -> None:
@@ -166,19 +167,32 @@ class RedisManager(socketio.AsyncRedisManager, FastEmitManager):
                         redact(self.redis_url), STARTUP_WAIT)
 
     async def stop(self) -> None:
-        for task in (getattr(self, "thread", None), self._probe, self._publisher):
-            if task is not None and not task.done():
-                task.cancel()
-                # bounded: a cancellation that redis-py swallows mid-command must not
-                # hold the node's shutdown (seen: a publisher back at its wake-up wait)
-                await asyncio.wait([task], timeout=self.publish_timeout + 1)
+        """Stop listening, hand over what is queued, close. The publisher is not
+        cancelled mid-send (a batch in flight would be lost or sent blind): it sends
+        the queue, each send bounded by --redis-publish-timeout, and ends; with Redis
+        away it ends at once (those messages stay local, as during any outage)."""
+        for task in (getattr(self, "thread", None), self._probe):
+            await self._cancel(task)
+        publisher = self._publisher
+        if publisher is not None and not publisher.done():
+            self._stopping = True
+            self._wake.set()
+            await asyncio.wait([publisher], timeout=self.publish_timeout + 1)
+            await self._cancel(publisher)
         if self._pending and self._pub_ok:
-            with contextlib.suppress(Exception):  # best effort: hand over what is queued
+            with contextlib.suppress(Exception):  # the publisher died: hand over what is left
                 await self._send(self._pending)
         if self.pubsub is not None:
             await self.pubsub.aclose()
         if self.redis is not None:
             await self.redis.aclose()
+
+    async def _cancel(self, task: asyncio.Task[None] | None) -> None:
+        if task is not None and not task.done():
+            task.cancel()
+            # bounded: a cancellation that redis-py swallows mid-command must not hold
+            # the node's shutdown (seen: a publisher back at its wake-up wait)
+            await asyncio.wait([task], timeout=self.publish_timeout + 1)
 
     # --- emits ---------------------------------------------------------------
 
@@ -251,6 +265,8 @@ class RedisManager(socketio.AsyncRedisManager, FastEmitManager):
 
     async def _publish_batches(self) -> None:
         while True:
+            if self._stopping and not self._pending:
+                return
             await self._wake.wait()
             self._wake.clear()
             batch, self._pending = self._pending, []

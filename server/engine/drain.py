@@ -1,16 +1,17 @@
 """Graceful drain: every session ends the way that makes its client come back elsewhere.
 
 ``openline run`` on SIGTERM (server/net/listen.py) closes its listening sockets, then
-asks the engine to drain (``Engine.drain``). Each session is held first (nothing more in
-or out, its heartbeat stopped), handed to ``before`` (the Socket.IO layer saves its
-sockets for recovery there, so a client that reconnects to another node at once finds
-them), and only then told: a WebSocket gets a close frame with 1001 "going away" and no
-Socket.IO DISCONNECT packet, a pending long-poll GET the Engine.IO close packet. Both
-are a "transport close" to engine.io-client, after which socket.io-client reconnects
-(a DISCONNECT packet would be "io server disconnect", after which it never does). A
-polling session with no GET pending keeps the close packet for the GET that is on its
-way, for POLL_LINGER s. The disconnect handlers run with the reason "server shutting
-down", which recovery counts as recoverable.
+asks the engine to drain (``Engine.drain``: ``drain_sessions`` here). Each session is
+held first (nothing more in or out, its heartbeat stopped), handed to ``before`` (the
+Socket.IO layer saves its sockets for recovery there, so a client that reconnects to
+another node at once finds them), and only then told: a WebSocket gets a close frame
+with 1001 "going away" and no Socket.IO DISCONNECT packet, a pending long-poll GET the
+Engine.IO close packet. Both are a "transport close" to engine.io-client, after which
+socket.io-client reconnects (a DISCONNECT packet would be "io server disconnect", after
+which it never does). A polling session with no GET pending keeps the close packet for
+the GET on its way, for POLL_LINGER s. The disconnect handlers run with the reason
+"server shutting down", which recovery counts as recoverable. New sessions meanwhile
+get 503.
 
 Every step is bounded by ``deadline`` (a loop time): what has not finished by then is
 cut (sockets aborted), so a peer that stops reading cannot hold the exit.
@@ -21,15 +22,15 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Protocol
 
-from aiohttp import WSCloseCode
+from aiohttp import WSCloseCode, web
 
 from .packets import CLOSE_FRAME
 
 if TYPE_CHECKING:
-    from .server import Engine
-    from .session import Session
+    from .heartbeat import Heartbeat
+    from .session import Reason, Session
 
 log = logging.getLogger("openline.engine")
 
@@ -40,7 +41,22 @@ POLL_LINGER = 1.0  # seconds a polling session with no GET pending keeps its clo
 LINGER_CHECK = 0.02  # seconds between two looks at the lingering sessions
 
 
-async def drain(engine: Engine, deadline: float, before: Before | None = None) -> int:
+class Engine(Protocol):
+    """What the drain uses of the engine (server.py's Engine), so as not to import it."""
+
+    reason: type[Reason]
+    sessions: dict[str, Session]
+    heartbeat: Heartbeat
+    draining: bool
+
+    def start_background_task(self, target: Any, *args: Any, **kwargs: Any) -> asyncio.Task[Any]: ...
+
+    async def _call(self, event: str, *args: Any) -> Any: ...
+
+    def forget(self, session: Session) -> None: ...
+
+
+async def drain_sessions(engine: Engine, deadline: float, before: Before | None = None) -> int:
     """End every session as the module docstring says; return how many were cut at the
     deadline (0: all closed cleanly)."""
     engine.draining = True
@@ -130,3 +146,10 @@ def _abort(session: Session) -> None:
             transport.abort()
     if session.socket is not None:
         session.socket.abort()
+
+
+def refusal_while_draining(headers: dict[str, str] | None = None) -> web.Response:
+    """The answer to a new session while draining: 503, so a load balancer that retries
+    on it (deploy/nginx.conf) sends the client to another node at once."""
+    return web.Response(status=503, text="server shutting down\n",
+                        headers={**(headers or {}), "Retry-After": "1"})

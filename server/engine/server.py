@@ -23,6 +23,7 @@ from aiohttp import hdrs, web
 from ..config import Config
 from ..errors import ProtocolError
 from . import packets, polling, websocket
+from .drain import Before, drain_sessions, refusal_while_draining
 from .heartbeat import Heartbeat
 from .packets import (
     BAD_HANDSHAKE_METHOD,
@@ -87,6 +88,7 @@ class Engine:
         # (direct.py): True when it has taken the message, False to get it through the
         # message handler in the read loop as usual.
         self.take_message: Callable[[Session, str | bytes], bool] | None = None
+        self.draining = False  # set by drain(): new sessions get 503
 
     # --- python-engineio's API, as python-socketio calls it ----------------
 
@@ -165,6 +167,12 @@ class Engine:
         if session is not None:
             await self.close(session, self.reason.SERVER_DISCONNECT)
 
+    async def drain(self, deadline: float, before: Before | None = None) -> int:
+        """SIGTERM's graceful close of every session (drain.py), awaiting ``before(sid)``
+        for each before its client is told; by loop time ``deadline``. Returns how many
+        sessions were cut at the deadline."""
+        return await drain_sessions(self, deadline, before)
+
     async def shutdown(self) -> None:
         """Close every session: pending polls end with the close packet, sockets close."""
         await self.disconnect()
@@ -227,6 +235,8 @@ class Engine:
         if sid is None:
             if request.method != hdrs.METH_GET:
                 return refuse(BAD_HANDSHAKE_METHOD, headers)
+            if self.draining:
+                return refusal_while_draining(headers)
             if is_ws:
                 # A WebSocket session's whole life runs in this frame, so it keeps nothing
                 # it no longer needs (the query, the CORS headers) and runs the session

@@ -1,5 +1,14 @@
 """Serve one aiohttp app on (host, port) until SIGINT/SIGTERM; shared by ``openline run``
-and the standalone engine (``python -m openline.engine``)."""
+and the standalone engine (``python -m openline.engine``).
+
+Graceful shutdown, on the first SIGTERM or SIGINT, all within --drain-timeout: the
+listening sockets close first (a load balancer sends new connections elsewhere; those
+already open may finish their requests), then the app's ``drain`` step closes every
+session so its client reconnects (server/engine/drain.py), then aiohttp's cleanup
+(idle connections, handlers still running, then the app's cleanup contexts: Redis
+publishes still queued go out there). A second signal exits at once (status 128 +
+signal), and a watchdog exits (status 1) should the whole not end within the timeout.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +18,9 @@ import logging
 import os
 import signal
 import socket
+import sys
+import threading
+from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
@@ -19,9 +31,22 @@ from .http_guard import Guard, GuardedRunner
 
 log = logging.getLogger("openline.serve")
 
+# Of --drain-timeout, what is kept for after the drain (aiohttp's cleanup, the Redis
+# flush): a quarter, at most CLEANUP_MAX s; aiohttp waits half of that for the handlers
+# still running (its own default is 60 s) before it cancels them.
+CLEANUP_SHARE = 0.25
+CLEANUP_MAX = 1.0
+WATCHDOG_SLACK = 0.5  # seconds past --drain-timeout before the watchdog ends the process
 
-async def serve_app(app: web.Application, config: Config, banner: str) -> None:
-    """Listen, print ``banner`` with the real URL, run until a signal, clean up.
+Drain = Callable[[float], Awaitable[int]]
+
+
+async def serve_app(app: web.Application, config: Config, banner: str,
+                    drain: Drain | None = None) -> None:
+    """Listen, print ``banner`` with the real URL, run until a signal, drain, clean up.
+
+    ``drain(deadline)`` ends the app's sessions by loop time ``deadline`` and returns how
+    many it had to cut (see the module docstring).
 
     ``banner`` is formatted with ``url`` (http://host:port); tests and scripts read that
     line to learn the port chosen for ``--port 0``. A host or port that cannot be bound
@@ -36,9 +61,15 @@ async def serve_app(app: web.Application, config: Config, banner: str) -> None:
     # is our idle timeout; it also closes a connection that never sends a byte, which
     # the head timeout reaches first.
     guard = Guard(config)
+    reserve = min(CLEANUP_MAX, config.drain_timeout * CLEANUP_SHARE)
     runner = GuardedRunner(app, guard, handle_signals=False, access_log=None, tcp_keepalive=False,
-                           keepalive_timeout=config.idle_timeout)
+                           keepalive_timeout=config.idle_timeout, shutdown_timeout=reserve / 2)
     await runner.setup()
+    # before the banner: a supervisor may signal as soon as it reads it
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, _on_signal, stop, sig)
     site = GuardedSite(runner, config.host, config.port, guard, config.fd_headroom)
     try:
         await site.start()
@@ -47,15 +78,66 @@ async def serve_app(app: web.Application, config: Config, banner: str) -> None:
         raise _listen_error(config, exc) from None
     port = runner.addresses[0][1] if runner.addresses else config.port
     print(banner.format(url=f"http://{config.host}:{port}"), flush=True)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
     try:
         await stop.wait()
     finally:
-        log.info("shutting down")
-        await runner.cleanup()
+        await _shut_down(runner, site, config, drain, reserve)
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+
+
+def _on_signal(stop: asyncio.Event, sig: signal.Signals) -> None:
+    if not stop.is_set():
+        stop.set()
+        return
+    log.warning("second %s: exiting now", sig.name)
+    _exit(128 + sig)
+
+
+def _exit(status: int) -> None:
+    """End the process now, whatever the loop is doing; what was logged is flushed."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    os._exit(status)
+
+
+async def _shut_down(runner: web.AppRunner, site: web.BaseSite, config: Config,
+                     drain: Drain | None, reserve: float) -> None:
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    deadline = started + config.drain_timeout
+    watchdog = threading.Timer(config.drain_timeout + WATCHDOG_SLACK, _overran, (config,))
+    watchdog.daemon = True
+    watchdog.start()
+    await site.stop()  # first: new connections go elsewhere from now on
+    log.info("shutting down: listening sockets closed, draining for at most %gs "
+             "(--drain-timeout)", config.drain_timeout)
+    cut = 0
+    if drain is not None:
+        try:
+            async with asyncio.timeout_at(deadline - reserve):
+                cut = await drain(deadline - reserve)
+        except TimeoutError:
+            log.warning("drain not finished within --drain-timeout %gs", config.drain_timeout)
+    drained = loop.time()
+    try:
+        async with asyncio.timeout_at(deadline):
+            await runner.cleanup()
+    except TimeoutError:
+        log.warning("cleanup not finished within --drain-timeout %gs: exiting anyway",
+                    config.drain_timeout)
+        _exit(1)
+    watchdog.cancel()
+    log.info("shut down in %.3fs (drain %.3fs%s)", loop.time() - started, drained - started,
+             f", {cut} session(s) cut" if cut else "")
+
+
+def _overran(config: Config) -> None:
+    log.warning("shutdown took longer than --drain-timeout %gs: exiting now", config.drain_timeout)
+    _exit(1)
 
 
 def check_bindable(config: Config) -> None:

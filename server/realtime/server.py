@@ -182,6 +182,17 @@ class OpenlineServer(EventPath):
             if sid is not None and self.manager.is_connected(sid, namespace):
                 await self.recovery.keep(self, eio_sid, namespace, sid, why)
 
+    async def drain(self, deadline: float) -> int:
+        """SIGTERM's graceful drain, by loop time ``deadline`` (server/engine/drain.py): new
+        sessions refused, each live socket saved for recovery (reason "server shutting
+        down") before its client is told, then its transport closed so the client
+        reconnects. Returns how many sessions were cut at the deadline."""
+        keep = self._keep_for_drain if self.recovery is not None else None
+        return int(await self.eio.drain(deadline, keep))
+
+    async def _keep_for_drain(self, eio_sid: str) -> None:
+        await self._keep_sockets(eio_sid, Engine.reason.SERVER_SHUTTING_DOWN)
+
     # --- foreign sessions (server/bridge/sessions.py) ----------------------------------
     # Plain-WebSocket bridge sessions are not Engine.IO's: each registers here with the
     # engine calls it answers (send_packet, disconnect, get_session, transport) and its
