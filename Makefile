@@ -37,10 +37,12 @@ js-deps:
 	  fi; \
 	done
 
-# Extra flags for the server: make run ARGS="--cors-origins null --log-level debug"
+# The development server: reloads on changes, and --dev-origins lets pages opened from
+# a file (Origin null) or served on another localhost port connect. Extra flags:
+# make run ARGS="--log-level debug"
 run: install
 	@$(MAKE) --no-print-directory js-deps DIRS="$(RUN_NPM)"
-	$(BIN)/openline run --host $(HOST) --port $(PORT) --reload $(ARGS)
+	$(BIN)/openline run --host $(HOST) --port $(PORT) --reload --dev-origins $(ARGS)
 
 test: install
 	@$(MAKE) --no-print-directory js-deps DIRS="$(TEST_NPM)"

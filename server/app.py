@@ -54,6 +54,9 @@ def create_app(config: Config) -> web.Application:
     app.on_shutdown.append(_shutdown)
     app.on_response_prepare.append(http_guard.name_server)
     log.info("namespaces: %s", ", ".join(p.path for p in plugins) or "(none)")
+    if config.dev_origins:
+        log.warning("development origins (--dev-origins): pages opened from a file (Origin "
+                    "null) and from localhost on any port may connect; not for production")
     return app
 
 

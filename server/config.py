@@ -57,6 +57,7 @@ class Config:
     max_json_depth: int = 64  # nesting of arrays/objects in any packet or body
     # HTTP
     cors_origins: tuple[str, ...] | None = None  # None: same origin only; ("*",): any
+    dev_origins: bool = False  # also file:// pages (Origin null) and localhost on any port
     public_origins: tuple[str, ...] | None = None  # None: http://<host>:<port> and its loopback aliases
     trusted_proxies: tuple[Network, ...] = ()
     header_timeout: float = 10.0  # seconds to receive a request's head
@@ -291,6 +292,9 @@ OPTIONS: tuple[Option, ...] = (
            "transports clients may use", "LIST"),
     Option("cors_origins", _origins, "a comma list of origins (scheme://host[:port], null) or *",
            "origins allowed for CORS and WebSocket besides the same origin", "LIST"),
+    Option("dev_origins", _bool, "true or false",
+           "development (make run): also accept pages opened from a file (Origin null) and "
+           "pages from localhost on any port; not for production"),
     Option("public_origins", _origins, "a comma list of origins (scheme://host[:port])",
            "origins this server is reached at, for the same-origin rule", "LIST"),
     Option("header_timeout", _positive_seconds, "seconds > 0 (fractions allowed)",

@@ -161,14 +161,20 @@ class OriginPolicy:
     the proxy); its ``X-Forwarded-Host`` is ignored, as it is the client's Host relayed.
     ``Origin: null`` (sandboxed frames, file:// pages: one opaque origin shared by all of
     them) is allowed only when "null" is listed; ``*`` does not imply it.
+
+    ``dev`` (--dev-origins, which ``make run`` passes) adds what a developer's machine
+    sends: ``null`` (a page opened from a file) and http(s)://localhost, 127.0.0.1 or
+    [::1] on any port (a page served by another local dev server).
     """
 
-    __slots__ = ("any", "null", "listed", "public", "host", "trusted", "_refusals")
+    __slots__ = ("any", "null", "dev", "listed", "public", "host", "trusted", "_refusals")
 
     def __init__(self, origins: Sequence[str] | None, trusted: Sequence[Network],
-                 public: Sequence[str] | None = None, host: str | None = None) -> None:
+                 public: Sequence[str] | None = None, host: str | None = None,
+                 dev: bool = False) -> None:
         self.any = origins is not None and tuple(origins) == ("*",)
-        self.null = origins is not None and "null" in origins
+        self.null = dev or (origins is not None and "null" in origins)
+        self.dev = dev
         self.listed = frozenset(filter(None, (parse_origin(o) for o in origins or ()
                                               if o not in ("*", "null"))))
         self.public = None if public is None else frozenset(
@@ -176,8 +182,9 @@ class OriginPolicy:
         host = (host or "").strip("[]").lower()
         self.host = None if host in WILDCARD_HOSTS else _address_host(host)
         self.trusted = tuple(trusted)
-        # one kind of line for the engine and the bridge alike, as they share this policy
-        self._refusals = Throttle(log, logging.INFO, REFUSAL_LOG_INTERVAL)
+        # one kind of line for the engine and the bridge alike, as they share this policy;
+        # WARNING: a refused page is a deployment mistake the operator has to fix
+        self._refusals = Throttle(log, logging.WARNING, REFUSAL_LOG_INTERVAL)
 
     def allows(self, request: web.BaseRequest) -> bool:
         origin = request.headers.get("Origin")
@@ -190,6 +197,8 @@ class OriginPolicy:
         parsed = parse_origin(origin)
         if parsed is None:
             return False
+        if self.dev and parsed[1].strip("[]") in LOOPBACK_HOSTS and parsed[0] in DEFAULT_PORTS:
+            return True
         return parsed in self.listed or parsed in self.own_origins(request)
 
     def own_origins(self, request: web.BaseRequest) -> set[Origin]:
@@ -250,12 +259,13 @@ class OriginPolicy:
         page retrying in a loop must not fill the log."""
         origin = request.headers.get("Origin", "")[:100]
         if origin.strip().lower() == "null":
-            text = ("origin null not allowed; start the server with --cors-origins null "
-                    "(or list your page's origin)")
+            text = ("origin null (a page opened from a file) not allowed; start the server "
+                    "with --cors-origins null, or --dev-origins on a development machine "
+                    "(make run does)")
         else:
             text = (f"origin {origin} not allowed; list it in --cors-origins, or name the "
                     "origins this server is reached at with --public-origins")
-        self._refusals.note("refused a request from %s: %s",
+        self._refusals.note("refused a page's request from %s: %s",
                             client_address(request, self.trusted)[0], text)
         return text
 
@@ -272,7 +282,7 @@ def policy_for(config: Config) -> OriginPolicy:
         if len(_POLICIES) >= _POLICIES_MAX:  # tests build many configs; a server, one
             _POLICIES.clear()
         entry = config, OriginPolicy(config.cors_origins, config.trusted_proxies,
-                                     config.public_origins, config.host)
+                                     config.public_origins, config.host, config.dev_origins)
         _POLICIES[id(config)] = entry
     return entry[1]
 

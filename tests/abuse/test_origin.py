@@ -193,8 +193,9 @@ async def test_origin_null_is_refused_unless_listed(start_node: Any, cors: Any) 
     node = await start_node(cors_origins=cors)
     status, _, body = await raw(node.url, "/", {"Host": "localhost", "Origin": "null"}, upgrade=True)
     assert status == 403
-    assert body.decode() == ("origin null not allowed; start the server with --cors-origins null "
-                             "(or list your page's origin)\n")
+    assert body.decode() == ("origin null (a page opened from a file) not allowed; start the server "
+                             "with --cors-origins null, or --dev-origins on a development machine "
+                             "(make run does)\n")
     status, headers, _ = await raw(node.url, HANDSHAKE, {"Origin": "null"})
     assert status == 403
     assert cors_headers(headers) == []
@@ -209,15 +210,17 @@ async def test_origin_null_listed_gets_the_seed_accept(start_node: Any) -> None:
 
 async def test_refusals_are_logged_once_per_interval(start_node: Any,
                                                      caplog: pytest.LogCaptureFixture) -> None:
-    """Twenty refused bridge upgrades log one INFO line with the address and what to do."""
+    """Twenty refused bridge upgrades log one WARNING line with the address and what to do."""
     node = await start_node()
     caplog.set_level(logging.INFO, logger="openline")
     for _ in range(20):
         status, _, _ = await raw(node.url, "/", {"Origin": "null"}, upgrade=True)
         assert status == 403
-    lines = [r.getMessage() for r in caplog.records if "refused a request" in r.getMessage()]
-    assert lines == ["refused a request from 127.0.0.1: origin null not allowed; start the server "
-                     "with --cors-origins null (or list your page's origin)"]
+    records = [r for r in caplog.records if "refused a page's request" in r.getMessage()]
+    assert [(r.levelname, r.getMessage()) for r in records] == [(
+        "WARNING", "refused a page's request from 127.0.0.1: origin null (a page opened from a "
+        "file) not allowed; start the server with --cors-origins null, or --dev-origins on a "
+        "development machine (make run does)")]
 
 
 @pytest.mark.parametrize("peer,scheme", [("10.0.0.1", "https"), ("10.0.0.2", "http")])
@@ -229,3 +232,18 @@ def test_forwarded_proto_counts_only_from_a_trusted_proxy(peer: str, scheme: str
                                   transport=transport)
     environ = environ_for(request, (ipaddress.ip_network("10.0.0.1/32"),))
     assert environ["wsgi.url_scheme"] == scheme
+
+
+@pytest.mark.parametrize("origin,dev,status", [
+    ("null", True, 101), ("http://localhost:5173", True, 101), ("http://127.0.0.1:8080", True, 101),
+    ("http://[::1]:3000", True, 101), ("https://localhost:4443", True, 101),
+    ("http://evil.example", True, 403), ("http://localhost.evil.example:5173", True, 403),
+    ("http://10.0.0.9:5173", True, 403),
+    ("null", False, 403), ("http://localhost:5173", False, 403),
+])
+async def test_dev_origins_accept_file_pages_and_any_localhost_port(start_node: Any, origin: str,
+                                                                    dev: bool, status: int) -> None:
+    """--dev-origins (make run) lets Origin null and localhost on any port upgrade; nothing else; off by default."""
+    node = await start_node(dev_origins=dev)
+    got, _, _ = await raw(node.url, "/", {"Origin": origin}, upgrade=True)
+    assert got == status

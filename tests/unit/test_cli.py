@@ -120,6 +120,7 @@ def test_make_run_passes_args_and_installs_only_the_demo_bundles():
                             capture_output=True, text=True, cwd=ROOT, timeout=30 * UNIT)
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
-    assert lines[-1] == ".venv/bin/openline run --host 127.0.0.1 --port 1740 --reload --cors-origins null"
+    assert lines[-1] == (".venv/bin/openline run --host 127.0.0.1 --port 1740 --reload --dev-origins "
+                         "--cors-origins null")
     assert "for d in client_demo; do" in result.stdout
     assert "bench" not in result.stdout and "tests/js" not in result.stdout

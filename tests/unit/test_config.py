@@ -25,6 +25,7 @@ BAD = {
     "connect_timeout": ["0", "-5", "soon"],
     "max_payload": ["0", "-1", "1e6", "lots"],
     "websocket_compression": ["sometimes"],
+    "dev_origins": ["maybe"],
     "redis_url": ["http://localhost:6379", "localhost:6379"],
     "log_level": ["verbose", "trace"],
     "reload": ["perhaps"],
