@@ -37,7 +37,9 @@ function sourceAddress(run, i) {
   return `127.${1 + (run % 250)}.${1 + (i % 64)}.1`;
 }
 
-// Frame tests for bare-socket clients, which count deliveries without decoding them.
+// Frame tests for bare-socket clients, which count deliveries without decoding them:
+// only the header is read, so an event with connection state recovery's offset as its
+// last argument (both servers append one to each broadcast) counts alike.
 function isEvent(binary, payload) {
   if (!binary) return payload[0] === 0x34 && payload[1] === 0x32; // "42"
   // msgpack {"type": 2, ...}: both servers' encoders put "type" first

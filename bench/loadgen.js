@@ -9,10 +9,10 @@ const notepack = require("notepack.io");
 const { RawClient } = require("./rawclient");
 const { NSP, encodeConnect, encodeEvent, isAck, isEvent, jsonAckId, sourceAddress } = require("./frames");
 
-const SCENARIOS = ["echo", "latency", "broadcast", "conns"];
+const SCENARIOS = ["echo", "latency", "broadcast", "conns", "sessions"];
 const USAGE = `usage: node loadgen.js --scenario ${SCENARIOS.join("|")} --url http://HOST:PORT
   --parser json|msgpack   Socket.IO framing (default json)
-  --clients N             WebSocket clients (echo/latency 100, broadcast 1000, conns 5000)
+  --clients N             WebSocket clients (echo/latency 100, broadcast 1000, conns/sessions 5000)
   --window N              echo: events in flight per client (10)
   --size N                payload bytes (32)
   --duration S            echo/latency: measured seconds (5)
@@ -20,9 +20,12 @@ const USAGE = `usage: node loadgen.js --scenario ${SCENARIOS.join("|")} --url ht
   --rate N                latency: events/s offered across all clients (required)
   --count N               broadcast: broadcasts to send (200)
   --concurrency N         connects in flight (100; openline's listen backlog is 128)
-  --pid PID               server process: its CPU use is reported; conns samples its VmRSS
+  --pid PID               server process: its CPU use is reported; conns/sessions sample its VmRSS
   --disconnect            conns: then close all clients at once and time the server
-  --prime N               conns: connect and drop N clients before measuring (0)
+  --prime N               conns/sessions: connect and drop N clients before measuring (0)
+  --rooms N               sessions: rooms each client joins before it drops (3)
+  --rounds N              sessions: times N fresh clients connect and drop for VmRSS (2),
+                          then once more for the server's heap
   --deflate               offer permessage-deflate (off by default)
   --run N                 run number: picks the 127.x.y.1 source addresses (0)
   --timeout S             bound on any one phase (60)`;
@@ -31,10 +34,10 @@ function parseArgs(argv) {
   const o = {
     scenario: null, url: null, parser: "json", clients: null, window: 10, size: 32,
     duration: 5, warmup: 1, rate: null, count: 200, concurrency: 100, pid: null, prime: 0,
-    disconnect: false, deflate: false, run: 0, timeout: 60,
+    disconnect: false, deflate: false, run: 0, timeout: 60, rooms: 3, rounds: 2,
   };
   const numeric = new Set(["clients", "window", "size", "duration", "warmup", "rate", "count",
-    "concurrency", "pid", "run", "timeout", "prime"]);
+    "concurrency", "pid", "run", "timeout", "prime", "rooms", "rounds"]);
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === "--help" || a === "-h") return { help: true };
@@ -56,8 +59,12 @@ function parseArgs(argv) {
   if (!o.url || !/^https?:\/\//.test(o.url)) throw new Error("--url must be http://HOST:PORT");
   if (!["json", "msgpack"].includes(o.parser)) throw new Error("--parser must be json or msgpack");
   if (o.scenario === "latency" && !o.rate) throw new Error("--rate is required for latency");
-  if (o.scenario === "conns" && !o.pid) throw new Error("--pid is required for conns");
-  if (o.clients === null) o.clients = { echo: 100, latency: 100, broadcast: 1000, conns: 5000 }[o.scenario];
+  if ((o.scenario === "conns" || o.scenario === "sessions") && !o.pid) {
+    throw new Error(`--pid is required for ${o.scenario}`);
+  }
+  if (o.clients === null) {
+    o.clients = { echo: 100, latency: 100, broadcast: 1000, conns: 5000, sessions: 5000 }[o.scenario];
+  }
   o.wsUrl = o.url.replace(/^http/, "ws").replace(/\/$/, "") + "/socket.io/?EIO=4&transport=websocket";
   return o;
 }
@@ -400,6 +407,109 @@ async function conns(o) {
   return result;
 }
 
+// The rooms and session data of client i in the sessions scenario: one room all share, a
+// group of about 100, its own; a session as small as a user id, a role and a timestamp.
+function roomsOf(o, i) {
+  return ["all", `group-${i % 50}`, `user-${i}`, ...Array.from({ length: Math.max(0, o.rooms - 3) },
+    (_, k) => `extra-${k}-${i % 10}`)].slice(0, o.rooms);
+}
+
+// Send each of `calls` (event arguments) with an ack id and wait for all the acks.
+function callAll(o, client, calls) {
+  return new Promise((resolve, reject) => {
+    let left = calls.length;
+    const timer = setTimeout(() => reject(new Error(`${left} of ${calls.length} acks missing`)), o.timeout * 1000);
+    client.onFrame = (binary, payload) => {
+      if (isAck(binary, payload) && --left === 0) { clearTimeout(timer); client.onFrame = null; resolve(); }
+    };
+    calls.forEach((args, k) => client.send(encodeEvent(o.parser, args, k + 1)));
+  });
+}
+
+async function openSessions(o, n, firstIndex) {
+  const clients = await openMany(o, n, firstIndex, true);
+  await Promise.all(clients.map((c, k) => {
+    const i = firstIndex + k;
+    const session = { user: `user-${i}`, role: "member", since: 1764620000000 + i };
+    return callAll(o, c, [...roomsOf(o, i).map((room) => ["join", room]), ["session", session]]);
+  }));
+  return clients;
+}
+
+async function waitForClients(o, probe, count, what) {
+  const deadline = performance.now() + o.timeout * 1000;
+  for (;;) {
+    const stats = (await probe.call(["stats"], o.timeout))[0];
+    if (stats.clients <= count) return stats;
+    if (performance.now() > deadline) throw new Error(`${stats.clients - count} ${what} still connected after ${o.timeout}s`);
+    await sleep(20);
+  }
+}
+
+async function settledRss(o, probe) {
+  await probe.call(["gc"], o.timeout);
+  return stableRss(o.pid);
+}
+
+// Connection state recovery's memory: clients that join rooms and set session data, then
+// drop at once (no Socket.IO or WebSocket close: a transport close, which both servers
+// save for recovery). VmRSS after the drop and a full collection, minus before connecting
+// (the first round); then, as later rounds of fresh clients reuse the memory the dropped
+// connections left, VmRSS growth per round over the sessions saved in it (the marginal
+// cost of a saved session; about 0 with recovery off); last, one more round measured by
+// the server's heap after a full collection (V8's heapUsed; openline's tracemalloc, which
+// only this round runs under), where the dropped connections leave nothing.
+async function sessions(o) {
+  const [probe] = await openMany(o, 1, 0);
+  if (o.prime) {
+    closeAll(await openSessions(o, o.prime, 1 + (o.rounds + 1) * o.clients));
+    await waitForClients(o, probe, 1, "primed clients");
+  }
+  const savedCount = async () => (await probe.call(["stats"], o.timeout))[0].saved;
+  const saved0 = await savedCount();
+  const rss0 = await settledRss(o, probe);
+  const rounds = [];
+  let busy = null;
+  for (let r = 0; r < Math.max(1, o.rounds); r++) {
+    const clients = await openSessions(o, o.clients, 1 + r * o.clients);
+    const connected = r === 0 ? await settledRss(o, probe) : null;
+    const cpu = cpuMeter();
+    closeAll(clients);
+    await waitForClients(o, probe, 1, "dropped clients");
+    if (r === 0) busy = cpu();
+    rounds.push({ connected, dropped: await settledRss(o, probe), saved: await savedCount() });
+  }
+  const heap0 = (await probe.call(["heap"], o.timeout))[0];
+  const heapClients = await openSessions(o, o.clients, 1 + rounds.length * o.clients);
+  closeAll(heapClients);
+  await waitForClients(o, probe, 1, "dropped clients");
+  const heap1 = (await probe.call(["heap"], o.timeout))[0];
+  const heapSaved = saved0 === undefined ? null : (await savedCount()) - rounds[rounds.length - 1].saved;
+  closeAll([probe]);
+  const [first] = rounds;
+  const last = rounds[rounds.length - 1];
+  const saved = saved0 === undefined ? null : first.saved - saved0;
+  const later = saved0 === undefined ? null : last.saved - first.saved;
+  const result = {
+    clients: o.clients, rooms: o.rooms, rounds: rounds.length, saved,
+    rss_before_kb: rss0, rss_connected_kb: first.connected, rss_dropped_kb: first.dropped,
+    rss_last_dropped_kb: last.dropped, saved_later: later,
+    kb_per_conn: round((first.connected - rss0) / o.clients, 2),
+    kb_per_dropped: round((first.dropped - rss0) / o.clients, 2),
+    kb_per_saved: saved ? round((first.dropped - rss0) / saved, 2) : null,
+    heap_before_b: heap0, heap_dropped_b: heap1, saved_heap_round: heapSaved,
+    heap_kb_per_client: round((heap1 - heap0) / 1024 / o.clients, 2),
+    heap_kb_per_saved: heapSaved ? round((heap1 - heap0) / 1024 / heapSaved, 2) : null,
+    loadgen_cpu: busy,
+  };
+  if (rounds.length > 1) {
+    const clientsLater = (rounds.length - 1) * o.clients;
+    result.kb_later_per_client = round((last.dropped - first.dropped) / clientsLater, 2);
+    result.kb_later_per_saved = later ? round((last.dropped - first.dropped) / later, 2) : null;
+  }
+  return result;
+}
+
 async function main() {
   let o;
   try {
@@ -409,7 +519,7 @@ async function main() {
     process.exit(2);
   }
   if (o.help) { console.log(USAGE); return; }
-  const run = { echo, latency, broadcast, conns }[o.scenario];
+  const run = { echo, latency, broadcast, conns, sessions }[o.scenario];
   let out;
   try {
     serverPid = o.pid;

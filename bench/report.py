@@ -28,18 +28,20 @@ class Figure:
     saturating: bool = True  # the scenario keeps the server busy (not memory, not equal load)
 
 
-def _memory(key: str, label: str) -> Figure:
-    return Figure(key, label, "KB/conn", False, paced_by_load=False, saturating=False)
+def _memory(key: str, label: str, unit: str = "KB/conn") -> Figure:
+    return Figure(key, label, unit, False, paced_by_load=False, saturating=False)
 
 
-def figures(small: int, big: int, disconnect_small: int) -> list[Figure]:
+def figures(small: int, big: int, disconnect_small: int, sessions: int = 5_000) -> list[Figure]:
     return [
         Figure("echo_eps", "echo rate", "events/s", True),
+        Figure("echo_eps_rec", "echo rate, recovery on", "events/s", True),
         Figure("echo_p50", "echo p50 (saturated)", "ms", False),
         Figure("echo_p99", "echo p99 (saturated)", "ms", False),
         Figure("lat_p50", "p50 at equal load", "ms", False, saturating=False),
         Figure("lat_p99", "p99 at equal load", "ms", False, saturating=False),
         Figure("bcast_dps", "broadcast", "deliveries/s", True),
+        Figure("bcast_dps_rec", "broadcast, recovery on", "deliveries/s", True),
         Figure("connects_s", f"connect rate ({small:,})", "connects/s", True),
         _memory("kb_small", f"idle memory @{small:,}"),
         _memory("kb_small_deflate", f"idle memory @{small:,} deflate"),
@@ -47,7 +49,21 @@ def figures(small: int, big: int, disconnect_small: int) -> list[Figure]:
         _memory("kb_big_deflate", f"idle memory @{big:,} deflate"),
         Figure("disc_small", f"mass disconnect @{disconnect_small:,}", "µs/disconnect", False),
         Figure("disc_big", f"mass disconnect @{big:,}", "µs/disconnect", False),
+        # connection state recovery (bench/run.py session_memory): clients with 3 rooms and
+        # session data each, dropped at once; VmRSS over the first round of them, then over
+        # a second round in the memory the first one's connections left; last, the heap
+        _memory("sess_on", f"RSS kept after drop @{sessions:,}, recovery on", "KB/client"),
+        _memory("sess_saved", f"RSS kept after drop @{sessions:,}, per saved session", "KB/session"),
+        _memory("sess_off", f"RSS kept after drop @{sessions:,}, recovery off", "KB/client"),
+        _memory("sess_later", f"RSS per saved session, 2nd {sessions:,}", "KB/session"),
+        _memory("sess_later_off", f"RSS per client, 2nd {sessions:,}, recovery off", "KB/client"),
+        _memory("sess_heap", f"heap per saved session, 3rd {sessions:,}", "KB/session"),
+        _memory("sess_heap_off", f"heap per client, 3rd {sessions:,}, recovery off", "KB/client"),
     ]
+
+
+# (off figure, on figure, label): what turning recovery on costs each server
+RECOVERY_COSTS = (("echo_eps", "echo_eps_rec", "echo rate"), ("bcast_dps", "bcast_dps_rec", "broadcast"))
 
 
 def _fmt(value: float | None) -> str:
@@ -71,7 +87,8 @@ def rows(results: dict[str, Any], figs: list[Figure]) -> list[dict[str, Any]]:
             mine = servers.get("openline", {}).get(fig.key)
             if node is None and mine is None:
                 continue  # not measured in this mode (e.g. --quick skips msgpack memory)
-            ratio = mine / node if node and mine is not None else None
+            # no ratio of a figure at or below 0 (a memory growth within the noise)
+            ratio = mine / node if node is not None and node > 0 and mine is not None and mine >= 0 else None
             met = None if ratio is None else (ratio >= 1.0 if fig.higher_is_better else ratio <= 1.0)
             busy = fig.paced_by_load and max(
                 servers.get(s, {}).get(fig.key + ":loadgen_cpu") or 0 for s in ("node", "openline"))
@@ -112,10 +129,50 @@ def table(table_rows: list[dict[str, Any]]) -> str:
     return "\n".join([render(head), sep, *(render(line) for line in lines)]) + legend
 
 
+def recovery_costs(results: dict[str, Any]) -> list[dict[str, Any]]:
+    """One row per figure and parser measured with recovery on: each server's on/off
+    ratio (1.0: recovery is free; below: it costs), and whether either run was starved."""
+    out = []
+    for off_key, on_key, label in RECOVERY_COSTS:
+        for parser, servers in results.items():
+            row: dict[str, Any] = {"figure": label, "parser": parser}
+            for kind in ("node", "openline"):
+                mine = servers.get(kind, {})
+                off, on = mine.get(off_key), mine.get(on_key)
+                row[kind] = on / off if off and on is not None else None
+                row[kind + "_starved"] = any((mine.get(k + ":server_cpu") or 1) < SERVER_STARVED
+                                             for k in (off_key, on_key))
+            if row["node"] is not None or row["openline"] is not None:
+                out.append(row)
+    return out
+
+
+def cost_table(cost_rows: list[dict[str, Any]]) -> str:
+    """The on/off ratios as a Markdown table, with what they mean."""
+    def cell(r: dict[str, Any], kind: str) -> str:
+        return "—" if r[kind] is None else f"{r[kind]:.2f}×" + (" †" if r[kind + "_starved"] else "")
+
+    head = ["recovery on/off", "parser", "Node", "openline"]
+    lines = [[r["figure"], r["parser"], cell(r, "node"), cell(r, "openline")] for r in cost_rows]
+    widths = [max(len(h), *(len(line[i]) for line in lines)) for i, h in enumerate(head)]
+    body = ["| " + " | ".join(c.rjust(w) if i >= 2 else c.ljust(w)
+                              for i, (c, w) in enumerate(zip(line, widths, strict=True))) + " |"
+            for line in [head, *lines]]
+    sep = "|" + "|".join(("-" * (w + 1) + ":") if i >= 2 else "-" * (w + 2)
+                         for i, w in enumerate(widths)) + "|"
+    legend = ("\non/off: a server's rate with connection state recovery on over its rate with it "
+              "off (1.00×: free; below: what recovery costs). Both servers log every broadcast and "
+              "append its offset; echo replies are acks, which neither logs.")
+    if any(r["node_starved"] or r["openline_starved"] for r in cost_rows):
+        legend += f"\n† one of the two runs used < {SERVER_STARVED:.0%} of its core."
+    return "\n".join([body[0], sep, *body[1:]]) + legend
+
+
 def write_json(path: Path, meta: dict[str, Any], results: dict[str, Any],
-               table_rows: list[dict[str, Any]]) -> None:
+               table_rows: list[dict[str, Any]], cost_rows: list[dict[str, Any]] | None = None) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({"meta": meta, "rows": table_rows, "raw": results}, indent=2) + "\n")
+    doc = {"meta": meta, "rows": table_rows, "recovery_costs": cost_rows or [], "raw": results}
+    path.write_text(json.dumps(doc, indent=2) + "\n")
 
 
 def draw_chart(path: Path, meta: dict[str, Any], table_rows: list[dict[str, Any]]) -> str | None:

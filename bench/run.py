@@ -4,6 +4,12 @@ Each server runs pinned to one core (taskset), the load generator (bench/loadgen
 another; servers are fresh for every memory figure. Prints one table with both servers
 and the ratio, writes bench/out/results.json and bench/out/chart.png, and appends the run
 to bench/RESULTS.md (full runs; --quick runs only with --record). Loopback only.
+
+The recovery group runs echo and broadcast again with connection state recovery on in
+both servers (openline ``--recovery-window 120``, Node ``connectionStateRecovery:
+{ maxDisconnectionDuration: 120000 }``), each right after the same server with it off,
+and the memory a dropped session holds while it waits to be recovered (session_memory;
+bench/recovery_memory.py runs that part alone).
 """
 
 from __future__ import annotations
@@ -39,6 +45,9 @@ SERVER_CORE, LOAD_CORE = "0", "1"
 SERVERS = ("node", "openline")
 PARSERS = ("json", "msgpack")
 START_TIMEOUT_S = 30
+RECOVERY_WINDOW_S = 120  # echo/broadcast with recovery on (Node's default window too)
+MEMORY_WINDOW_S = 300  # session memory: long enough that no saved session expires meanwhile
+GROUPS = ("throughput", "connections", "recovery")
 
 
 @dataclass(frozen=True)
@@ -53,6 +62,8 @@ class Plan:
     memory_parsers: tuple[str, ...]
     big_deflate: bool  # idle memory with permessage-deflate at the large count (JSON only:
     # what deflate costs does not depend on the framing, and these runs are the slowest)
+    recovery_parsers: tuple[str, ...]  # echo/broadcast with recovery on
+    sessions: int  # dropped sessions kept for recovery (memory per session; JSON only)
 
 
 def plans(fd_limit: int) -> dict[str, Plan]:
@@ -60,8 +71,9 @@ def plans(fd_limit: int) -> dict[str, Plan]:
     # listening socket, the event loop and libraries.
     big = min(20_000, fd_limit - 200)
     return {
-        "full": Plan("full", 5, 1, 200, 5_000, big, 1_000, PARSERS, True),
-        "quick": Plan("quick", 1, 0.5, 50, 2_000, min(5_000, big), 1_000, ("json",), False),
+        "full": Plan("full", 5, 1, 200, 5_000, big, 1_000, PARSERS, True, PARSERS, 5_000),
+        "quick": Plan("quick", 1, 0.5, 50, 2_000, min(5_000, big), 1_000, ("json",), False,
+                      ("json",), 2_000),
     }
 
 
@@ -85,22 +97,26 @@ class Running:
     url: str
 
 
-def server_command(kind: str, parser: str, deflate: bool) -> list[str]:
+def server_command(kind: str, parser: str, deflate: bool, recovery: float | None = None) -> list[str]:
+    # Both servers take --recovery-window SECONDS (node_server.js: connectionStateRecovery
+    # with maxDisconnectionDuration = SECONDS * 1000); without it recovery is off in both.
+    window = ["--recovery-window", f"{recovery:g}"] if recovery else []
     if kind == "node":
         cmd = ["node", str(BENCH / "node_server.js"), "--port", "0", "--parser", parser]
-        return cmd + (["--deflate"] if deflate else [])
+        return cmd + (["--deflate"] if deflate else []) + window
     # openline exactly as `make run` starts it, minus --reload: the parser is detected
     # per connection, so it takes no parser flag.
     cmd = [sys.executable, "-m", "openline", "run", "--port", "0",
            "--plugins-dir", str(BENCH / "plugins"), "--log-level", "warning",
            "--max-connections-per-address", "0"]  # every load client is on loopback
-    return cmd + (["--websocket-compression"] if deflate else [])
+    return cmd + (["--websocket-compression"] if deflate else []) + window
 
 
 @contextlib.contextmanager
-def server(kind: str, parser: str, deflate: bool = False) -> Iterator[Running]:
+def server(kind: str, parser: str, deflate: bool = False,
+           recovery: float | None = None) -> Iterator[Running]:
     # taskset execs the server, so proc.pid is the server's own pid (for VmRSS).
-    cmd = ["taskset", "-c", SERVER_CORE, *server_command(kind, parser, deflate)]
+    cmd = ["taskset", "-c", SERVER_CORE, *server_command(kind, parser, deflate, recovery)]
     # openline with its defaults: no OPENLINE_* setting of the caller's shell applies.
     env = {k: v for k, v in os.environ.items() if not k.startswith("OPENLINE_")}
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
@@ -193,22 +209,38 @@ def _store(results: dict[str, Any], parser: str, kind: str, figures: dict[str, s
           f"server {out.get('server_cpu')})", flush=True)
 
 
-def throughput(plan: Plan, parser: str, results: dict[str, Any]) -> None:
-    # Node first: its echo maximum sets the offered load of the latency scenario.
+def throughput(plan: Plan, parser: str, results: dict[str, Any], groups: tuple[str, ...]) -> None:
+    # Node first: its echo maximum sets the offered load of the latency scenario. With
+    # recovery, each server runs it on right after off, so that the on/off cost of one
+    # server is measured close in time on this shared machine.
+    recovery = "recovery" in groups and parser in plan.recovery_parsers
     for kind in SERVERS:
         try:
-            _throughput_of(plan, parser, results, kind)
+            if "throughput" in groups:
+                _throughput_of(plan, parser, results, kind)
+            elif recovery:  # the off rows the on rows are set beside
+                with server(kind, parser) as srv:
+                    _echo_broadcast(plan, parser, results, srv)
+            if recovery:
+                with server(kind, parser, recovery=RECOVERY_WINDOW_S) as srv:
+                    _echo_broadcast(plan, parser, results, srv, "_rec", " recovery on")
         except ServerFailed as exc:
             print(f"  {kind:8} {parser:7} FAILED: {exc}", flush=True)
 
 
+def _echo_broadcast(plan: Plan, parser: str, results: dict[str, Any], srv: Running,
+                    suffix: str = "", label: str = "") -> None:
+    """Echo, then broadcast, on one server: figures ``echo_eps{suffix}``... ."""
+    out = loadgen("echo", srv, parser, duration=plan.echo_s, warmup=plan.warmup_s)
+    _store(results, parser, srv.kind, {f"echo_eps{suffix}": "events_per_s", f"echo_p50{suffix}": "p50_ms",
+                                       f"echo_p99{suffix}": "p99_ms"}, out, "echo" + label)
+    out = loadgen("broadcast", srv, parser, clients=1000, count=plan.broadcasts)
+    _store(results, parser, srv.kind, {f"bcast_dps{suffix}": "deliveries_per_s"}, out, "broadcast" + label)
+
+
 def _throughput_of(plan: Plan, parser: str, results: dict[str, Any], kind: str) -> None:
     with server(kind, parser) as srv:
-        out = loadgen("echo", srv, parser, duration=plan.echo_s, warmup=plan.warmup_s)
-        _store(results, parser, kind, {"echo_eps": "events_per_s", "echo_p50": "p50_ms",
-                                       "echo_p99": "p99_ms"}, out, "echo")
-        out = loadgen("broadcast", srv, parser, clients=1000, count=plan.broadcasts)
-        _store(results, parser, kind, {"bcast_dps": "deliveries_per_s"}, out, "broadcast")
+        _echo_broadcast(plan, parser, results, srv)
         # Last: a server offered more than it can take is left with a backlog.
         node_max = results[parser]["node"].get("echo_eps")
         if node_max:
@@ -239,6 +271,38 @@ def connections(plan: Plan, parser: str, results: dict[str, Any]) -> None:
                                   disconnect=disconnect, prime=prime)
             except ServerFailed as exc:
                 out = {"ok": False, "error": str(exc)}
+            _store(results, parser, kind, figures, out, label)
+
+
+def session_memory(clients: int, results: dict[str, Any], parser: str = "json",
+                   window: float = MEMORY_WINDOW_S, prime: int = 200) -> None:
+    """What a dropped session costs while it waits to be recovered. On fresh servers,
+    recovery on and then off: ``clients`` clients each join 3 rooms and set session data,
+    then all drop at once (a transport close: saved for recovery); then as many fresh
+    clients do the same again (loadgen.js ``sessions``, 2 rounds). Figures: VmRSS after
+    the first drop and a full collection (gc.collect(), V8's gc()) minus before
+    connecting, per client and per saved session (mostly what the dropped connections
+    left behind: neither allocator hands all of it back); and the second round's VmRSS
+    growth per session it saved, where the new connections reuse that memory: what a
+    saved session holds; then a third round measured by the heap (V8's heapUsed,
+    openline's tracemalloc) after a full collection, per session saved. No event is
+    broadcast, so the packet log stays empty."""
+    for kind in SERVERS:
+        for on in (True, False):
+            label = f"{clients} sessions dropped, recovery {'on' if on else 'off'}"
+            try:
+                with server(kind, parser, recovery=window if on else None) as srv:
+                    out = loadgen("sessions", srv, parser, clients=clients, prime=prime, rounds=2)
+            except ServerFailed as exc:
+                out = {"ok": False, "error": str(exc)}
+            counts = [out.get(k) for k in ("saved", "saved_later", "saved_heap_round")]
+            if on and out.get("ok") and counts != [clients] * 3:
+                print(f"  {kind:8} {parser:7} {label}: saved {counts} of {clients} in its rounds",
+                      flush=True)
+            figures = ({"sess_on": "kb_per_dropped", "sess_saved": "kb_per_saved",
+                        "sess_later": "kb_later_per_saved", "sess_heap": "heap_kb_per_saved"} if on else
+                       {"sess_off": "kb_per_dropped", "sess_later_off": "kb_later_per_client",
+                        "sess_heap_off": "heap_kb_per_client"})
             _store(results, parser, kind, figures, out, label)
 
 
@@ -295,7 +359,9 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="bench/run.py", description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="about a minute instead of about five")
     ap.add_argument("--record", action="store_true", help="append a --quick run to RESULTS.md too")
-    ap.add_argument("--only", choices=("throughput", "connections"), help="run one group of scenarios")
+    ap.add_argument("--only", "--scenario", dest="only", choices=GROUPS,
+                    help="run one group of scenarios (recovery: echo and broadcast with recovery "
+                         "off and on, and the memory of dropped sessions)")
     ap.add_argument("--results-md", type=Path, default=BENCH / "RESULTS.md", help="where runs are recorded")
     args = ap.parse_args(argv)
 
@@ -309,18 +375,25 @@ def main(argv: list[str] | None = None) -> int:
     results: dict[str, Any] = {p: {k: {} for k in SERVERS} for p in PARSERS}
     started = time.monotonic()
     print(f"bench ({plan.mode}): servers on core {SERVER_CORE}, load on core {LOAD_CORE}", flush=True)
+    groups = GROUPS if args.only is None else (args.only,)
     for parser in PARSERS:
-        if args.only in (None, "throughput"):
-            throughput(plan, parser, results)
-        if args.only in (None, "connections") and parser in plan.memory_parsers:
+        if "throughput" in groups or "recovery" in groups:
+            throughput(plan, parser, results, groups)
+        if "connections" in groups and parser in plan.memory_parsers:
             connections(plan, parser, results)
+    if "recovery" in groups:
+        session_memory(plan.sessions, results)
     meta["seconds"] = round(time.monotonic() - started)
 
-    table_rows = report.rows(results, report.figures(plan.small, plan.big, plan.disconnect_small))
+    figs = report.figures(plan.small, plan.big, plan.disconnect_small, plan.sessions)
+    table_rows = report.rows(results, figs)
+    cost_rows = report.recovery_costs(results)
     text = report.table(table_rows)
+    if cost_rows:
+        text += "\n\n" + report.cost_table(cost_rows)
     rate = {p: results[p]["node"].get("lat_rate") for p in PARSERS}
     print(f"\n{text}\n\nequal load = 50% of Node's echo rate: {rate}; took {meta['seconds']} s")
-    report.write_json(OUT / "results.json", meta, results, table_rows)
+    report.write_json(OUT / "results.json", meta, results, table_rows, cost_rows)
     why_not = report.draw_chart(OUT / "chart.png", meta, table_rows)
     print(f"wrote {OUT / 'results.json'}" + (f"; {why_not}" if why_not else f", {OUT / 'chart.png'}"))
     if plan.mode == "full" or args.record:

@@ -4,11 +4,19 @@ plain API so it costs what any plugin costs. bench/node_server.js mirrors it for
 - ``echo`` acks all its arguments back;
 - ``join`` enters a room and acks ``"ok"``;
 - ``broadcast`` (room, payload) emits ``bcast`` with the payload to everyone in the room;
-- ``stats`` acks ``{"clients": N}``, the sockets connected to /bench.
+- ``session`` (data) stores the data as the socket's session and acks ``"ok"``;
+- ``stats`` acks ``{"clients": N}``, the sockets connected to /bench, and ``"saved": M``,
+  the sockets kept for connection state recovery, when ``--recovery-window`` is on (the
+  one look past python-socketio's API, off the measured paths);
+- ``gc`` runs a full collection and acks ``true``; ``heap`` runs one and acks the bytes
+  that objects allocated since the first ``heap`` still hold (tracemalloc, started by that
+  first ``heap``: 0): the recovery memory scenario.
 """
 
 from __future__ import annotations
 
+import gc
+import tracemalloc
 from typing import Any
 
 import socketio
@@ -35,8 +43,24 @@ class BenchNamespace(socketio.AsyncNamespace):
     async def on_broadcast(self, sid: str, room: str, payload: Any) -> None:
         await self.emit("bcast", payload, room=room)
 
+    async def on_session(self, sid: str, data: Any) -> str:
+        await self.save_session(sid, data)
+        return "ok"
+
     async def on_stats(self, sid: str) -> dict[str, int]:
-        return {"clients": self.clients}
+        store = getattr(getattr(self.server, "recovery", None), "store", None)
+        saved = getattr(store, "saved_count", None)
+        return {"clients": self.clients} if saved is None else {"clients": self.clients, "saved": saved}
+
+    async def on_gc(self, sid: str) -> bool:
+        gc.collect()
+        return True
+
+    async def on_heap(self, sid: str) -> int:
+        gc.collect()
+        if not tracemalloc.is_tracing():
+            tracemalloc.start()
+        return tracemalloc.get_traced_memory()[0]
 
 
 namespace = BenchNamespace("/bench")

@@ -38,6 +38,22 @@ def test_loadgen_rejects_unknown_scenario() -> None:
     assert done.stderr.startswith("loadgen.js: --scenario must be one of echo, latency, broadcast, conns")
 
 
+def test_recovery_memory_help() -> None:
+    """bench/recovery_memory.py --help exits 0 and documents --clients and --window."""
+    done = subprocess.run([sys.executable, str(BENCH / "recovery_memory.py"), "--help"],
+                          capture_output=True, text=True, timeout=30 * UNIT)
+    assert done.returncode == 0, done.stderr
+    assert "--clients" in done.stdout and "--window" in done.stdout
+
+
+def test_run_py_scenario_picks_the_recovery_group() -> None:
+    """--scenario is --only's other name; recovery is one of its groups."""
+    done = subprocess.run([sys.executable, str(BENCH / "run.py"), "--scenario", "nope"],
+                          capture_output=True, text=True, timeout=30 * UNIT)
+    assert done.returncode == 2
+    assert "'recovery'" in done.stderr
+
+
 def test_loadgen_frames_match_the_socket_io_wire_format() -> None:
     """frames.js writes `42/bench,7[...]` / msgpack maps and reads ack ids and event frames back."""
     node = require_tool("node")
@@ -56,6 +72,9 @@ console.log(JSON.stringify({
   binEvent: f.isEvent(true, bin),
   binAck: f.isAck(true, notepack.encode({ type: 3, nsp: "/bench", data: [], id: 1 })),
   connect: f.encodeConnect("json"),
+  // connection state recovery appends the event's offset as its last argument
+  jsonOffsetEvent: f.isEvent(false, Buffer.from('42/bench,["bcast","hi","Q8pNgVe"]')),
+  binOffsetEvent: f.isEvent(true, notepack.encode({ type: 2, nsp: "/bench", data: ["bcast", "hi", "17"] })),
 }));
 """
     done = subprocess.run([node, "-e", script], cwd=BENCH, capture_output=True, text=True,
@@ -65,5 +84,5 @@ console.log(JSON.stringify({
         "json": '42/bench,7["echo","hi"]', "ackId": 1234,
         "msgpack": {"type": 2, "nsp": "/bench", "data": ["bcast", "hi"]},
         "jsonEvent": True, "jsonAckIsEvent": False, "binEvent": True, "binAck": True,
-        "connect": "40/bench,",
+        "connect": "40/bench,", "jsonOffsetEvent": True, "binOffsetEvent": True,
     }

@@ -78,3 +78,23 @@ def test_record_appends_under_runs(tmp_path: Path) -> None:
     assert text.count("### 2026-01-01 00:00 UTC — quick run") == 2
     assert "- command: `make bench ARGS=--quick`" in text
     assert text.index("| t |") < text.index("| u |")
+
+
+def test_recovery_costs_are_each_servers_on_over_off() -> None:
+    """The on/off table: each server's rate with recovery on over its own with it off."""
+    raw = {"json": {
+        "node": {"bcast_dps": 200, "bcast_dps_rec": 150, "bcast_dps_rec:server_cpu": 0.5},
+        "openline": {"bcast_dps": 600, "bcast_dps_rec": 540},
+    }, "msgpack": {"node": {"bcast_dps": 100}, "openline": {}}}
+    (row,) = report.recovery_costs(raw)
+    assert (row["figure"], row["parser"], row["node"], row["openline"]) == ("broadcast", "json", 0.75, 0.9)
+    assert (row["node_starved"], row["openline_starved"]) == (True, False)
+    text = report.cost_table([row])
+    assert _cells(text) == [["broadcast", "json", "0.75× †", "0.90×"]]
+    assert "\n† one of the two runs" in text
+
+
+def test_no_ratio_for_a_growth_at_or_below_zero() -> None:
+    """A memory growth within the noise (≤ 0) gets its value but no ratio or target."""
+    rows = _rows({"json": {"node": {"sess_later": -0.3}, "openline": {"sess_later": 1.3}}})
+    assert (rows[0]["ratio"], rows[0]["target_met"]) == (None, None)
