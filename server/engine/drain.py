@@ -74,20 +74,23 @@ async def drain_sessions(engine: Engine, deadline: float, before: Before | None 
     closing = {task for session in sessions
                if (task := shut(engine, session, save if before is not None else None))}
     loop = asyncio.get_running_loop()
-    if closing:
-        await asyncio.wait(closing, timeout=max(0.0, deadline - loop.time()))
-    lingering = [s for s in sessions if s.lingering and engine.sessions.get(s.sid) is s]
-    while lingering and loop.time() < deadline:
-        await asyncio.sleep(min(LINGER_CHECK, max(0.0, deadline - loop.time())))
-        lingering = [s for s in lingering if engine.sessions.get(s.sid) is s]
-    cut = [s for s in sessions if s.closing is not None and not s.closing.done()]
-    for session in cut:
-        _abort(session)
-        session.closing.cancel()  # type: ignore[union-attr]
-    for session in lingering:
-        engine.forget(session)
-    if cut:
-        log.warning("drain: %d session(s) did not close within --drain-timeout: cut", len(cut))
+    lingering: list[Session] = []
+    try:
+        if closing:
+            await asyncio.wait(closing, timeout=max(0.0, deadline - loop.time()))
+        lingering = [s for s in sessions if s.lingering and engine.sessions.get(s.sid) is s]
+        while lingering and loop.time() < deadline:
+            await asyncio.sleep(min(LINGER_CHECK, max(0.0, deadline - loop.time())))
+            lingering = [s for s in lingering if engine.sessions.get(s.sid) is s]
+    finally:  # also when cancelled: nothing is left running
+        cut = [s for s in sessions if s.closing is not None and not s.closing.done()]
+        for session in cut:
+            _abort(session)
+            session.closing.cancel()  # type: ignore[union-attr]
+        for session in lingering:
+            engine.forget(session)
+        if cut:
+            log.warning("drain: %d session(s) did not close within --drain-timeout: cut", len(cut))
     return len(cut)
 
 

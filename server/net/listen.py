@@ -117,8 +117,8 @@ async def _shut_down(runner: web.AppRunner, site: web.BaseSite, config: Config,
              "(--drain-timeout)", config.drain_timeout)
     cut = 0
     if drain is not None:
-        try:
-            async with asyncio.timeout_at(deadline - reserve):
+        try:  # a guard only: each drain step keeps to its deadline and cuts what is left
+            async with asyncio.timeout_at(deadline - reserve / 2):
                 cut = await drain(deadline - reserve)
         except TimeoutError:
             log.warning("drain not finished within --drain-timeout %gs", config.drain_timeout)
