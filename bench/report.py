@@ -129,9 +129,17 @@ def table(table_rows: list[dict[str, Any]]) -> str:
     return "\n".join([render(head), sep, *(render(line) for line in lines)]) + legend
 
 
+def _cpu_per_event(servers: dict[str, Any], kind: str, key: str) -> float | None:
+    """Server CPU seconds per event of a rate figure (its busy fraction over the rate)."""
+    rate, busy = servers.get(kind, {}).get(key), servers.get(kind, {}).get(key + ":server_cpu")
+    return busy / rate if rate and busy else None
+
+
 def recovery_costs(results: dict[str, Any]) -> list[dict[str, Any]]:
     """One row per figure and parser measured with recovery on: each server's on/off
-    ratio (1.0: recovery is free; below: it costs), and whether either run was starved."""
+    ratio of the rate (1.0: recovery is free; below: it costs) and of its CPU time per
+    event (above 1.0: it costs), which a server sharing its core with other processes
+    changes less than the rate; and whether either run was starved."""
     out = []
     for off_key, on_key, label in RECOVERY_COSTS:
         for parser, servers in results.items():
@@ -140,6 +148,8 @@ def recovery_costs(results: dict[str, Any]) -> list[dict[str, Any]]:
                 mine = servers.get(kind, {})
                 off, on = mine.get(off_key), mine.get(on_key)
                 row[kind] = on / off if off and on is not None else None
+                cpu_off, cpu_on = (_cpu_per_event(servers, kind, k) for k in (off_key, on_key))
+                row[kind + "_cpu"] = cpu_on / cpu_off if cpu_off and cpu_on is not None else None
                 row[kind + "_starved"] = any((mine.get(k + ":server_cpu") or 1) < SERVER_STARVED
                                              for k in (off_key, on_key))
             if row["node"] is not None or row["openline"] is not None:
@@ -149,20 +159,25 @@ def recovery_costs(results: dict[str, Any]) -> list[dict[str, Any]]:
 
 def cost_table(cost_rows: list[dict[str, Any]]) -> str:
     """The on/off ratios as a Markdown table, with what they mean."""
-    def cell(r: dict[str, Any], kind: str) -> str:
-        return "—" if r[kind] is None else f"{r[kind]:.2f}×" + (" †" if r[kind + "_starved"] else "")
+    def cell(r: dict[str, Any], key: str, starved: str = "") -> str:
+        mark = " †" if starved and r[starved + "_starved"] else ""
+        return "—" if r[key] is None else f"{r[key]:.2f}×{mark}"
 
-    head = ["recovery on/off", "parser", "Node", "openline"]
-    lines = [[r["figure"], r["parser"], cell(r, "node"), cell(r, "openline")] for r in cost_rows]
+    head = ["recovery on/off", "parser", "Node rate", "openline rate", "Node CPU/event",
+            "openline CPU/event"]
+    lines = [[r["figure"], r["parser"], cell(r, "node", "node"), cell(r, "openline", "openline"),
+              cell(r, "node_cpu"), cell(r, "openline_cpu")] for r in cost_rows]
     widths = [max(len(h), *(len(line[i]) for line in lines)) for i, h in enumerate(head)]
     body = ["| " + " | ".join(c.rjust(w) if i >= 2 else c.ljust(w)
                               for i, (c, w) in enumerate(zip(line, widths, strict=True))) + " |"
             for line in [head, *lines]]
     sep = "|" + "|".join(("-" * (w + 1) + ":") if i >= 2 else "-" * (w + 2)
                          for i, w in enumerate(widths)) + "|"
-    legend = ("\non/off: a server's rate with connection state recovery on over its rate with it "
-              "off (1.00×: free; below: what recovery costs). Both servers log every broadcast and "
-              "append its offset; echo replies are acks, which neither logs.")
+    legend = ("\non/off: a server with connection state recovery on over the same server with it "
+              "off: its rate (1.00×: free; below: what recovery costs) and its CPU time per event "
+              "(above 1.00×: what recovery costs; steadier when other processes share the core). "
+              "Both servers log every broadcast and append its offset; echo replies are acks, which "
+              "neither logs.")
     if any(r["node_starved"] or r["openline_starved"] for r in cost_rows):
         legend += f"\n† one of the two runs used < {SERVER_STARVED:.0%} of its core."
     return "\n".join([body[0], sep, *body[1:]]) + legend

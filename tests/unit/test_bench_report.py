@@ -83,14 +83,16 @@ def test_record_appends_under_runs(tmp_path: Path) -> None:
 def test_recovery_costs_are_each_servers_on_over_off() -> None:
     """The on/off table: each server's rate with recovery on over its own with it off."""
     raw = {"json": {
-        "node": {"bcast_dps": 200, "bcast_dps_rec": 150, "bcast_dps_rec:server_cpu": 0.5},
+        "node": {"bcast_dps": 200, "bcast_dps:server_cpu": 1.0, "bcast_dps_rec": 150,
+                 "bcast_dps_rec:server_cpu": 0.6},
         "openline": {"bcast_dps": 600, "bcast_dps_rec": 540},
     }, "msgpack": {"node": {"bcast_dps": 100}, "openline": {}}}
     (row,) = report.recovery_costs(raw)
     assert (row["figure"], row["parser"], row["node"], row["openline"]) == ("broadcast", "json", 0.75, 0.9)
+    assert (round(row["node_cpu"], 2), row["openline_cpu"]) == (0.8, None)  # (0.6/150) / (1.0/200)
     assert (row["node_starved"], row["openline_starved"]) == (True, False)
     text = report.cost_table([row])
-    assert _cells(text) == [["broadcast", "json", "0.75× †", "0.90×"]]
+    assert _cells(text) == [["broadcast", "json", "0.75× †", "0.90×", "0.80×", "—"]]
     assert "\n† one of the two runs" in text
 
 
