@@ -26,16 +26,14 @@ SCREENSHOTS = OUTPUT / "screenshots"
 TIMEOUT_MS = 10_000 * UNIT
 
 
-@pytest.fixture(scope="module")
-def openline_url() -> Iterator[str]:
-    """`python -m openline run --port 0` as users start it; its URL from the line it prints."""
-    require((ROOT / "client_demo" / "node_modules" / "socket.io-client").is_dir(),
-            "client_demo/node_modules (run `make test`, which runs npm ci)")
+def serve_openline(log_name: str, *flags: str) -> Iterator[str]:
+    """`python -m openline run --port 0 FLAGS` as users start it, its stderr in
+    tests/output/LOG_NAME; yields its URL, from the line it prints once it listens."""
     OUTPUT.mkdir(parents=True, exist_ok=True)
-    log = open(OUTPUT / "browser-server.log", "wb")  # noqa: SIM115 - closed below
+    log = open(OUTPUT / log_name, "wb")  # noqa: SIM115 - closed below
     env = dict(os.environ, OPENLINE_RELOAD="false")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "openline", "run", "--host", "127.0.0.1", "--port", "0"],
+        [sys.executable, "-m", "openline", "run", "--host", "127.0.0.1", "--port", "0", *flags],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=log, env=env, text=True)
     assert proc.stdout is not None
     line = proc.stdout.readline()  # blocks until the server has bound its port (or died)
@@ -47,6 +45,14 @@ def openline_url() -> Iterator[str]:
         proc.wait(timeout=10 * UNIT)
         proc.stdout.close()
         log.close()
+
+
+@pytest.fixture(scope="module")
+def openline_url() -> Iterator[str]:
+    """`python -m openline run --port 0` as users start it; its URL from the line it prints."""
+    require((ROOT / "client_demo" / "node_modules" / "socket.io-client").is_dir(),
+            "client_demo/node_modules (run `make test`, which runs npm ci)")
+    yield from serve_openline("browser-server.log")
 
 
 @pytest.fixture(scope="module")

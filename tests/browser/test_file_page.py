@@ -4,17 +4,15 @@ refused by a production ``openline run``, in headless Chromium."""
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page
 
-from tests.conftest import OUTPUT, ROOT, UNIT
+from tests.browser.conftest import serve_openline
+from tests.conftest import OUTPUT, ROOT
 
 README = ROOT / "README.md"
 Pages = Callable[[], Page]
@@ -28,35 +26,19 @@ def readme_snippet() -> str:
     return match.group(1)
 
 
-def serve(*flags: str) -> Iterator[tuple[str, Path]]:
-    """`openline run --port 0 FLAGS` as a child: its URL and its log file."""
-    OUTPUT.mkdir(parents=True, exist_ok=True)
-    log_path = OUTPUT / f"file-page-server{'-dev' if flags else ''}.log"
-    log = open(log_path, "wb")  # noqa: SIM115 - closed below
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "openline", "run", "--host", "127.0.0.1", "--port", "0", *flags],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=log, env=dict(os.environ, OPENLINE_RELOAD="false"),
-        text=True)
-    assert proc.stdout is not None
-    line = proc.stdout.readline()
-    try:
-        assert line.startswith("openline listening on "), f"server said {line!r}, see {log_path}"
-        yield line.split()[-1], log_path
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10 * UNIT)
-        proc.stdout.close()
-        log.close()
-
-
 @pytest.fixture(scope="module")
 def dev_server() -> Iterator[tuple[str, Path]]:
-    yield from serve("--dev-origins")
+    yield from with_log("file-page-server-dev.log", "--dev-origins")
 
 
 @pytest.fixture(scope="module")
 def strict_server() -> Iterator[tuple[str, Path]]:
-    yield from serve()
+    yield from with_log("file-page-server.log")
+
+
+def with_log(log_name: str, *flags: str) -> Iterator[tuple[str, Path]]:
+    for url in serve_openline(log_name, *flags):
+        yield url, OUTPUT / log_name
 
 
 def file_page(tmp_path: Path, url: str) -> str:
