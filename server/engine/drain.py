@@ -60,7 +60,8 @@ async def drain_sessions(engine: Engine, deadline: float, before: Before | None 
     """End every session as the module docstring says; return how many were cut at the
     deadline (0: all closed cleanly)."""
     engine.draining = True
-    sessions = list(engine.sessions.values())
+    # not those closed already (lingering for a GET, say): they end on their own
+    sessions = [s for s in engine.sessions.values() if not s.closed]
     if not sessions:
         return 0
     log.info("draining %d session(s)", len(sessions))

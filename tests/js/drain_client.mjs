@@ -7,10 +7,13 @@
 //       opens one socket per name; each counts the first argument of every `event`
 //       (the publisher's sequence number) and, once connected and not recovered, emits
 //       "join" with `join` (if given) and prints "joined" with the rooms it is in
+//   {"op":"call","name":"ws0","event":"rooms","args":[]}  emit with an ack; prints
+//       {"type":"ack","name","event","args"}
 //   {"op":"report"}  prints {"type":"report","clients":{name: {...}}} (below)
 //   {"op":"exit"}
 //
-// Lines: {"type":"connect","name","sid","recovered","transport"}, {"type":"joined",
+// Lines (each with "t", Date.now()): {"type":"connect","name","sid","eio" (the Engine.IO
+// session's id),"recovered","transport"}, {"type":"joined",
 // "name","rooms"}, {"type":"disconnect","name","reason"}, {"type":"upgrade","name",
 // "transport"}, {"type":"connect_error","name","message"}. A report gives, per socket:
 // sids (one per connect), recovered (one flag per connect), reasons (one per
@@ -21,7 +24,7 @@ import { createInterface } from "node:readline";
 import { io } from "socket.io-client";
 
 const sockets = new Map();
-const print = (line) => process.stdout.write(JSON.stringify(line) + "\n");
+const print = (line) => process.stdout.write(JSON.stringify({ ...line, t: Date.now() }) + "\n");
 
 function open(cmd) {
   // xmlhttprequest-ssl opens a connection per poll unless given an agent; one agent per
@@ -40,7 +43,8 @@ function open(cmd) {
       state.sids.push(socket.id);
       state.recovered.push(socket.recovered);
       state.transports.push(transport);
-      print({ type: "connect", name, sid: socket.id, recovered: socket.recovered, transport });
+      print({ type: "connect", name, sid: socket.id, eio: socket.io.engine.id, recovered: socket.recovered,
+        transport });
       if (cmd.join && !socket.recovered) {
         try {
           const rooms = await socket.timeout(10000).emitWithAck("join", cmd.join);
@@ -64,6 +68,10 @@ function open(cmd) {
 
 const ops = {
   open,
+  async call(cmd) {
+    const reply = await sockets.get(cmd.name).socket.timeout(10000).emitWithAck(cmd.event, ...(cmd.args ?? []));
+    print({ type: "ack", name: cmd.name, event: cmd.event, args: [reply] });
+  },
   report: () => print({ type: "report", clients: Object.fromEntries(
     [...sockets].map(([name, { state }]) => [name, state])) }),
   exit: () => {
@@ -72,11 +80,11 @@ const ops = {
   },
 };
 
-createInterface({ input: process.stdin }).on("line", (line) => {
+createInterface({ input: process.stdin }).on("line", async (line) => {
   if (!line.trim()) return;
   const cmd = JSON.parse(line);
   try {
-    ops[cmd.op](cmd);
+    await ops[cmd.op](cmd);
   } catch (err) {
     print({ type: "error", op: cmd.op, message: String(err && err.message || err) });
   }
