@@ -18,6 +18,7 @@ log = logging.getLogger("openline.cluster")
 
 CHANNEL = "socketio"  # python-socketio's default, so its write-only managers reach us
 ARGS_KEY = "args"  # marks messages whose "data" is the exact argument list
+OFFSET_KEY = "offset"  # the event's recovery offset (server/recovery), logged by the sender
 BATCH_PREFIX = '{"method":"batch","host_id":"'  # + id + '","messages":[...]}'
 
 
@@ -39,16 +40,22 @@ def as_args(data: Any) -> list[Any]:
 
 
 def emit_message(event: str, args: Sequence[Any], namespace: str, room: Any = None,
-                 skip_sid: Any = None, callback: Any = None, host_id: str = "") -> dict[str, Any]:
-    """The pub/sub ``emit`` message; bytes anywhere go as base64 attachments, as stock."""
+                 skip_sid: Any = None, callback: Any = None, host_id: str = "",
+                 offset: str | None = None) -> dict[str, Any]:
+    """The pub/sub ``emit`` message; bytes anywhere go as base64 attachments, as stock.
+    ``offset``: the recovery log's offset for the event (key ``offset``, which stock
+    python-socketio ignores), so each node delivers it with that offset, unlogged."""
     data: list[Any] = list(args)
     binary = Packet.data_is_binary(data)
     if binary:
         skeleton, attachments = Packet.deconstruct_binary(data)
         data = [skeleton, *[base64.b64encode(a).decode() for a in attachments]]
-    return {"method": "emit", "event": event, "data": data, ARGS_KEY: True, "binary": binary,
-            "namespace": namespace, "room": room, "skip_sid": skip_sid, "callback": callback,
-            "host_id": host_id}
+    message = {"method": "emit", "event": event, "data": data, ARGS_KEY: True, "binary": binary,
+               "namespace": namespace, "room": room, "skip_sid": skip_sid, "callback": callback,
+               "host_id": host_id}
+    if offset:
+        message[OFFSET_KEY] = offset
+    return message
 
 
 def message_args(message: dict[str, Any]) -> tuple[Any, ...]:

@@ -13,6 +13,12 @@
   other node can hold it);
 - the argument list travels exactly (key ``args``): stock folds a one-element list into
   that value, so one ``None`` argument (a JSON ``null``) arrived as no argument at all;
+- with connection state recovery (``--recovery-window``: the Redis store, one log for
+  all nodes) the emitting node logs an event once, delivers it with that offset and
+  publishes it with the offset (key ``offset``, which stock ignores): every node delivers
+  it with the same offset, unlogged, and takes it as its head. A message without one
+  (a stock emitter or node, openline's Emitter, a node whose log was away) goes out
+  without an offset and is logged by no one. An emit ``to=`` a local sid is logged too;
 - Redis outages: stock logs every failed publish twice and every reconnect attempt, and
   builds a new client per attempt. Here a node logs the outage once, drops cross-node
   traffic while Redis is away (Redis pub/sub is at-most-once anyway), keeps serving its
@@ -38,7 +44,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import random
 import time
 from collections.abc import AsyncIterator
 from functools import partial
@@ -49,6 +54,7 @@ import socketio
 from ..config import Config
 from ..realtime.manager import FastEmitManager
 from ..realtime.parsers import JsonPacket
+from .health import BACKOFF_FIRST, BACKOFF_MAX, DROP_LOG_INTERVAL, RedisHealth, _jitter
 from .messages import (
     BATCH_PREFIX,
     CHANNEL,
@@ -64,11 +70,8 @@ log = logging.getLogger("openline.cluster")
 MAX_BATCH = 500  # messages per PUBLISH: keeps one pub/sub message well under Redis's
 # client-output-buffer-limit for subscribers (8 MB soft) with typical payloads
 REMOTE_ACK_TTL = 120.0  # seconds an ack from another node may take (call() waits 60 s)
-BACKOFF_FIRST = 0.1  # seconds before the first reconnect attempt
-BACKOFF_MAX = 5.0
 STARTUP_WAIT = 5.0  # how long start() waits for the first subscribe before serving anyway
 MAX_PENDING = 10_000  # messages waiting for Redis; past this, emitters wait for room
-DROP_LOG_INTERVAL = 10.0  # seconds between two WARNING lines about dropped publishes
 # One immediate retry inside redis-py, no backoff: a pooled connection left stale by a
 # Redis restart gets reconnected once (without it the first publish after every restart
 # failed), while a dead Redis still fails fast so emits never wait on it. Backoff and
@@ -106,11 +109,12 @@ def client_manager(config: Config) -> socketio.AsyncManager:
     return RedisManager(config.redis_url, publish_timeout=config.redis_publish_timeout)
 
 
-class RedisManager(socketio.AsyncRedisManager, FastEmitManager):
+class RedisManager(socketio.AsyncRedisManager, FastEmitManager, RedisHealth):
     """Shares rooms across nodes through Redis; local delivery is ``FastEmitManager``'s.
 
     MRO: RedisManager → AsyncRedisManager → AsyncPubSubManager → FastEmitManager →
-    AsyncManager, so the pub/sub layer's ``super().emit`` reaches our local emit.
+    AsyncManager, so the pub/sub layer's ``super().emit`` reaches our local emit; the
+    outage bookkeeping (health.py) comes last.
     """
 
     def __init__(self, url: str, channel: str = CHANNEL, publish_timeout: float = 2.0) -> None:
@@ -201,8 +205,14 @@ class RedisManager(socketio.AsyncRedisManager, FastEmitManager):
                    to: Any = None, **kwargs: Any) -> None:
         room = to or room
         namespace = namespace or "/"
+        offset = kwargs.get("offset")
+        recovery = getattr(self.server, "recovery", None)
+        if recovery is not None and callback is None and offset is None:
+            # logged once, here: delivered here and on every node with this offset
+            skip = set(skip_sid) if isinstance(skip_sid, list) else {skip_sid}
+            offset = await self.log_emit(recovery.store, event, as_args(data), namespace, room, skip)
         await FastEmitManager.emit(self, event, data, namespace, room=room, skip_sid=skip_sid,
-                                   callback=callback)
+                                   callback=callback, offset=offset)
         if kwargs.get("ignore_queue") or (
                 isinstance(room, str) and self.is_sid_room(namespace, room)):
             return
@@ -215,7 +225,7 @@ class RedisManager(socketio.AsyncRedisManager, FastEmitManager):
             asyncio.get_running_loop().call_later(
                 self.remote_ack_ttl, self._forget_ack, room, ack_id)
         await self._publish(emit_message(event, as_args(data), namespace, room, skip_sid,
-                                         remote_callback, self.host_id))
+                                         remote_callback, self.host_id, offset))
 
     remote_ack_ttl = REMOTE_ACK_TTL
 
@@ -233,9 +243,20 @@ class RedisManager(socketio.AsyncRedisManager, FastEmitManager):
         callback = None
         if remote is not None and len(remote) == 3:
             callback = partial(self._return_callback, message.get("host_id"), *remote)
-        await FastEmitManager.emit(self, message["event"], message_args(message),
-                                   message.get("namespace") or "/", room=message.get("room"),
-                                   skip_sid=message.get("skip_sid"), callback=callback)
+        namespace = message.get("namespace") or "/"
+        await FastEmitManager.emit(self, message["event"], message_args(message), namespace,
+                                   room=message.get("room"), skip_sid=message.get("skip_sid"),
+                                   callback=callback, offset=self._offset_of(message, namespace))
+
+    def _offset_of(self, message: dict[str, Any], namespace: str) -> str:
+        """The offset the emitting node logged the event under, or "" (none: a stock node
+        or emitter, or a node whose log was away): never logged here a second time."""
+        recovery = getattr(self.server, "recovery", None)
+        observe = getattr(recovery.store, "observe", None) if recovery is not None else None
+        offset = message.get("offset")
+        if observe is None or not isinstance(offset, str) or not observe(namespace, offset):
+            return ""
+        return offset
 
     # --- Redis I/O and outages ----------------------------------------------
 
@@ -302,21 +323,6 @@ class RedisManager(socketio.AsyncRedisManager, FastEmitManager):
                 self._keep_local(late)
                 self._count_late(late, "reached Redis after the deadline")
 
-    def _keep_local(self, count: int) -> None:
-        self._dropped += count
-        self.dropped_publishes += count
-
-    def _count_late(self, count: int, why: str) -> None:
-        """One WARNING per DROP_LOG_INTERVAL at most, with the count since the last."""
-        self._late += count
-        now = time.monotonic()
-        if now - self._late_logged_at >= DROP_LOG_INTERVAL:
-            log.warning("Redis at %s: %d cross-node message(s) dropped since the last such "
-                        "line (latest: %s; --redis-publish-timeout is %ss); %d dropped in all",
-                        redact(self.redis_url), self._late, why, self.publish_timeout,
-                        self.dropped_publishes)
-            self._late, self._late_logged_at = 0, now
-
     async def _send(self, batch: list[str]) -> int:
         """Publish queued messages a few hundred per pub/sub message (``batch``).
 
@@ -345,32 +351,6 @@ class RedisManager(socketio.AsyncRedisManager, FastEmitManager):
                           f'{BATCH_PREFIX}{self.host_id}","messages":[{",".join(chunk)}]}}')
             replies = await pipe.execute()
         return sum(size for size, reply in zip(sizes, replies, strict=True) if reply == -1)
-
-    async def _sync_clock(self) -> None:
-        """Learn Redis's clock (TIME) relative to ours, for the publish deadlines; the
-        error is at most half the round trip."""
-        before = time.time()
-        seconds, micros = await self.redis.time()
-        after = time.time()
-        self._clock_offset = seconds + micros / 1e6 - (before + after) / 2
-
-    async def _probe_publishing(self) -> None:
-        """Publishing failed: PING until Redis answers (an answer, not a sent command, is
-        what "back" means), then measure its clock for the publish deadlines."""
-        delay = BACKOFF_FIRST
-        while not self._pub_ok:
-            await asyncio.sleep(_jitter(delay))
-            delay = min(delay * 2, BACKOFF_MAX)
-            try:
-                async with asyncio.timeout(self.publish_timeout):
-                    await self.redis.ping()
-                    await self._sync_clock()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                continue
-            self._pub_ok = True
-            self._changed()
 
     async def _listen(self) -> AsyncIterator[bytes]:  # type: ignore[override]
         """Messages on the channel, forever: resubscribes with backoff after failures."""
@@ -408,32 +388,3 @@ class RedisManager(socketio.AsyncRedisManager, FastEmitManager):
                     await self.pubsub.aclose()  # releases the broken connection; stays usable
                 await asyncio.sleep(_jitter(delay))
                 delay = min(delay * 2, BACKOFF_MAX)
-
-    def _changed(self, exc: BaseException | None = None) -> None:
-        """Log transitions only: one line when Redis goes away, one when it is back."""
-        healthy = self._pub_ok and self._sub_ok
-        if healthy:
-            self.up.set()
-            if self._outage_since is not None:
-                log.warning("Redis at %s is back after %.1fs; cluster-wide delivery resumed "
-                            "(%d message(s) were delivered on this node only)", redact(self.redis_url),
-                            time.monotonic() - self._outage_since, self._dropped)
-                self._outage_since = None
-                self.outage.clear()
-            self._dropped = 0
-            return
-        self.up.clear()
-        if self._outage_since is None and exc is not None:
-            self._outage_since = time.monotonic()
-            self.outage.set()
-            log.warning("Redis at %s is unreachable (%s); serving this node's clients only "
-                        "and reconnecting with backoff", redact(self.redis_url), _describe(exc))
-
-
-def _jitter(delay: float) -> float:
-    # nodes restarted together should not reconnect in lockstep
-    return delay * random.uniform(0.8, 1.2)
-
-
-def _describe(exc: BaseException) -> str:
-    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__

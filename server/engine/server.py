@@ -346,6 +346,13 @@ class Engine:
         else:
             session.closing = self.start_background_task(session.close_sockets)
         log.info("%s closed: %s", session.sid, reason)
+        # shielded: a request handler runs this (a WebSocket's read loop, a polling POST),
+        # and aiohttp with handler_cancellation (TestServer's default) cancels it when the
+        # peer goes; a disconnect handler that waits (the Redis recovery store's save) must
+        # still finish, and the session then be forgotten (measured: it stayed listed)
+        await asyncio.shield(self._disconnected(session, reason, by_client))
+
+    async def _disconnected(self, session: Session, reason: str, by_client: bool) -> None:
         try:
             # the session stays listed meanwhile: disconnect handlers read its user session
             await self._call("disconnect", session.sid, reason)

@@ -23,6 +23,7 @@ table without bound.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import socketio
@@ -32,6 +33,9 @@ from socketio import packet as sio_packet
 
 from ..config import Config
 from ..errors import EventError
+from ..logsafe import about
+
+log = logging.getLogger("openline.realtime")
 
 DEFAULT_MAX_ROOMS: int = Config().max_rooms
 
@@ -113,6 +117,9 @@ class FastEmitManager(socketio.AsyncManager):
         if room is not None and room != sid:
             joined = self._memberships.get(namespace, {}).get(sid)
             if joined is not None and room not in joined and len(joined) >= self.max_rooms:
+                eio_sid = eio_sid or self.eio_sid_from_sid(sid, namespace) or "?"
+                log.info("sid %s (session %s): room refused: too many rooms (limit %d)", sid,
+                         eio_sid, self.max_rooms, extra=about(eio_sid))
                 raise EventError(f"too many rooms (limit {self.max_rooms})")
         return await super().enter_room(sid, namespace, room, eio_sid=eio_sid)
 
@@ -177,13 +184,11 @@ class FastEmitManager(socketio.AsyncManager):
         if recovery is not None:
             # logged for sockets that drop and come back (realtime/resume.py), the offset
             # its last argument; an emit with an ack is not (as in Node: the ack cannot be
-            # restored), nor one that carries its offset already (another node logged it)
+            # restored), nor one that carries its offset already (another node logged it:
+            # "" when it went out unlogged, so no node logs it after all)
             if offset is None:
-                audience = None if room is None else frozenset(room if isinstance(room, list) else (room,))
-                logged = [event, *args]
-                offset = await recovery.store.append(namespace, audience, frozenset(skip - {None}), logged)
-                args = logged[1:]
-            else:
+                offset = await self.log_emit(recovery.store, event, args, namespace, room, skip)
+            if offset:
                 args = [*args, offset]
             if namespace not in self.rooms:
                 return
@@ -205,7 +210,7 @@ class FastEmitManager(socketio.AsyncManager):
             if frames is None:
                 frames = encoded[parser] = server.eio_frames(parser(
                     sio_packet.EVENT, namespace=namespace, data=[event, *args]))
-                if offset is not None:  # a replay skips what it held (resume.py)
+                if offset:  # a replay skips what it held (resume.py)
                     for frame in frames:
                         frame.openline_offset = offset
             if len(frames) == 1:
@@ -213,6 +218,14 @@ class FastEmitManager(socketio.AsyncManager):
             else:  # a packet with binary attachments: the header frame, then each attachment
                 for frame in frames:
                     await send(eio_sid, frame)
+
+    @staticmethod
+    async def log_emit(store: Any, event: str, args: list[Any], namespace: str, room: Any,
+                       skip: set[Any]) -> str:
+        """Log an emit for recovery: its offset, or "" when the store could not log it
+        (it goes out without one). ``skip``: the sids left out (None among them is ignored)."""
+        audience = None if room is None else frozenset(room if isinstance(room, list) else (room,))
+        return str(await store.append(namespace, audience, frozenset(skip - {None}), [event, *args]))
 
 
 def _discard(pending: dict[str, set[str]], namespace: str, sid: str | None) -> None:

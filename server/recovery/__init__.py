@@ -13,9 +13,10 @@ from __future__ import annotations
 
 from ..config import Config
 from .memory import MemoryStore
+from .redis_store import RedisStore
 from .store import RECOVERABLE, Missed, Saved, Store
 
-__all__ = ["RECOVERABLE", "MemoryStore", "Missed", "Saved", "Store", "store_for"]
+__all__ = ["RECOVERABLE", "MemoryStore", "Missed", "RedisStore", "Saved", "Store", "store_for"]
 
 
 def store_for(config: Config) -> Store | None:
@@ -23,4 +24,7 @@ def store_for(config: Config) -> Store | None:
     ``--redis-url``, the Redis store every node shares; else this node's memory."""
     if config.recovery_window is None:
         return None
+    if config.redis_url is not None:
+        return RedisStore(config.redis_url, config.recovery_window, config.recovery_max_packets,
+                          timeout=config.redis_publish_timeout)
     return MemoryStore(config.recovery_window, config.recovery_max_packets)
