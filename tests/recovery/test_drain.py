@@ -162,3 +162,23 @@ async def test_a_second_signal_exits_at_once(node_processes):
         paused.close()
     assert node.proc.returncode == 128 + signal.SIGTERM
     assert elapsed < 1 * UNIT
+
+
+async def test_what_the_drain_publishes_reaches_the_other_nodes(redis, node_processes, fleet, py_client):
+    """The 40 presence leaves emitted by on_disconnect during a drain all reach a client on another node."""
+    draining = await node_processes("--redis-url", redis.url)
+    other = await node_processes("--redis-url", redis.url)
+    listener = py_client()
+    leaves: list[str] = []
+    listener.on("presence", lambda m: leaves.append(m["nickname"]) if m["action"] == "leave" else None,
+                namespace="/chat")
+    await listener.connect(other.url, namespaces=["/chat"], transports=["websocket"],
+                           auth={"nickname": "listener", "room": "lobby"}, wait_timeout=5 * UNIT)
+    names = [f"n{i}" for i in range(40)]
+    for name in names:
+        await fleet.open(draining.url, [name], namespace="/chat", transports=["websocket"],
+                         auth={"nickname": name, "room": "lobby"}, client={"reconnection": False})
+    await sigterm(draining, 10 * UNIT)
+    assert draining.proc is not None and draining.proc.returncode == 0
+    await until(lambda: len(leaves) >= len(names), "40 leaves on the other node")
+    assert sorted(leaves) == sorted(names)
