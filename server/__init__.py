@@ -6,6 +6,7 @@ The public names::
     from openline import Config       # every setting, as the CLI and environment give them
     from openline import create_app   # Config -> aiohttp web.Application
     from openline import Emitter      # emit to a cluster's clients from another process
+    from openline import Namespace    # AsyncNamespace + connect hooks (use) and pattern params
 
 The layers, top down (each package's docstring says what it owns and may import):
 
@@ -16,7 +17,7 @@ The layers, top down (each package's docstring says what it owns and may import)
     net/                              the listening socket and its HTTP guards
     errors, config, logsafe           the foundation every layer may import
 
-``create_app`` and ``Emitter`` load on first use, so ``import openline`` (and
+``create_app``, ``Emitter`` and ``Namespace`` load on first use, so ``import openline`` (and
 ``python -m openline.engine``) does not import the whole server.
 """
 
@@ -30,9 +31,10 @@ from .errors import EventError
 if TYPE_CHECKING:
     from .app import create_app
     from .cluster.emitter import Emitter
+    from .realtime.namespaces import Namespace
 
 __version__ = "0.1.0"
-__all__ = ["Config", "Emitter", "EventError", "__version__", "create_app"]
+__all__ = ["Config", "Emitter", "EventError", "Namespace", "__version__", "create_app"]
 
 
 def __getattr__(name: str) -> Any:
@@ -44,4 +46,8 @@ def __getattr__(name: str) -> Any:
         from .cluster.emitter import Emitter
 
         return Emitter
+    if name == "Namespace":
+        from .realtime.namespaces import Namespace
+
+        return Namespace
     raise AttributeError(f"module 'openline' has no attribute {name!r}")

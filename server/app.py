@@ -9,13 +9,14 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from . import demo
+from . import app_hooks, demo
 from .bridge.sessions import Bridge
 from .cluster import api
 from .cluster import redis_manager as cluster
 from .config import Config
+from .engine import Engine
 from .net import http_guard
-from .plugins import Plugin, discover
+from .plugins import Plugin, load
 from .realtime.server import OpenlineServer
 from .recovery import store_for
 
@@ -32,7 +33,8 @@ def create_app(config: Config) -> web.Application:
 
     Raises PluginError when a plugin is unusable; nothing is started until the app runs.
     """
-    plugins = discover(config)
+    found = load(config)
+    plugins = found.namespaces
     sio = OpenlineServer(config, client_manager=cluster.client_manager(config),
                          recovery=store_for(config))
     for plugin in plugins:
@@ -47,6 +49,13 @@ def create_app(config: Config) -> web.Application:
     demo.add_routes(app, bridge.or_page)  # GET / is the client_demo page
     app.router.add_get("/status", bridge.or_page(status_page))
     api.add_routes(app, sio, config)
+    # the plugins' setup(app) after openline's routes, before the bridge's catch-all;
+    # their allow_request before any session (server/app_hooks.py)
+    app_hooks.run_setups(app, found.hooks)
+    gate = app_hooks.request_gate(found.hooks)
+    if isinstance(sio.eio, Engine):
+        sio.eio.allow_request = gate
+    bridge.allow_request = gate
     bridge.install(app)  # last: its catch-all route takes what no other route does
     app[DRAIN_KEY] = [sio.drain, bridge.drain]
     app.cleanup_ctx.append(_cluster)

@@ -1,7 +1,9 @@
-"""Namespace plugin discovery.
+"""Plugin discovery.
 
 A plugin is a module with a module-level ``namespace`` (a ``socketio.AsyncNamespace``)
-or ``namespaces`` (a list of them). Sources, in order: the modules of the ``namespaces``
+or ``namespaces`` (a list of them), and/or the app hooks ``setup(app)`` and
+``allow_request(request)`` (app_hooks.py runs them). A namespace's path may be exact,
+``"*"`` or a pattern (realtime/namespaces.py). Sources, in order: the modules of the ``namespaces``
 package (unless ``--no-builtins``), the ``openline.namespaces`` entry points of installed
 distributions, and every ``*.py`` in each ``--plugins-dir``.
 
@@ -15,14 +17,17 @@ import importlib.metadata
 import importlib.util
 import logging
 import pkgutil
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import socketio
 
 from .config import Config
 from .errors import PluginError
+from .realtime.namespaces import check_hooks, compile_path, label
 
 log = logging.getLogger("openline.plugins")
 
@@ -31,11 +36,29 @@ ENTRY_POINT_GROUP = "openline.namespaces"
 
 @dataclass(frozen=True)
 class Plugin:
-    """One namespace and where it came from (a file path or an entry point)."""
+    """One namespace and where it came from (a file path or an entry point). ``path``: the
+    namespace's path, or a regex's pattern text."""
 
     path: str
     namespace: socketio.AsyncNamespace
     origin: str
+
+
+@dataclass(frozen=True)
+class AppHooks:
+    """A plugin module's ``setup(app)`` and ``allow_request(request)``, either may be None."""
+
+    origin: str
+    setup: Callable[[Any], Any] | None
+    allow_request: Callable[[Any], Any] | None
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """What the plugins give one app: their namespaces and their app hooks, in load order."""
+
+    namespaces: list[Plugin]
+    hooks: list[AppHooks]
 
 
 def _execute(spec: importlib.machinery.ModuleSpec | None, origin: str) -> ModuleType:
@@ -57,14 +80,30 @@ def namespaces_of(module: ModuleType, origin: str) -> list[socketio.AsyncNamespa
             raise PluginError(origin, "'namespaces' must be a non-empty list of socketio.AsyncNamespace")
     elif hasattr(module, "namespace"):
         found = [module.namespace]
+    elif hooks_of(module, origin) is not None:
+        return []  # app hooks only
     else:
-        raise PluginError(origin, "defines neither 'namespace' nor 'namespaces'")
+        raise PluginError(origin, "defines none of 'namespace', 'namespaces', 'setup', 'allow_request'")
     for ns in found:
         if not isinstance(ns, socketio.AsyncNamespace):
             raise PluginError(origin, f"{ns!r} is not an instance of socketio.AsyncNamespace")
-        if not isinstance(ns.namespace, str) or not ns.namespace.startswith("/"):
-            raise PluginError(origin, f"namespace path {ns.namespace!r} must start with '/'")
+        try:
+            compile_path(ns.namespace)
+            check_hooks(ns)
+        except ValueError as exc:
+            raise PluginError(origin, str(exc)) from None
     return list(found)
+
+
+def hooks_of(module: ModuleType, origin: str) -> AppHooks | None:
+    """A module's app hooks, None when it has neither; PluginError when one is not callable."""
+    hooks = {name: getattr(module, name, None) for name in ("setup", "allow_request")}
+    for name, hook in hooks.items():
+        if hook is not None and not callable(hook):
+            raise PluginError(origin, f"'{name}' must be a function, not {hook!r}")
+    if hooks["setup"] is None and hooks["allow_request"] is None:
+        return None
+    return AppHooks(origin, hooks["setup"], hooks["allow_request"])
 
 
 BUILTINS = "openline.namespaces"
@@ -112,6 +151,11 @@ def _directory_modules(directory: Path) -> list[tuple[ModuleType, str]]:
 
 
 def discover(config: Config) -> list[Plugin]:
+    """The namespaces of every plugin the config names (see ``load``)."""
+    return load(config).namespaces
+
+
+def load(config: Config) -> Loaded:
     """Load every plugin the config names; PluginError on any unusable one or a clash."""
     modules: list[tuple[ModuleType, str]] = []
     if config.builtins:
@@ -121,11 +165,16 @@ def discover(config: Config) -> list[Plugin]:
         modules += _directory_modules(directory)
 
     plugins: dict[str, Plugin] = {}
+    hooks: list[AppHooks] = []
     for module, origin in modules:
         for ns in namespaces_of(module, origin):
-            if ns.namespace in plugins:
-                other = plugins[ns.namespace].origin
-                raise PluginError(f"{other} and {origin}", f"both claim namespace {ns.namespace!r}")
-            plugins[ns.namespace] = Plugin(ns.namespace, ns, origin)
-            log.debug("namespace %s from %s", ns.namespace, origin)
-    return list(plugins.values())
+            path = label(ns.namespace)
+            if path in plugins:
+                other = plugins[path].origin
+                raise PluginError(f"{other} and {origin}", f"both claim namespace {path!r}")
+            plugins[path] = Plugin(path, ns, origin)
+            log.debug("namespace %s from %s", path, origin)
+        found = hooks_of(module, origin)
+        if found is not None:
+            hooks.append(found)
+    return Loaded(list(plugins.values()), hooks)

@@ -47,6 +47,7 @@ CLOSE_NORMAL = 1000
 CLOSE_GOING_AWAY = 1001
 CLOSE_REFUSED = 4403  # 4000-4999 are for applications (RFC 6455 §7.4.2): HTTP 403's cousin
 CLOSE_NO_NAMESPACE = 4404
+CLOSE_TRANSPORT_DISABLED = 4400  # websocket not among --transports (handshake.py)
 INVALID_NAMESPACE = _INVALID_NAMESPACE["message"]
 DEFAULT_MAX_DEPTH: int = Config().max_json_depth
 

@@ -7,7 +7,8 @@ and then connects, sends events and receives emits exactly as an Engine.IO sessi
 does, so rooms and broadcasts reach both kinds. Framing lives in ``envelope.py``.
 
 Close codes: 4403 refused by the namespace (reason: the refusal message), 4404 unknown
-namespace, 1009 frame over --max-payload (aiohttp's reader), 1000 server disconnect,
+namespace, 4400 websocket not among --transports (handshake.py), 1009 frame over
+--max-payload (aiohttp's reader), 1000 server disconnect,
 1001 server shutting down. Heartbeat: WebSocket ping after --ping-interval of silence,
 closed when no pong comes within --ping-timeout.
 """
@@ -27,14 +28,15 @@ from socketio import packet as sio_packet
 
 from ..config import Config
 from ..engine.drain import refusal_while_draining
-from ..engine.packets import websocket_header
-from ..engine.request import policy_for
+from ..engine.packets import FORBIDDEN, websocket_header
+from ..engine.request import policy_for, refuse
 from ..engine.session import held_by
 from ..engine.stall import StallWatch
 from ..errors import EnvelopeError
 from ..net.remote import client_address
 from ..realtime.server import OpenlineServer
 from .envelope import CLOSE_GOING_AWAY, BridgePacket, Close, decode_frame
+from .handshake import SUBPROTOCOLS, quiet_unknown_subprotocols, refuse_disabled
 
 log = logging.getLogger("openline.bridge")
 
@@ -308,6 +310,9 @@ class Bridge:
         self.config = config
         self.sessions: set[BridgeSession] = set()
         self.draining = False  # set by drain(): new connections get 503
+        # the application's say before the 101 (the plugins' allow_request: app_hooks.py)
+        self.allow_request: Any = None
+        quiet_unknown_subprotocols()
 
     def install(self, app: web.Application) -> None:
         """Install after every other route: a catch-all route takes the upgrades to paths
@@ -340,12 +345,18 @@ class Bridge:
             return refusal_while_draining()
         if not origin_allowed(request, config):
             raise web.HTTPForbidden(text=policy_for(config).refusal(request) + "\n")
+        if self.allow_request is not None and not await self.allow_request(request):
+            return refuse(FORBIDDEN)  # Engine.IO's 403 body, before the 101
         # aiohttp refuses an uncompressed frame of exactly max_msg_size; --max-payload
         # is the largest frame accepted, as Engine.IO's maxHttpBufferSize is.
         ws = BridgeSocket(
             pong_timeout=config.ping_timeout, heartbeat=config.ping_interval,
-            compress=config.websocket_compression, max_msg_size=config.max_payload + 1)
+            compress=config.websocket_compression, max_msg_size=config.max_payload + 1,
+            protocols=SUBPROTOCOLS)
         await ws.prepare(request)  # answers a bad handshake with 400 itself
+        if "websocket" not in config.transports:
+            await refuse_disabled(ws)  # 4400, after the 101: a browser can read it
+            return ws
         engine = self.sio.eio
         session = BridgeSession(ws, "b" + secrets.token_urlsafe(15), request.path,
                                 request.transport, config.send_budget,

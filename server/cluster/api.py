@@ -132,7 +132,7 @@ def parse_emit(body: Any, sio: OpenlineServer) -> dict[str, Any]:
     namespace = body.get("namespace")
     if not isinstance(namespace, str) or not namespace.startswith("/"):
         raise BadField("namespace", "expected a string starting with /")
-    if namespace not in sio.namespace_handlers and namespace not in sio.handlers:
+    if not sio.serves(namespace):  # exact, pattern or "*"
         raise BadField("namespace", f"{namespace} is not served here")
     event = body.get("event")
     if not isinstance(event, str) or not event:

@@ -15,7 +15,7 @@ import asyncio
 import inspect
 import logging
 import secrets
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import hdrs, web
@@ -89,6 +89,9 @@ class Engine:
         # message handler in the read loop as usual.
         self.take_message: Callable[[Session, str | bytes], bool] | None = None
         self.draining = False  # set by drain(): new sessions get 503
+        # The application's say on a request that would open a session (the shell sets it
+        # from the plugins' allow_request: server/app_hooks.py); False: 403 Forbidden.
+        self.allow_request: Callable[[web.Request], Awaitable[bool]] | None = None
 
     # --- python-engineio's API, as python-socketio calls it ----------------
 
@@ -237,6 +240,8 @@ class Engine:
                 return refuse(BAD_HANDSHAKE_METHOD, headers)
             if self.draining:
                 return refusal_while_draining(headers)
+            if self.allow_request is not None and not await self.allow_request(request):
+                return refuse(FORBIDDEN, headers)
             if is_ws:
                 # A WebSocket session's whole life runs in this frame, so it keeps nothing
                 # it no longer needs (the query, the CORS headers) and runs the session

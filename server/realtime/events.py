@@ -37,6 +37,7 @@ from ..engine import Engine
 from ..engine.packets import Frame
 from ..errors import EventError, ProtocolError
 from .client_steps import ClientSteps
+from .namespaces import NamespacePaths
 from .packet_rules import (
     check_depth,
     check_event,
@@ -96,8 +97,9 @@ class _Bucket:
         self.told = -1.0  # when the client was last sent the rate-limit error
 
 
-class EventPath(socketio.AsyncServer):
-    """The event half of OpenlineServer (see the module docstring)."""
+class EventPath(NamespacePaths):
+    """The event half of OpenlineServer (see the module docstring); which namespace object
+    serves a namespace is NamespacePaths' (namespaces.py)."""
 
     # set by OpenlineServer
     _held: dict[str, list[Any]]
@@ -257,8 +259,13 @@ class EventPath(socketio.AsyncServer):
         ``trigger_event``) is resolved here, without ``inspect.iscoroutinefunction`` per
         event (stock's resolution was ~10% of the echo bench); any other goes to stock."""
         ns = self.namespace_handlers.get(namespace)
+        lead = None
+        if ns is None and self.multi_namespaces:  # a pattern or "*" serves it (namespaces.py)
+            ns, lead = self.serving(namespace), namespace
         if self.handlers or ns is None or type(ns).trigger_event is not _NAMESPACE_TRIGGER:
             return await _SIO_TRIGGER_EVENT(self, event, namespace, sid, *args)
+        if lead is not None:  # its handlers take the concrete namespace first, as stock's "*"
+            args, sid = (sid, *args), lead
         handler = getattr(ns, "on_" + event, None)
         if handler is None:
             return None  # AsyncNamespace.trigger_event's answer for an unknown event
@@ -281,7 +288,7 @@ class EventPath(socketio.AsyncServer):
         the namespace class's ``on_<event>``; None when neither exists."""
         handler = self.handlers.get(namespace, {}).get(event)
         if handler is None:
-            ns = self.namespace_handlers.get(namespace)
+            ns = self.namespace_handlers.get(namespace) or self.serving(namespace)
             handler = getattr(ns, "on_" + event, None) if ns is not None else None
         return handler
 
@@ -292,7 +299,7 @@ class EventPath(socketio.AsyncServer):
         if handler is None:
             return True  # a catch-all handler or another set-up: not ours to judge
         try:
-            inspect.signature(handler).bind(sid, *args)
+            inspect.signature(handler).bind(*self.leading(namespace), sid, *args)
         except TypeError:
             return False
         except ValueError:  # no signature to read (a builtin)
@@ -339,10 +346,11 @@ class EventPath(socketio.AsyncServer):
 
     async def _send_error(self, sid: str, namespace: str, event: str, exc: Exception,
                           reply: dict[str, Any]) -> None:
-        shaper = getattr(self.namespace_handlers.get(namespace), "on_error", None)
+        shaper = getattr(self.namespace_handlers.get(namespace) or self.serving(namespace),
+                         "on_error", None)
         if shaper is not None:
             try:
-                shaped = shaper(sid, event, exc)
+                shaped = shaper(*self.leading(namespace), sid, event, exc)
                 if inspect.isawaitable(shaped):
                     shaped = await shaped
                 if shaped is not None:

@@ -15,6 +15,7 @@ Overridden: openline's class defines python-socketio's private name, and python-
 - socketio.AsyncServer._handle_eio_message (realtime/server.py): openline's packet checks and limits
 - socketio.AsyncServer._handle_connect (realtime/server.py): namespace refusals, ordered on_connect
 - socketio.AsyncServer._trigger_event (realtime/server.py): a failing disconnect handler is logged
+- socketio.BaseServer._get_namespace_handler (realtime/namespaces.py): patterns between exact and "*"
 - socketio.AsyncServer._handle_event (realtime/events.py): ordered steps, back-pressure, rate limit
 - socketio.AsyncServer._handle_event_internal (realtime/events.py): error replies, the direct ack
 - socketio.Packet._deconstruct_binary_internal (realtime/parsers.py): bytes inside tuples too
@@ -38,7 +39,8 @@ Public names relied on in a fragile way
 - socketio.BaseServer.reason (realtime/server.py, bridge/): Engine.reason must carry the same strings
 - socketio.BaseServer.environ (realtime/server.py, events.py): the "session still open" test
 - socketio.BaseServer.handlers (realtime/events.py): handlers[namespace][event], as stock looks up
-- socketio.BaseServer.namespace_handlers (realtime/events.py): namespace_handlers[namespace]
+- socketio.BaseServer.namespace_handlers (realtime/events.py, namespaces.py): exact and "*" only
+- socketio.BaseServer.register_namespace (realtime/namespaces.py): stock files it; patterns move out
 - socketio.BaseServer.not_handled (realtime/events.py): no handler ran, so no ack
 - socketio.BaseServer.manager_initialized (app.py): RedisManager starts before the first client
 - socketio.AsyncNamespace.trigger_event (realtime/events.py): kept by a class: openline repeats it
@@ -158,6 +160,11 @@ SEAMS: tuple[Seam, ...] = (
          "realtime/server.py OpenlineServer._trigger_event; realtime/server.py "
          "OpenlineServer._left_during_connect",
          "a disconnect handler's exception is logged instead of escaping the engine's close"),
+    Seam(BASE_SERVER, "_get_namespace_handler", "override",
+         "realtime/namespaces.py NamespacePaths._get_namespace_handler",
+         "stock's _trigger_event finds a namespace object through it (exact, then '*' with the "
+         "namespace put first): openline's puts the pattern namespaces between the two",
+         ("namespace", "args")),
     Seam(SERVER, "_handle_event", "override",
          "realtime/events.py EventPath._handle_event; realtime/server.py OpenlineServer._dispatch; "
          "bridge/sessions.py BridgeSession._relay",
@@ -235,11 +242,17 @@ SEAMS: tuple[Seam, ...] = (
          "eio_sid in environ is openline's 'session still open' test: stock's _handle_eio_connect "
          "sets it, _handle_eio_disconnect deletes it"),
     Seam(BASE_SERVER, "handlers", "public",
-         "realtime/events.py EventPath._handler_for; realtime/server.py OpenlineServer._handle_connect",
+         "realtime/events.py EventPath._handler_for; realtime/namespaces.py NamespacePaths.serves",
          "handlers[namespace][event], looked up as stock's _get_event_handler does"),
     Seam(BASE_SERVER, "namespace_handlers", "public",
-         "realtime/events.py EventPath._run_handler; realtime/server.py OpenlineServer._handle_connect",
-         "namespace_handlers[namespace], looked up as stock's _get_namespace_handler does"),
+         "realtime/events.py EventPath._run_handler; realtime/namespaces.py NamespacePaths.serving; "
+         "realtime/namespaces.py NamespacePaths.register_namespace",
+         "namespace_handlers[namespace] (and stock's '*' key), looked up as stock's "
+         "_get_namespace_handler does; patterns are not kept in it"),
+    Seam(BASE_SERVER, "register_namespace", "public",
+         "realtime/namespaces.py NamespacePaths.register_namespace",
+         "stock's files a namespace object under namespace_handlers[ns.namespace] and sets its "
+         "server; openline's then moves a pattern's out, to its own list", ("namespace_handler",)),
     Seam(BASE_SERVER, "not_handled", "public",
          "realtime/events.py EventPath._handle_event_internal",
          "_trigger_event's answer when no handler ran: then no ack is sent"),

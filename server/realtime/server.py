@@ -35,6 +35,7 @@ from .client_steps import ClientSteps
 from .events import INTERNAL_ERROR, EventPath
 from .handler_shape import accepts_auth
 from .manager import FastEmitManager
+from .namespaces import refusal_of
 from .packet_rules import (
     check_depth,
     json_may_nest,
@@ -299,7 +300,7 @@ class OpenlineServer(EventPath):
         not wait for on_connect: it would stop reading pongs, and a slow handler would
         end in a ping timeout."""
         namespace = namespace or "/"
-        if namespace not in self.namespace_handlers and namespace not in self.handlers:
+        if not self.serves(namespace):  # exact, pattern or "*" (namespaces.py)
             await self._send_packet(eio_sid, self.packet_class(
                 sio_packet.CONNECT_ERROR, data=INVALID_NAMESPACE, namespace=namespace))
             return None
@@ -381,7 +382,7 @@ class OpenlineServer(EventPath):
         except socketio.exceptions.ConnectionRefusedError as exc:
             refusal = exc.error_args
         except ConnectionRefusedError as exc:
-            refusal = {"message": str(exc.args[0]) if exc.args else "Connection rejected by server"}
+            refusal = refusal_of(exc)
         except EventError as exc:  # public text by definition, so a refusal like the above
             refusal = {"message": exc.message}
         except Exception:
@@ -437,8 +438,10 @@ class OpenlineServer(EventPath):
 
     async def _call_connect(self, namespace: str, sid: str, eio_sid: str, auth: Any) -> Any:
         environ = self.environ[eio_sid]
+        if not await self.connect_hooks(namespace, sid, environ, auth):  # namespaces.py
+            return False
         handler = self._handler_for(namespace, "connect")
-        if handler is not None and accepts_auth(handler):
+        if handler is not None and accepts_auth(handler, len(self.leading(namespace))):
             return await self._run_handler("connect", namespace, sid, (environ, auth))
         return await self._run_handler("connect", namespace, sid, (environ,))
 
