@@ -11,6 +11,7 @@ The public names::
 The layers, top down (each package's docstring says what it owns and may import):
 
     cli, serve, app, plugins, demo    the shell: the command, the app factory, plugins
+    ops/                              /metrics, /healthz, /readyz, /status
     bridge/  cluster/                 plain-WebSocket clients; scale-out through Redis
     realtime/                         the Socket.IO layer (python-socketio's AsyncServer)
     engine/                           the Engine.IO v4 layer

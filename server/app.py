@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import html
 import logging
 from collections.abc import AsyncIterator
 
@@ -16,7 +15,9 @@ from .cluster import redis_manager as cluster
 from .config import Config
 from .engine import Engine
 from .net import http_guard
-from .plugins import Plugin, load
+from .ops import NODE_KEY
+from .ops import add_routes as add_ops_routes
+from .plugins import load
 from .realtime.server import OpenlineServer
 from .recovery import store_for
 
@@ -46,8 +47,9 @@ def create_app(config: Config) -> web.Application:
     app[PLUGINS_KEY] = plugins
     sio.attach(app, socketio_path="socket.io")
     bridge = Bridge(sio, config)  # WebSocket upgrades outside /socket.io/
-    demo.add_routes(app, bridge.or_page)  # GET / is the client_demo page
-    app.router.add_get("/status", bridge.or_page(status_page))
+    if config.demo:  # GET / is the client_demo page; --no-demo: a 404
+        demo.add_routes(app, bridge.or_page)
+    add_ops_routes(app, sio, bridge, config)  # /metrics, /healthz, /readyz, /status
     api.add_routes(app, sio, config)
     # the plugins' setup(app) after openline's routes, before the bridge's catch-all;
     # their allow_request before any session (server/app_hooks.py)
@@ -96,43 +98,11 @@ async def _recovery(app: web.Application) -> AsyncIterator[None]:
 async def drain(app: web.Application, deadline: float) -> int:
     """SIGTERM's graceful drain (``openline run``: server/net/listen.py), by loop time
     ``deadline``: Socket.IO sessions saved for recovery and their transports closed so
-    clients reconnect, bridge clients closed with 1001. Returns how many were cut."""
+    clients reconnect, bridge clients closed with 1001. Returns how many were cut.
+    /readyz answers 503 from the start (``app[NODE_KEY].draining``)."""
+    app[NODE_KEY].draining = True
     return sum(await asyncio.gather(*(step(deadline) for step in app[DRAIN_KEY])))
 
 
 async def _shutdown(app: web.Application) -> None:
     await app[SIO_KEY].shutdown()
-
-
-def _rows(plugins: list[Plugin]) -> str:
-    return "\n".join(
-        f"<tr><td><code>{html.escape(p.path)}</code></td>"
-        f"<td>{html.escape(type(p.namespace).__name__)}</td></tr>"
-        for p in plugins
-    )
-
-
-async def status_page(request: web.Request) -> web.Response:
-    """Which namespaces are loaded and how to connect."""
-    plugins = request.app[PLUGINS_KEY]
-    config = request.app[CONFIG_KEY]
-    origin = f"{request.scheme}://{request.host}"
-    body = f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>openline</title>
-<style>body{{font:15px/1.5 system-ui,sans-serif;max-width:50rem;margin:2rem auto;padding:0 1rem}}
-table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:.2rem .6rem;text-align:left}}
-pre{{background:#f4f4f4;padding:.8rem}}</style></head><body>
-<h1>openline</h1>
-<p>A Socket.IO server: one connection, both directions at once.
-Transports: {html.escape(", ".join(config.transports))}; serializer: {html.escape(config.serializer)}.</p>
-<h2>Namespaces</h2>
-<table><tr><th>path</th><th>class</th></tr>
-{_rows(plugins)}
-</table>
-<h2>Connect</h2>
-<pre>import {{ io }} from "socket.io-client";
-const socket = io("{html.escape(origin)}");          // namespace "/"
-socket.on("message", (m) =&gt; console.log(m));
-socket.send("hello");</pre>
-</body></html>"""
-    return web.Response(text=body, content_type="text/html")

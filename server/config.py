@@ -74,6 +74,9 @@ class Config:
     redis_publish_timeout: float = 2.0  # a publish stalled longer is dropped and counted
     api_token: str | None = None
     api_max_failures: int = 10  # wrong tokens per minute per address before 429
+    # Operations (server/ops: /metrics, /healthz, /readyz, /status)
+    metrics: bool = True  # Prometheus metrics at /metrics; off: nothing is counted per event
+    demo: bool = True  # the demo page at /; off for production (then / is a 404)
     # Logging
     log_level: str = "info"
 
@@ -353,6 +356,11 @@ OPTIONS: tuple[Option, ...] = (
            "wrong API tokens per minute from one address before 429", "N"),
     Option("api_token", _text, "a non-empty token", "enable POST /api/v1/emit with this bearer token",
            "TOKEN"),
+    Option("metrics", _invert, "true or false",
+           "do not serve Prometheus metrics at /metrics (then nothing is counted per event)",
+           flag_name="no-metrics"),
+    Option("demo", _invert, "true or false", "do not serve the demo page at / (for production)",
+           flag_name="no-demo"),
     Option("log_level", _choice(LOG_LEVELS), "one of debug, info, warning, error, critical",
            "logging threshold", "LEVEL"),
     Option("reload", _bool, "true or false", "restart when a Python file of the server or a plugin changes"),

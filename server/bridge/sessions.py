@@ -121,6 +121,8 @@ class BridgeSession:
             # StallWatch follows it (a client that keeps up pays one look per frame)
             held = unsent + len(wire)
             if self.send_budget and held > self.send_budget:
+                if self.stalls is not None:  # counted for /metrics (server/ops/metrics.py)
+                    self.stalls.over_budget += 1
                 self.drop(f"{held} bytes unsent, over the send budget of {self.send_budget} "
                           "bytes (the peer is not reading; --send-budget)")
                 return
@@ -167,6 +169,8 @@ class BridgeSession:
         return self.written - (tcp.get_write_buffer_size() if tcp is not None else 0)
 
     def stall(self, unsent: int, seconds: float) -> None:
+        if self.stalls is not None:
+            self.stalls.stalled += 1
         self.drop(f"{unsent} bytes unsent for {seconds:.1f}s (the peer stopped reading; --send-grace)")
 
     def drop(self, why: str) -> None:
@@ -310,6 +314,7 @@ class Bridge:
         self.config = config
         self.sessions: set[BridgeSession] = set()
         self.draining = False  # set by drain(): new connections get 503
+        self.written_by_gone = 0  # BridgeSession.written of the sessions ended (for /metrics)
         # the application's say before the 101 (the plugins' allow_request: app_hooks.py)
         self.allow_request: Any = None
         quiet_unknown_subprotocols()
@@ -368,6 +373,7 @@ class Bridge:
             await session.run(self.sio, make_environ(request, config), auth)
         finally:
             self.sessions.discard(session)
+            self.written_by_gone += session.written
         return ws
 
     async def drain(self, deadline: float) -> int:

@@ -123,6 +123,7 @@ class RedisManager(socketio.AsyncRedisManager, FastEmitManager, RedisHealth):
         # cross-node messages that went nowhere (Redis away, no answer within the timeout,
         # or refused by Redis as late), over the node's lifetime: the metric to watch
         self.dropped_publishes = 0
+        self.published = 0  # cross-node messages Redis took, over the node's lifetime (/metrics)
         self.up = asyncio.Event()  # set while both publishing and the subscription work
         self.outage = asyncio.Event()  # set from the failure that is logged to the recovery
         self._pub_ok = True  # optimistic until a publish fails or the subscription drops
@@ -317,6 +318,7 @@ class RedisManager(socketio.AsyncRedisManager, FastEmitManager, RedisHealth):
                 if self._probe is None or self._probe.done():
                     self._probe = asyncio.ensure_future(self._probe_publishing())
                 continue
+            self.published += len(batch) - late
             if late:
                 # Redis was slow, or our idea of its clock is off: measure it again
                 self._clock_offset = None

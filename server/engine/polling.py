@@ -43,8 +43,9 @@ async def get(engine: Host, session: Session, request: web.Request,
         await engine.close(session, engine.reason.TRANSPORT_ERROR)
         return refuse(BAD_REQUEST, headers)
     if session.lingering:  # closed by us: deliver what was queued and the close packet
-        engine.forget(session)
-        return _payload(session.take_payload(), headers)
+        payload = session.take_payload()
+        engine.forget(session)  # after: what it sends counts as sent (server/ops/census.py)
+        return _payload(payload, headers)
     if session.probe is not None:
         # the client pauses polling to upgrade; a GET it still sends ends with a noop
         return _payload(session.take_payload(NOOP_FRAME), headers)

@@ -89,6 +89,7 @@ class Engine:
         # message handler in the read loop as usual.
         self.take_message: Callable[[Session, str | bytes], bool] | None = None
         self.draining = False  # set by drain(): new sessions get 503
+        self.written_by_gone = 0  # Session.written of the sessions forgotten (for /metrics)
         # The application's say on a request that would open a session (the shell sets it
         # from the plugins' allow_request: server/app_hooks.py); False: 403 Forbidden.
         self.allow_request: Callable[[web.Request], Awaitable[bool]] | None = None
@@ -374,6 +375,7 @@ class Engine:
     def forget(self, session: Session) -> None:
         if self.sessions.get(session.sid) is session:
             del self.sessions[session.sid]
+            self.written_by_gone += session.written
 
     def close_soon(self, session: Session, reason: str) -> None:
         """``close`` from a plain callback (a timer, a failed write)."""

@@ -130,7 +130,9 @@ class Session:
         self.stalled = False  # closed because the peer stopped reading
         self.user_session: dict[str, Any] | None = None  # Engine.get_session makes it
         self.out: bytearray | None = None  # framed bytes gathered this loop turn
-        self.written = 0  # bytes handed to the socket (StallWatch sees progress in it)
+        # bytes handed to the socket (StallWatch sees progress in it), and long-polling
+        # response bodies: what /metrics reports as sent (server/ops/census.py)
+        self.written = 0
         # The packet class of the layer above (Socket.IO: JSON or msgpack), chosen by that
         # layer from the first message; the engine itself never reads it.
         self.parser: Any = None
@@ -263,11 +265,15 @@ class Session:
     def stall(self, unsent: int, seconds: float) -> None:
         log.warning("closing %s: %d bytes unsent for %.1fs (the peer stopped reading; "
                     "--send-grace %gs)", self.sid, unsent, seconds, self.engine.send_grace)
+        if not self.stalled:
+            self.engine.stalls.stalled += 1
         self._drop_and_close()
 
     def _overflow(self, held: int) -> None:
         log.warning("closing %s: %d bytes unsent, over the send budget of %d bytes (the peer "
                     "is not reading; --send-budget)", self.sid, held, self.engine.send_budget)
+        if not self.stalled:  # once: more frames may arrive before the close runs
+            self.engine.stalls.over_budget += 1
         self._drop_and_close()
 
     def _drop_and_close(self) -> None:
@@ -286,7 +292,9 @@ class Session:
         frames, self.queue, self.queued = self.queue, [], 0
         if extra is not None:
             frames.append(extra)
-        return encode_payload(frames)
+        payload = encode_payload(frames)
+        self.written += len(payload) if payload.isascii() else len(payload.encode())
+        return payload
 
     def end_poll(self, final: Frame) -> None:
         """Answer a pending GET with what is queued and then ``final`` (noop or close)."""

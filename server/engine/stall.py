@@ -10,6 +10,9 @@ them all, so a server whose clients keep up pays nothing. A watched session offe
 ``unsent()`` (bytes not yet taken by the kernel), ``drained()`` (a count that grows
 whenever bytes leave for the kernel), ``closed`` and ``stall(unsent, seconds)``.
 Both Engine.IO sessions and plain-WebSocket bridge sessions use it.
+
+It also holds the counts of slow consumers closed, for /metrics (server/ops/metrics.py):
+``over_budget`` and ``stalled``, which each kind of session adds to once as it closes.
 """
 
 from __future__ import annotations
@@ -20,13 +23,15 @@ from typing import Any
 
 
 class StallWatch:
-    __slots__ = ("grace", "tick", "watched", "timer")
+    __slots__ = ("grace", "tick", "watched", "timer", "over_budget", "stalled")
 
     def __init__(self, grace: float) -> None:
         self.grace = grace
         self.tick = min(1.0, grace / 4)
         self.watched: dict[Any, list[float]] = {}  # session -> [drained mark, since]
         self.timer: asyncio.TimerHandle | None = None
+        self.over_budget = 0  # clients closed for going over --send-budget
+        self.stalled = 0  # clients closed after --send-grace without progress
 
     def note(self, session: Any) -> None:
         """``session`` has unsent bytes: watch it until they are gone."""

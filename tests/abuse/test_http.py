@@ -284,12 +284,17 @@ async def test_tracebacks_carry_no_uvloop_import_error(openline: Any) -> None:
 
 
 async def test_status_page_shows_no_file_paths(openline: Any) -> None:
-    """/status lists each namespace's path and class but not the file it came from."""
+    """/status lists each namespace's path, but neither its class nor the file it came from."""
     srv = await openline("--plugins-dir", str(TEST_PLUGINS))
-    async with aiohttp.ClientSession() as http, http.get(srv.url + "/status") as response:
-        page = await response.text()
-    assert "/test" in page and "ProbeNamespace" in page
-    assert str(ROOT) not in page and ".py" not in page and "<th>from</th>" not in page
+    async with aiohttp.ClientSession() as http:
+        async with http.get(srv.url + "/status") as response:
+            page = await response.text()
+        async with http.get(srv.url + "/status", headers={"Accept": "application/json"}) as response:
+            doc = await response.text()
+    assert "<code>/test</code>" in page and '"/test"' in doc
+    for text in (page, doc):
+        assert "ProbeNamespace" not in text and "probe" not in text
+        assert str(ROOT) not in text and ".py" not in text and "<th>from</th>" not in text
 
 
 @pytest.mark.parametrize("transport", ["websocket", "polling"])

@@ -16,6 +16,8 @@ BAD = {
     "port": ["-1", "65536", "http", "1.5", ""],
     "plugins_dirs": ["/no/such/dir"],
     "builtins": ["maybe", "2"],
+    "metrics": ["maybe"],
+    "demo": ["perhaps", "2"],
     "serializer": ["yaml", ""],
     "transports": ["", "polling,carrier-pigeon", "websocket,websocket", "polling;websocket"],
     "cors_origins": ["*,http://a.example", "a.example"],
@@ -59,6 +61,9 @@ GOOD = [
     ("port", "65535", 65535),
     ("builtins", "true", False),  # --no-builtins / OPENLINE_NO_BUILTINS=true
     ("builtins", "0", True),
+    ("metrics", "1", False),  # --no-metrics / OPENLINE_NO_METRICS=1
+    ("metrics", "false", True),
+    ("demo", "yes", False),  # --no-demo / OPENLINE_NO_DEMO=yes
     ("serializer", "MsgPack", "msgpack"),
     ("transports", "websocket", ("websocket",)),
     ("transports", "websocket, polling", ("websocket", "polling")),

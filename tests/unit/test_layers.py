@@ -1,9 +1,9 @@
 """The package tree draws the architecture: layers as packages, imports only pointing down.
 
 Ranks, bottom up: the foundation modules (errors, config, logsafe), net, engine and recovery
-(side by side), realtime,
-then bridge and cluster side by side (neither imports the other), then the shell, then
-the built-in plugins. A module may import its own layer package or a lower rank. Imports
+(side by side), realtime, then bridge and cluster side by side (neither imports the
+other), then ops (metrics, health, status: it reports on all of them), then the shell,
+then the built-in plugins. A module may import its own layer package or a lower rank. Imports
 under ``if TYPE_CHECKING:`` count: a circle drawn only for the type checker is a circle.
 """
 
@@ -21,10 +21,10 @@ SERVER = ROOT / "server"
 NAMESPACES = ROOT / "namespaces"
 
 FOUNDATION = {"openline.errors", "openline.config", "openline.logsafe"}
-RANKS = {"net": 1, "engine": 2, "recovery": 2, "realtime": 3, "bridge": 4, "cluster": 4}
-SHELL_RANK, PLUGIN_RANK = 5, 6
+RANKS = {"net": 1, "engine": 2, "recovery": 2, "realtime": 3, "bridge": 4, "cluster": 4, "ops": 5}
+SHELL_RANK, PLUGIN_RANK = 6, 7
 LAYER_PACKAGES = {"server", "server/net", "server/engine", "server/recovery", "server/realtime",
-                  "server/bridge", "server/cluster"}
+                  "server/bridge", "server/cluster", "server/ops"}
 
 
 def _modules() -> dict[str, Path]:

@@ -1,0 +1,219 @@
+"""``Meter``: what /metrics counts per event, in plain ints, and ``install``, which hooks it in.
+
+Counts that exist anyway stay where they are and are read at scrape time (census.py):
+clients, rooms, unsent bytes, bytes sent (``Session.written``), slow consumers closed
+(``StallWatch``), Redis's ``published``/``dropped_publishes``, recovery's ``attempts``/
+``successes``. What nothing counted yet (events, handler time, disconnect reasons) is
+counted here, and only with metrics on: ``install`` wraps a handful of the server's
+methods on the instance, as python-socketio's own admin instrumentation does, so with
+``--no-metrics`` not one instruction runs per event (no flag is tested either). With
+metrics on, the cost per event is a few integer additions, one ``perf_counter()`` pair
+and one coroutine frame around the handler: no lock, no prometheus-client object, no
+label look-up (each namespace's counts are made once, on its first event).
+
+What is wrapped, on the instances ``create_app`` built (before any client, since the
+engine reads its hand-offs as each session starts):
+
+- ``sio._handle_event_internal``: events received and handler duration, by namespace
+  (both event paths queue this very attribute: realtime/events.py);
+- ``sio._send_error``: handler errors, by namespace and kind (``EventError`` and
+  wrong argument counts are "refused", anything else "exception");
+- ``sio._trigger_event``: the "disconnect" handler call, with its reason;
+- ``sio.call``: acks that timed out;
+- ``manager.connect``: accepted connects, by namespace;
+- ``manager.emit`` and a cluster manager's ``_handle_emit``: events sent, by namespace,
+  one per local recipient (a broadcast to a room of N counts N; a cross-node emit is
+  counted on the node whose clients get it);
+- ``engine.take_message`` and ``engine.direct_message``: bytes of Engine.IO messages
+  received (a message goes through exactly one of them).
+
+tests/integration/test_metrics.py drives every one of them with exact deltas, so a
+refactor that stops calling one fails there.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left
+from time import perf_counter
+from typing import Any
+
+import socketio
+
+from ..errors import EventError
+
+# Handler duration buckets, seconds (upper bounds; +Inf is the last count).
+BOUNDS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+
+class Space:
+    """One namespace's counts."""
+
+    __slots__ = ("received", "sent", "connects", "buckets", "seconds", "errors", "refusals")
+
+    def __init__(self) -> None:
+        self.received = 0  # events that reached their handler's turn
+        self.sent = 0  # events sent to this node's clients (one per recipient)
+        self.connects = 0
+        self.buckets = [0] * (len(BOUNDS) + 1)  # handler durations per bucket, +Inf last
+        self.seconds = 0.0  # their sum
+        self.errors = 0  # handlers that raised (answered "internal server error")
+        self.refusals = 0  # EventError, or the wrong number of arguments
+
+
+class Meter:
+    """Every count /metrics reads that the server does not keep by itself."""
+
+    def __init__(self) -> None:
+        self.spaces: dict[str, Space] = {}
+        self.disconnects: dict[tuple[str, str], int] = {}  # (namespace, reason) -> count
+        self.acks_timed_out = 0
+        self.received_bytes = 0  # Engine.IO message bytes (text: UTF-8), framing excluded
+
+    def space(self, namespace: str) -> Space:
+        space = self.spaces.get(namespace)
+        if space is None:
+            space = self.spaces[namespace] = Space()
+        return space
+
+
+def install(sio: Any, meter: Meter) -> None:
+    """Hook ``meter`` into ``sio`` (an OpenlineServer), its manager and its engine."""
+    _events(sio, meter)
+    _connects(sio, meter)
+    _sent(sio.manager, meter)
+    _received_bytes(sio.eio, meter)
+
+
+def _events(sio: Any, meter: Meter) -> None:
+    spaces = meter.spaces
+    handle = sio._handle_event_internal
+
+    async def handle_event(server: Any, sid: str, eio_sid: str, data: list[Any],
+                           namespace: str, id: int | None) -> None:
+        space = spaces.get(namespace) or meter.space(namespace)
+        space.received += 1
+        started = perf_counter()
+        try:
+            await handle(server, sid, eio_sid, data, namespace, id)
+        finally:
+            elapsed = perf_counter() - started
+            space.seconds += elapsed
+            space.buckets[bisect_left(BOUNDS, elapsed)] += 1
+
+    send_error = sio._send_error
+
+    def error(sid: str, namespace: str, event: str, exc: Exception, reply: Any) -> Any:
+        space = meter.space(namespace)
+        if isinstance(exc, EventError):
+            space.refusals += 1
+        else:
+            space.errors += 1
+        return send_error(sid, namespace, event, exc, reply)
+
+    call = sio.call
+
+    async def call_counted(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return await call(*args, **kwargs)
+        except socketio.exceptions.TimeoutError:
+            meter.acks_timed_out += 1
+            raise
+
+    sio._handle_event_internal = handle_event
+    sio._send_error = error
+    sio.call = call_counted
+
+
+def _connects(sio: Any, meter: Meter) -> None:
+    manager = sio.manager
+    connect = manager.connect
+
+    def connected(sid: str, namespace: str) -> Any:
+        meter.space(namespace).connects += 1
+        return connect(sid, namespace)
+
+    trigger = sio._trigger_event
+    disconnects = meter.disconnects
+
+    def trigger_event(event: str, namespace: str, *args: Any) -> Any:
+        if event == "disconnect":
+            key = (namespace, str(args[1]) if len(args) > 1 else "unknown")
+            disconnects[key] = disconnects.get(key, 0) + 1
+        return trigger(event, namespace, *args)
+
+    manager.connect = connected
+    sio._trigger_event = trigger_event
+
+
+def audience(rooms: dict[Any, Any], room: Any, skip: Any) -> int:
+    """How many of a namespace's sids (``rooms``: the manager's room -> members for it) an
+    emit to ``room`` skipping ``skip`` reaches, as ``FastEmitManager.emit`` picks them."""
+    if isinstance(room, (list, tuple)):
+        members: Any = {sid for each in room for sid in rooms.get(each, ())}
+    else:
+        members = rooms.get(room)
+        if not members:
+            return 0
+    count = len(members)
+    if skip is None:
+        return count
+    if isinstance(skip, list):  # as FastEmitManager.emit reads skip_sid
+        return count - sum(1 for sid in set(skip) if sid in members)
+    return count - 1 if skip in members else count
+
+
+def _sent(manager: Any, meter: Meter) -> None:
+    rooms = manager.rooms
+    emit = manager.emit
+
+    def emit_counted(event: str, data: Any, namespace: str, room: Any = None,
+                     skip_sid: Any = None, callback: Any = None, to: Any = None,
+                     **kwargs: Any) -> Any:
+        ns_rooms = rooms.get(namespace or "/")
+        if ns_rooms:
+            meter.space(namespace or "/").sent += audience(ns_rooms, to or room, skip_sid)
+        return emit(event, data, namespace, room=room, skip_sid=skip_sid, callback=callback,
+                    to=to, **kwargs)
+
+    manager.emit = emit_counted
+    handle_emit = getattr(manager, "_handle_emit", None)
+    if handle_emit is None:
+        return
+
+    def handle_emit_counted(message: dict[str, Any]) -> Any:
+        namespace = message.get("namespace") or "/"
+        ns_rooms = rooms.get(namespace)
+        if ns_rooms:
+            meter.space(namespace).sent += audience(ns_rooms, message.get("room"),
+                                                    message.get("skip_sid"))
+        return handle_emit(message)
+
+    manager._handle_emit = handle_emit_counted
+
+
+def size(data: str | bytes) -> int:
+    """Bytes of a message: text counts its UTF-8 encoding (``isascii`` is O(1) in CPython)."""
+    if type(data) is str and not data.isascii():
+        return len(data.encode())
+    return len(data)
+
+
+def _received_bytes(engine: Any, meter: Meter) -> None:
+    take = getattr(engine, "take_message", None)
+    direct = getattr(engine, "direct_message", None)
+    if take is None or direct is None:
+        return  # python-engineio's server (OPENLINE_PROTOCOL_ENGINE=stock): not counted
+
+    def take_message(session: Any, data: str | bytes) -> bool:
+        if take(session, data):  # size() inlined: this runs for every event
+            meter.received_bytes += len(data) if type(data) is not str or data.isascii() \
+                else len(data.encode())
+            return True
+        return False  # the read loop hands it to direct_message below
+
+    def direct_message(sid: str, data: str | bytes) -> Any:
+        meter.received_bytes += size(data)
+        return direct(sid, data)
+
+    engine.take_message = take_message
+    engine.direct_message = direct_message
