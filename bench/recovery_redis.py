@@ -18,7 +18,7 @@ Starts its own redis-server (free port, no persistence) and one in-process openl
   (``--recovery-window`` unset) and on (300 s), until the publisher has sent them all.
   Best of --rounds, per emit: wall time, this process's CPU, redis-server's CPU
   (utime+stime from /proc/PID/stat, 10 ms ticks), and the append script's time inside
-  Redis (INFO commandstats).
+  Redis (INFO commandstats); and a redis-py PING's round trip, for scale.
 Loopback only; needs redis-server.
 """
 
@@ -142,6 +142,10 @@ async def emit_cost(redis_url: str, redis_pid: int, window: float | None, emits:
     for name, together in (("sequential", 1), ("gathered", 100)):
         wall, cpu, redis_cpu = await timed(sio, emits, redis_pid, together)
         result |= {f"{name}_us": wall, f"{name}_node_cpu_us": cpu, f"{name}_redis_cpu_us": redis_cpu}
+    start = time.perf_counter()
+    for _ in range(2000):  # the round trip itself, for scale: the machine may be busy
+        await redis.ping()
+    result["ping_us"] = (time.perf_counter() - start) / 2000 * 1e6
     stats = await redis.info("commandstats")
     script = stats.get("cmdstat_evalsha", {})
     result["evalsha_calls"] = script.get("calls", 0)
@@ -190,6 +194,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"recovery {name:3}, {label:18}: {r[way + '_us']:6.1f} us/emit wall, node CPU "
                   f"{r[way + '_node_cpu_us']:5.1f} us, redis-server CPU {r[way + '_redis_cpu_us']:5.1f} us")
     on = results["recovery_on"]
+    print(f"a redis-py PING awaited one by one meanwhile: {on['ping_us']:.1f} us")
     print(f"append script: {on['evalsha_calls']} EVALSHA calls for {2 * args.emits} emits, "
           f"{on['evalsha_usec_per_call']} us each inside Redis (INFO commandstats)")
     print(f"the log: {on['log_entries']} entries, {on['log_bytes_per_entry']:.0f} B each (MEMORY USAGE)")
