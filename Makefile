@@ -56,7 +56,8 @@ fmt: install
 	$(BIN)/ruff format server namespaces tests
 	$(BIN)/ruff check --fix server namespaces tests
 
-# The full comparison with Node.js socket.io (~5 min); `make bench ARGS=--quick` (~1 min).
+# The full comparison with Node.js socket.io (~6 min); `make bench ARGS=--quick` (~1.5 min);
+# `make bench ARGS="--only recovery"` (~2 min): connection state recovery's rows alone.
 # uvloop is installed for it because openline uses it whenever it is importable.
 bench: $(VENV)/.bench-installed
 	@$(MAKE) --no-print-directory js-deps DIRS="$(BENCH_NPM)"

@@ -15,7 +15,9 @@ drop and a full collection minus VmRSS before connecting, per client (recovery o
 off) and per saved session (the server's own count, from the bench namespace's
 ``stats``); and the second round's VmRSS growth per session it saved (recovery on) or
 per client (off), the memory the first round's connections left being reused by then:
-what a saved session holds. Loopback only; needs node and taskset.
+what a saved session holds; and a third round's growth of the heap after a full
+collection (V8's heapUsed; openline's tracemalloc, started for that round only), per
+session saved or client dropped. Loopback only; needs node and taskset.
 """
 
 from __future__ import annotations
@@ -64,8 +66,9 @@ def main(argv: list[str] | None = None) -> int:
     print("kept after drop: VmRSS after the drop and a full collection minus before connecting, "
           "per client dropped or per session the server saved (mostly memory the dropped "
           "connections left behind: see the recovery off row). 2nd: the growth of the second round "
-          "of clients, per session saved or client dropped: what a saved session holds. The "
-          "machine may be shared: figures are noisy.")
+          "of clients, per session saved or client dropped: what a saved session holds. heap: the "
+          "third round's, by V8's heapUsed and openline's tracemalloc. The machine may be shared: "
+          "RSS figures are noisy.")
     return 0
 
 
