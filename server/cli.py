@@ -16,7 +16,7 @@ from typing import Any, NoReturn
 from . import __version__, emit_command
 from .config import OPTIONS, Config, options_from_env
 from .errors import ConfigError, OpenlineError
-from .logsafe import RateLimitFilter, SafeFormatter
+from .logsafe import ConnectionFilter, JsonFormatter, RateLimitFilter, SafeFormatter
 
 log = logging.getLogger("openline.cli")
 
@@ -67,11 +67,14 @@ def config_from_args(args: argparse.Namespace, environ: dict[str, str]) -> Confi
     return Config.from_options(raw)
 
 
-def configure_logging(level: str) -> None:
+def configure_logging(level: str, log_format: str = "text") -> None:
     handler = logging.StreamHandler(sys.stderr)
-    # client-influenced lines: escaped to one line each, and rate-limited per template
-    handler.setFormatter(SafeFormatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
+    # client-influenced lines: escaped to one line each (JSON escapes them its own way),
+    # and rate-limited per template; a line logged by a connection's handler gets its id
+    handler.setFormatter(JsonFormatter() if log_format == "json" else
+                         SafeFormatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
     handler.addFilter(RateLimitFilter())
+    handler.addFilter(ConnectionFilter())
     logging.basicConfig(level=level.upper(), handlers=[handler])
     # python-socketio and python-engineio log every packet at INFO; keep them quieter.
     for name in ("socketio", "engineio", "aiohttp.access"):
@@ -93,7 +96,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OpenlineError as exc:
         print(f"openline: error: {exc}", file=sys.stderr)
         return 2
-    configure_logging(config.log_level)
+    configure_logging(config.log_level, config.log_format)
     if args.command == "run":
         from .serve import serve, serve_with_reload
 

@@ -20,6 +20,7 @@ ENV_PREFIX = "OPENLINE_"
 SERIALIZERS = ("auto", "json", "msgpack")
 TRANSPORTS = ("polling", "websocket")
 LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
+LOG_FORMATS = ("text", "json")
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -79,6 +80,7 @@ class Config:
     demo: bool = True  # the demo page at /; off for production (then / is a 404)
     # Logging
     log_level: str = "info"
+    log_format: str = "text"  # json: one JSON object per line (server/logsafe.py)
 
     @classmethod
     def from_options(cls, raw: Mapping[str, Any]) -> Config:
@@ -363,6 +365,9 @@ OPTIONS: tuple[Option, ...] = (
            flag_name="no-demo"),
     Option("log_level", _choice(LOG_LEVELS), "one of debug, info, warning, error, critical",
            "logging threshold", "LEVEL"),
+    Option("log_format", _choice(LOG_FORMATS), "one of text, json",
+           "log lines as text, or as one JSON object each (time, level, logger, message, "
+           "session)", "FORMAT"),
     Option("reload", _bool, "true or false", "restart when a Python file of the server or a plugin changes"),
 )
 

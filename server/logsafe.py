@@ -10,13 +10,23 @@
 Only the CLI configures logging (``server/cli.py``); code logs with its named logger.
 Where one kind of refusal is worth a line with a count (descriptor headroom, refused
 origins), code says so itself with ``Throttle``.
+
+One id per connection: its session id (the Engine.IO sid, or a bridge session's). A line
+about a connection says ``session <id>`` in its text and passes ``extra=about(id)``; a
+line logged while a connection's handler runs (a plugin's own lines) gets the id from
+``CONNECTION`` through ``ConnectionFilter``, shown as `` [session <id>]`` after its text.
+``JsonFormatter`` (``--log-format json``) writes each record as one JSON object with the
+id as its own ``session`` field.
 """
 
 from __future__ import annotations
 
+import contextvars
+import json
 import logging
 import re
 import time
+from datetime import UTC, datetime
 from typing import Any
 
 # C0 controls, DEL, C1 controls and the Unicode line/paragraph separators
@@ -37,12 +47,87 @@ def escape(text: str) -> str:
     return _CONTROL.sub(_escape_one, text)
 
 
+# --- the connection a line is about ------------------------------------------------
+
+SESSION = "session"  # the record attribute, and the JSON field, holding the session id
+# The session whose handler is running: set by the Socket.IO layer for a client's steps
+# (server/realtime/client_steps.py) and its disconnect handler.
+CONNECTION: contextvars.ContextVar[str | None] = contextvars.ContextVar("openline_session",
+                                                                        default=None)
+
+
+def about(session_id: str) -> dict[str, str]:
+    """``extra=`` for a line about one connection whose text names it already."""
+    return {SESSION: session_id}
+
+
+class ConnectionFilter(logging.Filter):
+    """Gives a record logged while a connection's handler runs that connection's id,
+    unless the line names one itself (``about``)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if getattr(record, SESSION, None) is None:
+            session_id = CONNECTION.get()
+            if session_id is not None:
+                setattr(record, SESSION, session_id)
+                record.openline_session_implied = True
+        return True
+
+
+def _implied(record: logging.LogRecord) -> str | None:
+    """The session id a record's text does not show (given by ``ConnectionFilter``)."""
+    return getattr(record, SESSION, None) if getattr(record, "openline_session_implied", False) \
+        else None
+
+
 class SafeFormatter(logging.Formatter):
     """A Formatter whose message part is always one line (see the module docstring)."""
 
     def formatMessage(self, record: logging.LogRecord) -> str:  # noqa: N802 (logging's name)
         record.message = escape(record.message)
+        implied = _implied(record)
+        if implied is not None:
+            record.message += f" [session {escape(implied)}]"
         return super().formatMessage(record)
+
+
+# JSON escapes C0 controls, but a raw DEL, C1 control (NEL splits lines for Python's
+# splitlines) or U+2028/9 would stay: written as \uXXXX escapes, the same JSON string.
+_JSON_EXTRA = re.compile("[\x7f-\x9f\u2028\u2029]")
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per record, on one line: ``time`` (UTC, ISO 8601, milliseconds),
+    ``level``, ``logger``, ``message``; ``session`` when the line is about a connection;
+    ``traceback`` when it has one (ours: the text keeps its lines as escaped newlines)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "time": datetime.fromtimestamp(record.created, UTC)
+            .isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        session_id = getattr(record, SESSION, None)
+        if session_id is not None:
+            entry[SESSION] = session_id
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self.formatException(record.exc_info)
+        if record.exc_text:
+            entry["traceback"] = record.exc_text
+        if record.stack_info:
+            entry["stack"] = self.formatStack(record.stack_info)
+        line = json.dumps(entry, ensure_ascii=False, default=str)
+        return _JSON_EXTRA.sub(lambda m: f"\\u{ord(m.group()):04x}", line)
+
+
+def preview(data: str | bytes, limit: int = 200) -> str:
+    """A packet as a DEBUG line shows it: text cut at ``limit`` characters, bytes as a
+    count. Only ever called behind a check that DEBUG is on."""
+    if not isinstance(data, str):
+        return f"<{len(data)} bytes>"
+    return data if len(data) <= limit else f"{data[:limit]}... ({len(data)} characters)"
 
 
 class RateLimitFilter(logging.Filter):

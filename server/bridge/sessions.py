@@ -27,12 +27,14 @@ from engineio import packet as eio_packet
 from socketio import packet as sio_packet
 
 from ..config import Config
+from ..engine.direct import ClosingWebSocket, close_note
 from ..engine.drain import refusal_while_draining
 from ..engine.packets import FORBIDDEN, websocket_header
 from ..engine.request import policy_for, refuse
 from ..engine.session import held_by
 from ..engine.stall import StallWatch
 from ..errors import EnvelopeError
+from ..logsafe import about, preview
 from ..net.remote import client_address
 from ..realtime.server import OpenlineServer
 from .envelope import CLOSE_GOING_AWAY, BridgePacket, Close, decode_frame
@@ -45,7 +47,7 @@ TRANSPORT_NAME = "websocket-bridge"
 SHUTTING_DOWN = "server shutting down"  # the engine's Reason.SERVER_SHUTTING_DOWN
 
 
-class BridgeSocket(web.WebSocketResponse):
+class BridgeSocket(ClosingWebSocket):
     """aiohttp's WebSocket with Engine.IO's heartbeat rule.
 
     aiohttp waits ``heartbeat / 2`` for a pong; Engine.IO waits ``pingTimeout``, and both
@@ -74,6 +76,8 @@ class BridgeSession:
     closes a client whose unsent bytes make no progress for --send-grace.
     """
 
+    trace = False  # TracedBridgeSession: every frame logged at DEBUG
+
     def __init__(self, ws: web.WebSocketResponse, eio_sid: str, namespace: str,
                  tcp: Any = None, send_budget: int = 0, stalls: StallWatch | None = None) -> None:
         self.ws = ws
@@ -92,6 +96,8 @@ class BridgeSession:
         self.dropped = False  # closed for not reading
         self.shutting_down = False  # closed by the drain: its disconnect reason says so
         self.task: asyncio.Task[Any] | None = None  # the handler serving it (Bridge.serve)
+
+    trace = False  # TracedBridgeSession: frames logged at DEBUG
 
     @property
     def closed(self) -> bool:
@@ -152,7 +158,7 @@ class BridgeSession:
                 self.written += size
         except (ConnectionError, RuntimeError) as exc:
             # the peer went away: its reader ends the session; others go on
-            log.debug("send to %s failed: %s", self.eio_sid, exc)
+            log.debug("session %s: send failed: %s", self.eio_sid, exc, extra=about(self.eio_sid))
         finally:
             self.flusher = None
 
@@ -179,7 +185,7 @@ class BridgeSession:
         if self.dropped:
             return
         self.dropped = True
-        log.warning("bridge %s: closing: %s", self.eio_sid, why)
+        log.warning("session %s closing: %s", self.eio_sid, why, extra=about(self.eio_sid))
         self.backlog.clear()
         self.backlogged = 0
         if self.flusher is not None:
@@ -216,14 +222,14 @@ class BridgeSession:
         """Connect to the namespace, relay frames until either side closes, clean up."""
         sio.add_foreign_session(self.eio_sid, self, BridgePacket)
         reason = sio.reason.TRANSPORT_CLOSE
+        log.info("session %s open over %s from %s", self.eio_sid, TRANSPORT_NAME,
+                 environ.get("REMOTE_ADDR"), extra=about(self.eio_sid))
         try:
             await sio._handle_eio_connect(self.eio_sid, environ)
             connecting = await sio._handle_connect(self.eio_sid, self.namespace, auth)
             if connecting is not None:  # a bridge relays only once its connect is settled
                 await connecting
             if self.closing is None:
-                log.info("bridge %s connected to %s from %s", self.eio_sid, self.namespace,
-                         environ.get("REMOTE_ADDR"))
                 reason = await self._relay(sio)
         finally:
             try:
@@ -237,8 +243,10 @@ class BridgeSession:
             finally:
                 # also when aiohttp cancels this handler meanwhile (the peer left during
                 # the close): the session must not stay registered (sio.environ, rooms)
+                log.info("session %s closed: %s (%s)", self.eio_sid, reason,
+                         "aborted: no close frame" if self.dropped else close_note(self.ws),
+                         extra=about(self.eio_sid))
                 await sio._handle_eio_disconnect(self.eio_sid, reason)
-                log.info("bridge %s closed (%s, code %s)", self.eio_sid, reason, self.ws.close_code)
 
     async def _relay(self, sio: OpenlineServer) -> Any:
         ws, namespace, eio_sid = self.ws, self.namespace, self.eio_sid
@@ -246,9 +254,12 @@ class BridgeSession:
             msg = await ws.receive()
             kind = msg.type
             if kind is WSMsgType.TEXT or kind is WSMsgType.BINARY:
+                if self.trace:
+                    log.debug("session %s received %s", eio_sid, preview(msg.data), extra=about(eio_sid))
                 try:
                     inbound = decode_frame(msg.data, sio.config.max_json_depth)
                 except EnvelopeError as exc:
+                    log.debug("session %s: malformed envelope: %s", eio_sid, exc, extra=about(eio_sid))
                     await sio._send_packet(eio_sid, sio.packet_class(
                         sio_packet.EVENT, data=["error", {"message": f"malformed envelope: {exc}"}],
                         namespace=namespace))
@@ -263,10 +274,21 @@ class BridgeSession:
             elif kind is WSMsgType.ERROR:
                 if isinstance(msg.data, asyncio.TimeoutError):
                     return sio.reason.PING_TIMEOUT
-                log.info("bridge %s: %s", eio_sid, msg.data)
+                log.info("session %s closing: %s", eio_sid, msg.data, extra=about(eio_sid))
                 return sio.reason.TRANSPORT_ERROR
             else:  # CLOSED, CLOSING
                 return sio.reason.TRANSPORT_CLOSE
+
+
+class TracedBridgeSession(BridgeSession):
+    """A bridge session logging every frame in and out at DEBUG; the bridge makes these
+    instead when DEBUG is on, so an ordinary session pays nothing for it."""
+
+    trace = True
+
+    def take(self, frame: str | bytes) -> None:
+        log.debug("session %s sent %s", self.eio_sid, preview(frame), extra=about(self.eio_sid))
+        super().take(frame)
 
 
 # --- HTTP side -------------------------------------------------------------------
@@ -314,6 +336,8 @@ class Bridge:
         self.config = config
         self.sessions: set[BridgeSession] = set()
         self.draining = False  # set by drain(): new connections get 503
+        # DEBUG on when the app is made: sessions log every frame (TracedBridgeSession)
+        self.session_class = TracedBridgeSession if log.isEnabledFor(logging.DEBUG) else BridgeSession
         self.written_by_gone = 0  # BridgeSession.written of the sessions ended (for /metrics)
         # the application's say before the 101 (the plugins' allow_request: app_hooks.py)
         self.allow_request: Any = None
@@ -363,7 +387,7 @@ class Bridge:
             await refuse_disabled(ws)  # 4400, after the 101: a browser can read it
             return ws
         engine = self.sio.eio
-        session = BridgeSession(ws, "b" + secrets.token_urlsafe(15), request.path,
+        session = self.session_class(ws, "b" + secrets.token_urlsafe(15), request.path,
                                 request.transport, config.send_budget,
                                 getattr(engine, "stalls", None))
         auth = {key: request.query[key] for key in request.query.keys()}

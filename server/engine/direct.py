@@ -22,8 +22,10 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any
 
-from aiohttp import WSMsgType, web, web_ws
+from aiohttp import WSCloseCode, WSMsgType, web, web_ws
 from aiohttp._websocket.reader import WebSocketDataQueue
+
+from ..logsafe import about, preview
 
 log = logging.getLogger("openline.engine")
 
@@ -51,7 +53,29 @@ class DirectQueue(WebSocketDataQueue):  # type: ignore[misc]
         super().feed_data(data, size)
 
 
-class DirectWebSocketResponse(web.WebSocketResponse):
+class ClosingWebSocket(web.WebSocketResponse):
+    """aiohttp's WebSocket response, remembering the close code it sent (aiohttp's
+    ``close_code`` is the peer's once the peer answers): log lines say what was sent."""
+
+    sent_close: int | None = None  # set by the first close(): nothing per connection before
+
+    async def close(self, *, code: int = WSCloseCode.OK, message: bytes = b"",
+                    drain: bool = True) -> bool:
+        if not self.closed and self.sent_close is None:
+            self.sent_close = code
+        return await super().close(code=code, message=message, drain=drain)
+
+
+def close_note(ws: web.WebSocketResponse, code: int = WSCloseCode.OK) -> str:
+    """What a log line says of a WebSocket's end: the close code sent (``code`` when it is
+    still open: the one about to be sent), or that none was."""
+    sent = getattr(ws, "sent_close", None)
+    if sent is None and not ws.closed:
+        sent = code
+    return f"close code {sent} sent" if sent is not None else "no close frame: connection lost"
+
+
+class DirectWebSocketResponse(ClosingWebSocket):
     """aiohttp's WebSocket response with a ``DirectQueue`` for its messages."""
 
     def _post_start(self, request: Any, protocol: Any, writer: Any) -> None:
@@ -64,12 +88,21 @@ class DirectWebSocketResponse(web.WebSocketResponse):
             web_ws.WebSocketDataQueue = WebSocketDataQueue  # type: ignore[misc]
 
 
-def offer(take_message: Callable[[Any, str | bytes], bool], session: Any) -> Callable[[Any], bool]:
+def offer(take_message: Callable[[Any, str | bytes], bool], session: Any,
+          trace: bool = False) -> Callable[[Any], bool]:
     """The ``take`` of one session's queue: Engine.IO message packets go to
-    ``take_message(session, data)``; every other packet is left to the read loop."""
+    ``take_message(session, data)``; every other packet is left to the read loop.
+    ``trace``: each message it takes is logged at DEBUG (nothing per message when off)."""
     # a partial rather than a closure: ~0.18 KB less per idle connection (a function,
     # two cells and their tuple; tracemalloc at 5,000 clients)
-    return partial(_take, take_message, session)
+    return partial(_take_traced if trace else _take, take_message, session)
+
+
+def _take_traced(take_message: Callable[[Any, str | bytes], bool], session: Any, msg: Any) -> bool:
+    taken = _take(take_message, session, msg)
+    if taken:  # else the read loop gets it, and logs it there
+        log.debug("session %s received %s", session.sid, preview(msg.data), extra=about(session.sid))
+    return taken
 
 
 def _take(take_message: Callable[[Any, str | bytes], bool], session: Any, msg: Any) -> bool:

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from aiohttp import WSCloseCode, web
 
+from ..logsafe import about
 from .packets import CLOSE_FRAME
 
 if TYPE_CHECKING:
@@ -113,7 +114,8 @@ async def _shut(engine: Engine, session: Session, before: Before | None) -> None
         try:
             await before(session.sid)
         except Exception:
-            log.exception("could not save %s for recovery", session.sid)
+            log.exception("session %s: could not be saved for recovery", session.sid,
+                          extra=about(session.sid))
     if session.ws is None:  # long-polling: the close packet now, or for the next GET
         session.queue.append(CLOSE_FRAME)
         poll = session.poll
@@ -125,11 +127,13 @@ async def _shut(engine: Engine, session: Session, before: Before | None) -> None
     if session.ws is not None or session.probe is not None:
         sockets = asyncio.ensure_future(session.close_sockets(
             WSCloseCode.GOING_AWAY, b"server shutting down"))
-    log.info("%s closed: %s", session.sid, reason)
+    log.info("session %s closed: %s%s", session.sid, reason,
+             session.close_note(WSCloseCode.GOING_AWAY), extra=about(session.sid))
     try:
         await engine._call("disconnect", session.sid, reason)
     except Exception:
-        log.exception("disconnect handler failed for %s", session.sid)
+        log.exception("session %s: disconnect handler failed", session.sid,
+                      extra=about(session.sid))
     if session.lingering:
         asyncio.get_running_loop().call_later(POLL_LINGER, engine.forget, session)
     else:

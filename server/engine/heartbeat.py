@@ -22,6 +22,7 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from ..logsafe import about
 from .deadlines import Deadlines
 from .packets import PING_FRAME
 
@@ -59,7 +60,8 @@ class Heartbeat:
     def _expire(self, session: Session) -> None:
         if session.closed:
             return
-        log.info("closing %s: no pong within %ss", session.sid, self.timeout)
+        log.info("session %s closing: no pong within %gs", session.sid, self.timeout,
+                 extra=about(session.sid))
         self.on_timeout(session)
 
     def pong(self, session: Session) -> None:

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 
 from ..errors import ProtocolError
+from ..logsafe import about, preview
 from .packets import BAD_REQUEST, CLOSE, MESSAGE, NOOP_FRAME, decode_payload
 from .request import refuse
 
@@ -39,7 +40,7 @@ async def get(engine: Host, session: Session, request: web.Request,
     if session.poll is not None:
         # "MUST NOT have more than one active GET ... return 400 and close the session";
         # the first GET then ends with the close packet.
-        log.info("closing %s: a second concurrent GET", session.sid)
+        log.info("session %s closing: a second concurrent GET", session.sid, extra=about(session.sid))
         await engine.close(session, engine.reason.TRANSPORT_ERROR)
         return refuse(BAD_REQUEST, headers)
     if session.lingering:  # closed by us: deliver what was queued and the close packet
@@ -58,7 +59,8 @@ async def get(engine: Host, session: Session, request: web.Request,
     transport = request.transport
     if transport is None or transport.is_closing():
         # the client gave up on this GET; what it would carry cannot be delivered
-        log.info("closing %s: poll request closed by the client", session.sid)
+        log.info("session %s closing: poll request closed by the client", session.sid,
+                 extra=about(session.sid))
         session.queue.clear()
         await engine.close(session, engine.reason.TRANSPORT_CLOSE, by_client=True)
         return web.Response(status=499)
@@ -71,7 +73,7 @@ async def post(engine: Host, session: Session, request: web.Request,
     if session.lingering:
         return refuse(BAD_REQUEST, headers)
     if session.posting:
-        log.info("closing %s: a second concurrent POST", session.sid)
+        log.info("session %s closing: a second concurrent POST", session.sid, extra=about(session.sid))
         await engine.close(session, engine.reason.TRANSPORT_ERROR)
         return refuse(BAD_REQUEST, headers)
     session.posting = True
@@ -80,10 +82,12 @@ async def post(engine: Host, session: Session, request: web.Request,
         if isinstance(body, int):  # refused, session closed
             return refuse(BAD_REQUEST, headers) if body == 400 else web.Response(
                 status=body, headers=headers)
+        if engine.trace:
+            log.debug("session %s received %s", session.sid, preview(body), extra=about(session.sid))
         try:
             packets = decode_payload(body)
         except ProtocolError as exc:
-            log.info("closing %s: %s", session.sid, exc)
+            log.info("session %s closing: %s", session.sid, exc, extra=about(session.sid))
             await engine.close(session, engine.reason.TRANSPORT_ERROR)
             return refuse(BAD_REQUEST, headers)
         on_message = engine.on_message
@@ -98,7 +102,7 @@ async def post(engine: Host, session: Session, request: web.Request,
                 try:
                     await engine.receive(session, ptype, data)
                 except ProtocolError as exc:
-                    log.info("closing %s: %s", session.sid, exc)
+                    log.info("session %s closing: %s", session.sid, exc, extra=about(session.sid))
                     await engine.close(session, engine.reason.TRANSPORT_ERROR)
                     return refuse(BAD_REQUEST, headers)
     finally:
@@ -144,6 +148,6 @@ async def _read_body(engine: Host, session: Session, request: web.Request) -> st
                 return b"".join(chunks).decode("utf-8")
             except UnicodeDecodeError:
                 why = "POST body is not UTF-8"
-    log.info("closing %s: %s", session.sid, why)
+    log.info("session %s closing: %s", session.sid, why, extra=about(session.sid))
     await engine.close(session, engine.reason.TRANSPORT_ERROR)
     return status

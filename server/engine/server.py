@@ -22,6 +22,7 @@ from aiohttp import hdrs, web
 
 from ..config import Config
 from ..errors import ProtocolError
+from ..logsafe import about
 from . import packets, polling, websocket
 from .drain import Before, drain_sessions, refusal_while_draining
 from .heartbeat import Heartbeat
@@ -34,7 +35,7 @@ from .packets import (
     UNSUPPORTED_PROTOCOL_VERSION,
 )
 from .request import environ_for, policy_for, refuse
-from .session import Reason, Session
+from .session import Reason, Session, TracedSession
 from .stall import StallWatch
 
 log = logging.getLogger("openline.engine")
@@ -75,6 +76,9 @@ class Engine:
         # the one policy of this config: the bridge applies the same object
         self.origins = policy_for(config)
         self.logger = logger if isinstance(logger, logging.Logger) else log
+        # DEBUG on when the engine is made: every frame in and out is logged (sessions are
+        # TracedSessions); off, nothing is looked at or formatted per frame
+        self.trace = log.isEnabledFor(logging.DEBUG)
         self.sessions: dict[str, Session] = {}
         self.handlers: dict[str, Handler] = {}
         self.heartbeat = Heartbeat(self.ping_interval, self.ping_timeout, self._timed_out)
@@ -283,7 +287,8 @@ class Engine:
         the handler refuses. ``head``: the WebSocket's unsent 101 response, written
         together with the open packet."""
         sid = self.generate_id()
-        session = Session(self, sid, environ_for(request, self.config.trusted_proxies), transport)
+        session = (TracedSession if self.trace else Session)(
+            self, sid, environ_for(request, self.config.trusted_proxies), transport)
         upgrades = self.upgrades_from_polling if transport == "polling" else []
         opening = packets.open_frame(sid, upgrades, self.ping_interval, self.ping_timeout,
                                      self.max_payload)
@@ -299,17 +304,19 @@ class Engine:
         try:
             accepted = await self._call("connect", sid, session.environ)
         except Exception:
-            log.exception("connect handler failed for %s", sid)
+            log.exception("session %s: connect handler failed", sid, extra=about(sid))
             accepted = False
         if accepted is not None and accepted is not True:
             self.sessions.pop(sid, None)
             session.write_out()  # the open packet precedes the close frame
             session.closed = True
-            log.info("connection %s refused by the application", sid)
+            log.info("session %s refused by the application (%s)", sid,
+                     "403 Forbidden" if ws is None else "close code 1000 sent", extra=about(sid))
             return None
         if not session.closed:
             self.heartbeat.start(session)
-        log.info("%s open over %s", sid, transport)
+        log.info("session %s open over %s from %s", sid, transport,
+                 session.environ.get("REMOTE_ADDR"), extra=about(sid))
         return session
 
     async def on_message(self, sid: str, data: str | bytes) -> None:
@@ -321,7 +328,7 @@ class Engine:
             elif "message" in self.handlers:
                 await self._call("message", sid, data)
         except Exception:
-            log.exception("message handler failed for %s", sid)
+            log.exception("session %s: message handler failed", sid, extra=about(sid))
 
     async def receive(self, session: Session, ptype: int, data: Any) -> None:
         """A non-message packet from the client, on any transport."""
@@ -351,7 +358,8 @@ class Engine:
             # disconnect paid a task and an asyncio.wait per peer that had gone already)
         else:
             session.closing = self.start_background_task(session.close_sockets)
-        log.info("%s closed: %s", session.sid, reason)
+        log.info("session %s closed: %s%s", session.sid, reason, session.close_note(),
+                 extra=about(session.sid))
         # shielded: a request handler runs this (a WebSocket's read loop, a polling POST),
         # and aiohttp with handler_cancellation (TestServer's default) cancels it when the
         # peer goes; a disconnect handler that waits (the Redis recovery store's save) must
@@ -363,7 +371,8 @@ class Engine:
             # the session stays listed meanwhile: disconnect handlers read its user session
             await self._call("disconnect", session.sid, reason)
         except Exception:
-            log.exception("disconnect handler failed for %s", session.sid)
+            log.exception("session %s: disconnect handler failed", session.sid,
+                          extra=about(session.sid))
         if session.lingering:
             # ours: as long as a client may take to poll again; the client's own close:
             # only for a GET already on its way

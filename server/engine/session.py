@@ -20,6 +20,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from aiohttp import WSMsgType, web
 
+from ..logsafe import about, preview
+from .direct import close_note
 from .packets import CLOSE_FRAME, NOOP_FRAME, Frame, encode_payload, websocket_header
 
 if TYPE_CHECKING:
@@ -53,6 +55,7 @@ class Host(Protocol):
 
     reason: type[Reason]
     config: Config
+    trace: bool  # DEBUG on: every frame in and out is logged
     max_payload: int
     send_budget: int
     send_grace: float
@@ -263,15 +266,17 @@ class Session:
         return self.written - (socket.get_write_buffer_size() if socket is not None else 0)
 
     def stall(self, unsent: int, seconds: float) -> None:
-        log.warning("closing %s: %d bytes unsent for %.1fs (the peer stopped reading; "
-                    "--send-grace %gs)", self.sid, unsent, seconds, self.engine.send_grace)
+        log.warning("session %s closing: %d bytes unsent for %.1fs (the peer stopped reading; "
+                    "--send-grace %gs)", self.sid, unsent, seconds, self.engine.send_grace,
+                    extra=about(self.sid))
         if not self.stalled:
             self.engine.stalls.stalled += 1
         self._drop_and_close()
 
     def _overflow(self, held: int) -> None:
-        log.warning("closing %s: %d bytes unsent, over the send budget of %d bytes (the peer "
-                    "is not reading; --send-budget)", self.sid, held, self.engine.send_budget)
+        log.warning("session %s closing: %d bytes unsent, over the send budget of %d bytes "
+                    "(the peer is not reading; --send-budget)", self.sid, held,
+                    self.engine.send_budget, extra=about(self.sid))
         if not self.stalled:  # once: more frames may arrive before the close runs
             self.engine.stalls.over_budget += 1
         self._drop_and_close()
@@ -304,6 +309,15 @@ class Session:
             poll.set_result(None)
 
     # --- closing ----------------------------------------------------------
+
+    def close_note(self, code: int = 1000) -> str:
+        """What the log's "closed" line says of the transport: on a WebSocket the close code
+        sent (``code``: the one close_sockets is about to send), or that there was none."""
+        if self.ws is None:
+            return ""
+        if self.stalled:
+            return " (aborted: no close frame)"
+        return f" ({close_note(self.ws, code)})"
 
     def end_polling(self, by_client: bool, linger: bool) -> None:
         """The polling side of closing (synchronous, so the pending GET is answered now);
@@ -359,3 +373,25 @@ class Session:
             except TimeoutError:
                 if self.socket is not None:
                     self.socket.abort()
+
+
+class TracedSession(Session):
+    """A Session logging every frame it sends at DEBUG; the engine makes these instead
+    when DEBUG is on (``Engine.trace``), so an ordinary session pays nothing for it."""
+
+    __slots__ = ()
+
+    def send_nowait(self, frame: Frame) -> bool:
+        if self.ws is not None and not self.closed:  # polling frames: logged by push
+            _sent(self, frame)
+        return super().send_nowait(frame)
+
+    def push(self, frame: Frame) -> None:
+        if self.ws is None and not self.closed:
+            _sent(self, frame)
+        super().push(frame)
+
+
+def _sent(session: Session, frame: Frame) -> None:
+    log.debug("session %s sent %s", session.sid,
+              preview(frame.text if frame.text is not None else frame.wire), extra=about(session.sid))

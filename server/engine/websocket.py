@@ -14,7 +14,8 @@ from aiohttp.http_websocket import _INTERNAL_RECEIVE_TYPES, WebSocketError
 from aiohttp.streams import EofStream
 
 from ..errors import ProtocolError
-from .direct import DirectQueue, DirectWebSocketResponse, offer
+from ..logsafe import about, preview
+from .direct import DirectQueue, DirectWebSocketResponse, close_note, offer
 from .packets import MESSAGE, NOOP_FRAME, PING, PROBE_PONG, UPGRADE, decode_text
 
 if TYPE_CHECKING:
@@ -124,7 +125,8 @@ async def upgrade(engine: Host, session: Session, request: web.Request) -> web.S
             or "websocket" not in engine.upgrades_from_polling:
         # "A client MUST NOT open more than one WebSocket connection per session. Should
         # it happen, the server MUST close the WebSocket connection."
-        log.info("closing a second WebSocket for %s", session.sid)
+        log.info("session %s: a second WebSocket refused (%s)", session.sid, close_note(ws),
+                 extra=about(session.sid))
         await ws.close()
         return ws
     session.probe = ws
@@ -132,13 +134,16 @@ async def upgrade(engine: Host, session: Session, request: web.Request) -> web.S
     session.upgrade_timer = loop.call_later(
         UPGRADE_TIMEOUT, lambda: asyncio.ensure_future(ws.close()))
     try:
-        upgraded = await _probe(session, ws)
+        failed = await _probe(session, ws)
     finally:
         session.upgrade_timer.cancel()
         session.upgrade_timer = None
         if session.probe is ws:
             session.probe = None
-    if not upgraded or session.closed:
+    if failed or session.closed:
+        if failed:
+            log.info("session %s: upgrade abandoned: %s (%s)", session.sid, failed, close_note(ws),
+                     extra=about(session.sid))
         if not ws.closed:
             await ws.close()
         return ws
@@ -153,28 +158,33 @@ async def upgrade(engine: Host, session: Session, request: web.Request) -> web.S
     for frame in queued:
         if frame is not NOOP_FRAME:
             session.push(frame)
-    log.debug("%s upgraded to websocket", session.sid)
+    log.info("session %s upgraded to websocket", session.sid, extra=about(session.sid))
     await read(engine, session, ws)
     return ws
 
 
-async def _probe(session: Session, ws: web.WebSocketResponse) -> bool:
-    """``2probe`` → ``3probe`` and a noop to the pending GET; then ``5`` completes it."""
+async def _probe(session: Session, ws: web.WebSocketResponse) -> str:
+    """``2probe`` → ``3probe`` and a noop to the pending GET; then ``5`` completes it.
+    Returns "" once upgraded, else why not (for the log)."""
     msg = await ws.receive()
     if msg.type is not WSMsgType.TEXT or msg.data != "2probe":
-        log.info("upgrade of %s abandoned: expected 2probe", session.sid)
-        return False
+        return _unexpected(msg, "2probe")
     try:
         await ws.send_frame(PROBE_PONG.wire, WSMsgType.TEXT)
-    except (ConnectionError, RuntimeError):  # the upgrading socket went away
-        return False
+    except (ConnectionError, RuntimeError):
+        return "its WebSocket went away"
     if session.poll is not None:
         session.end_poll(NOOP_FRAME)
     msg = await ws.receive()
     if msg.type is not WSMsgType.TEXT or msg.data != "5":
-        log.info("upgrade of %s abandoned: expected the upgrade packet", session.sid)
-        return False
-    return True
+        return _unexpected(msg, "the upgrade packet")
+    return ""
+
+
+def _unexpected(msg: WSMessage, expected: str) -> str:
+    if msg.type in (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED, WSMsgType.ERROR):
+        return "its WebSocket closed"
+    return f"expected {expected}"
 
 
 async def read(engine: Host, session: Session, ws: web.WebSocketResponse) -> None:
@@ -187,8 +197,9 @@ async def read(engine: Host, session: Session, ws: web.WebSocketResponse) -> Non
     queue: Any = ws._reader
     take_message = engine.take_message
     direct = isinstance(queue, DirectQueue) and take_message is not None
+    trace = engine.trace
     if take_message is not None and direct:
-        queue.take = offer(take_message, session)
+        queue.take = offer(take_message, session, trace)
     msg: Any = None
     data: Any = None
     try:
@@ -220,13 +231,15 @@ async def read(engine: Host, session: Session, ws: web.WebSocketResponse) -> Non
             if direct:
                 queue.busy = True  # until the next receive(): later messages queue behind
             kind = msg.type
+            if trace and (kind is WSMsgType.TEXT or kind is WSMsgType.BINARY):
+                log.debug("session %s received %s", sid, preview(msg.data), extra=about(sid))
             if kind is WSMsgType.TEXT:
                 ptype, data = decode_text(msg.data)
                 if ptype == MESSAGE:
                     try:
                         await on_message(sid, data)
                     except Exception:
-                        log.exception("message handler failed for %s", sid)
+                        log.exception("session %s: message handler failed", sid, extra=about(sid))
                 elif ptype == PING or ptype == UPGRADE:
                     raise ProtocolError(f"unexpected packet type {ptype} after the handshake")
                 else:
@@ -235,16 +248,16 @@ async def read(engine: Host, session: Session, ws: web.WebSocketResponse) -> Non
                 try:
                     await on_message(sid, msg.data)
                 except Exception:
-                    log.exception("message handler failed for %s", sid)
+                    log.exception("session %s: message handler failed", sid, extra=about(sid))
             else:
                 if kind is WSMsgType.ERROR:
-                    log.info("closing %s: %s", sid, ws.exception())
+                    log.info("session %s closing: %s", sid, ws.exception(), extra=about(sid))
                     reason = engine.reason.TRANSPORT_ERROR
                 break
             if session.closed:
                 break
     except ProtocolError as exc:
-        log.info("closing %s: %s", sid, exc)
+        log.info("session %s closing: %s", sid, exc, extra=about(sid))
         reason = engine.reason.TRANSPORT_ERROR
     except asyncio.CancelledError:
         # the request handler was cancelled (aiohttp's handler_cancellation cancels it

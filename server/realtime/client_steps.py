@@ -31,6 +31,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
+from ..logsafe import CONNECTION, about
 from .write_scope import written_on_suspend
 
 log = logging.getLogger("openline.realtime")
@@ -159,6 +160,7 @@ class ClientSteps:
                 wake.set_result(more)
 
     async def _work(self, eio_sid: str, client: _Client) -> None:
+        CONNECTION.set(eio_sid)  # in this task: its steps' own log lines name the session
         if self.engine is not None:
             await written_on_suspend(self._run(eio_sid, client), self.engine)
         else:
@@ -181,8 +183,8 @@ class ClientSteps:
                         if client.task is not None and client.task.cancelling():
                             raise  # this worker was cancelled, not just what its step awaited
                     except Exception:
-                        log.exception("step %s failed for %s",
-                                      getattr(step, "__name__", step), eio_sid)
+                        log.exception("session %s: step %s failed", eio_sid,
+                                      getattr(step, "__name__", step), extra=about(eio_sid))
                     finally:
                         if settled is not None and not settled.done():
                             settled.set_result(None)

@@ -36,6 +36,7 @@ from socketio import packet as sio_packet
 from ..engine import Engine
 from ..engine.packets import Frame
 from ..errors import EventError, ProtocolError
+from ..logsafe import about
 from .client_steps import ClientSteps
 from .namespaces import NamespacePaths
 from .packet_rules import (
@@ -206,6 +207,9 @@ class EventPath(NamespacePaths):
 
     async def _send_rate_error(self, sid: str, namespace: str) -> None:
         if self.manager.is_connected(sid, namespace):
+            eio_sid = self.manager.eio_sid_from_sid(sid, namespace) or "?"
+            log.info("sid %s (session %s): events dropped: rate limit exceeded (%g events/s)",
+                     sid, eio_sid, self._rate, extra=about(eio_sid))
             await self.emit("error", {"message": f"rate limit exceeded ({self._rate:g} events/s)"},
                             to=sid, namespace=namespace)
 
@@ -227,6 +231,8 @@ class EventPath(NamespacePaths):
         try:
             result = await self._run_handler(event, namespace, sid, data[1:])
         except EventError as exc:
+            log.debug("sid %s (session %s): %r in %s refused: %s", sid, eio_sid, event, namespace,
+                      exc.message, extra=about(eio_sid))
             await self._send_error(sid, namespace, event, exc, {"message": exc.message})
             return
         except TypeError as exc:

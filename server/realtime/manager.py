@@ -23,6 +23,7 @@ table without bound.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import socketio
@@ -32,6 +33,9 @@ from socketio import packet as sio_packet
 
 from ..config import Config
 from ..errors import EventError
+from ..logsafe import about
+
+log = logging.getLogger("openline.realtime")
 
 DEFAULT_MAX_ROOMS: int = Config().max_rooms
 
@@ -113,6 +117,9 @@ class FastEmitManager(socketio.AsyncManager):
         if room is not None and room != sid:
             joined = self._memberships.get(namespace, {}).get(sid)
             if joined is not None and room not in joined and len(joined) >= self.max_rooms:
+                eio_sid = eio_sid or self.eio_sid_from_sid(sid, namespace) or "?"
+                log.info("sid %s (session %s): room refused: too many rooms (limit %d)", sid,
+                         eio_sid, self.max_rooms, extra=about(eio_sid))
                 raise EventError(f"too many rooms (limit {self.max_rooms})")
         return await super().enter_room(sid, namespace, room, eio_sid=eio_sid)
 

@@ -25,6 +25,7 @@ import logging
 from typing import Any, Protocol
 
 from ..engine import Engine
+from ..logsafe import about
 from ..recovery import RECOVERABLE, Missed, Saved, Store
 
 log = logging.getLogger("openline.recovery")
@@ -125,7 +126,8 @@ class Recovery:
         old_eio_sid = server.manager.eio_sid_from_sid(key[1], namespace)
         if old_eio_sid is None:
             return
-        log.info("%s is back on a new transport: dropping its old one", key[1])
+        log.info("sid %s (session %s) is back on a new transport: this session is dropped",
+                 key[1], old_eio_sid, extra=about(old_eio_sid))
         await self.keep(server, old_eio_sid, namespace, key[1], server.reason.TRANSPORT_CLOSE)
         await server._handle_disconnect(old_eio_sid, namespace, server.reason.TRANSPORT_CLOSE)
         server.start_background_task(server._close_session, old_eio_sid)

@@ -30,7 +30,9 @@ from ..engine import Engine
 from ..engine.deadlines import Deadlines
 from ..engine.packets import message as message_frame
 from ..errors import EventError, ProtocolError
+from ..logsafe import about
 from ..recovery import Missed, Saved, Store
+from . import connlog
 from .client_steps import ClientSteps
 from .events import INTERNAL_ERROR, EventPath
 from .handler_shape import accepts_auth
@@ -140,7 +142,8 @@ class OpenlineServer(EventPath):
         self._connect_deadlines.add(eio_sid)
 
     def _connect_timed_out(self, eio_sid: str) -> None:
-        log.info("closing %s: no CONNECT within %ss", eio_sid, self.config.connect_timeout)
+        log.info("session %s closing: no CONNECT within %gs", eio_sid, self.config.connect_timeout,
+                 extra=about(eio_sid))
         self.start_background_task(self._close_session, eio_sid)
 
     async def _close_session(self, eio_sid: str) -> None:
@@ -157,8 +160,8 @@ class OpenlineServer(EventPath):
     def _flooded(self, eio_sid: str) -> None:
         """ClientSteps' word that a client has too many events waiting. Called from the
         engine's hand-off inside aiohttp's parser too, hence a task for the close."""
-        log.warning("closing %s: more than %d events queued, past the back-pressure bound "
-                    "(--max-queued-events)", eio_sid, self._steps.hard)
+        log.warning("session %s closing: more than %d events queued, past the back-pressure "
+                    "bound (--max-queued-events)", eio_sid, self._steps.hard, extra=about(eio_sid))
         self.start_background_task(self._close_session, eio_sid)
 
     async def _handle_eio_disconnect(self, eio_sid: str, reason: Any) -> None:
@@ -236,8 +239,8 @@ class OpenlineServer(EventPath):
         except (ProtocolError, ValueError, KeyError, TypeError, IndexError, RecursionError) as exc:
             # The peer broke the protocol (or nested data past Python's recursion limit):
             # Socket.IO v5 says the connection closes.
-            log.warning("closing %s: malformed Socket.IO packet: %s", eio_sid,
-                        malformed_reason(exc, self._max_depth))
+            log.warning("session %s closing: malformed Socket.IO packet: %s", eio_sid,
+                        malformed_reason(exc, self._max_depth), extra=about(eio_sid))
             await self._close_session(eio_sid)
 
     async def _dispatch(self, eio_sid: str, data: str | bytes) -> None:
@@ -303,12 +306,14 @@ class OpenlineServer(EventPath):
         if not self.serves(namespace):  # exact, pattern or "*" (namespaces.py)
             await self._send_packet(eio_sid, self.packet_class(
                 sio_packet.CONNECT_ERROR, data=INVALID_NAMESPACE, namespace=namespace))
+            connlog.unknown_namespace(eio_sid, namespace)
             return None
         limit = self.config.max_namespaces
         if len(self.manager.rooms) >= limit and self._namespace_count(eio_sid, namespace) >= limit:
             await self._send_packet(eio_sid, self.packet_class(
                 sio_packet.CONNECT_ERROR, namespace=namespace,
                 data={"message": f"too many namespaces (limit {limit})"}))
+            connlog.too_many_namespaces(eio_sid, namespace, limit)
             return None
         if self.recovery is not None and isinstance(data, dict) and "pid" in data:
             sid = await self._resume(eio_sid, namespace, data)
@@ -346,7 +351,7 @@ class OpenlineServer(EventPath):
         missed = await self.recovery.missed(saved, auth)
         if missed is None or eio_sid not in self.environ:
             # not whole (or the session ended): a new socket, the saved one is spent
-            log.info("%s could not recover in %s: it comes back as a new socket", sid, namespace)
+            connlog.not_recovered(sid, eio_sid, namespace)
             self.manager.basic_disconnect(sid, namespace)
             return await self.manager.pre_connect(eio_sid, namespace) \
                 if eio_sid in self.environ else None
@@ -354,7 +359,7 @@ class OpenlineServer(EventPath):
             await self.save_session(sid, saved.data, namespace)
         self.recovery.resume(saved, sid)
         self._resuming[(namespace, sid)] = (saved, missed)
-        log.info("%s recovered in %s: %d missed event(s)", sid, namespace, len(missed.events))
+        connlog.recovered(sid, eio_sid, namespace, len(missed.events))
         return sid
 
     def recovered(self, sid: str, namespace: str | None = None) -> bool:
@@ -387,7 +392,8 @@ class OpenlineServer(EventPath):
             refusal = {"message": exc.message}
         except Exception:
             if eio_sid in self.environ:
-                log.exception("connect handler of %s failed (sid %s)", namespace, sid)
+                log.exception("sid %s (session %s): connect handler of %s failed", sid, eio_sid,
+                              namespace, extra=about(eio_sid))
             refusal = dict(INTERNAL_ERROR)
         finally:
             self._held.pop(eio_sid, None)  # already gone if the session ended meanwhile
@@ -398,6 +404,7 @@ class OpenlineServer(EventPath):
             # emits made by a refused connect handler are dropped: the client never joined
             await self._send_packet(eio_sid, self.packet_class(
                 sio_packet.CONNECT_ERROR, data=refusal, namespace=namespace))
+            connlog.refused(eio_sid, namespace, refusal)
             await self.manager.disconnect(sid, namespace, ignore_queue=True)
             return
         self._connect_deadlines.discard(eio_sid)
@@ -407,6 +414,7 @@ class OpenlineServer(EventPath):
             await self._send_direct(eio_sid, sio_packet.CONNECT, namespace,
                                     {"sid": sid, "pid": self.recovery.pid_of(namespace, sid)})
         await self.manager.connect(sid, namespace)
+        connlog.connected(sid, eio_sid, namespace)
         if resumed is not None:
             held = await self._replay(eio_sid, namespace, resumed[1], held)
         for frame in held:
@@ -429,7 +437,7 @@ class OpenlineServer(EventPath):
         disconnect of a sid that is not connected yet, which left it in the manager (and
         in every room on_connect entered) for good. An accepted one gets its on_disconnect,
         so a namespace undoes what on_connect did (presence, rooms)."""
-        log.info("%s left %s while its connect handler ran", sid, namespace)
+        connlog.left_during_connect(sid, self.manager.eio_sid_from_sid(sid, namespace) or "?", namespace)
         if accepted:
             await self.manager.connect(sid, namespace)
             self.manager.pre_disconnect(sid, namespace=namespace)
@@ -445,13 +453,16 @@ class OpenlineServer(EventPath):
             return await self._run_handler("connect", namespace, sid, (environ, auth))
         return await self._run_handler("connect", namespace, sid, (environ,))
 
-    # --- events: server/realtime/events.py; the disconnect handler's errors are logged ---
+    # --- events: server/realtime/events.py; each disconnect is logged, its handler's errors too
 
     async def _trigger_event(self, event: str, namespace: str, *args: Any) -> Any:
         if event != "disconnect":
             return await super()._trigger_event(event, namespace, *args)
-        try:
-            return await super()._trigger_event(event, namespace, *args)
-        except Exception:
-            log.exception("disconnect handler of %s failed (sid %s)", namespace, args[0])
-            return None
+        eio_sid = self.manager.eio_sid_from_sid(args[0], namespace) or "?"
+        with connlog.disconnecting(args[0], eio_sid, namespace, args[1] if len(args) > 1 else None):
+            try:
+                return await super()._trigger_event(event, namespace, *args)
+            except Exception:
+                log.exception("sid %s (session %s): disconnect handler of %s failed", args[0],
+                              eio_sid, namespace, extra=about(eio_sid))
+                return None

@@ -82,10 +82,10 @@ def foreign_lines(output: bytes) -> list[bytes]:
             if line and not RECORD.match(line) and not BANNER.match(line)]
 
 
-async def test_ten_thousand_bad_frames_cost_under_20_kb_of_log(openline):
+async def test_ten_thousand_bad_frames_cost_under_30_kb_of_log(openline):
     """10,000 bad packets (6,000 on Engine.IO connections, each closing its connection,
     and 4,000 malformed envelopes on 10 bridge connections, which stay open) add less than
-    20 KB to the log, all of it whole records, no traceback."""
+    30 KB to the log, all of it whole records, no traceback."""
     before = await openline.settled()
     started = time.monotonic()
     stats = fuzz.Stats()
@@ -102,7 +102,9 @@ async def test_ten_thousand_bad_frames_cost_under_20_kb_of_log(openline):
     added = bytes(openline.output[before:after])
     assert b"Traceback" not in added
     assert foreign_lines(added) == []
-    assert len(added) < 20_000 * windows, f"{len(added)} bytes of log for 10,000 bad frames"
+    # the bad frames' own lines and the 6,010 connections' (open, connected, disconnected,
+    # closed: at most 20 lines of each template per window)
+    assert len(added) < 30_000 * windows, f"{len(added)} bytes of log for 10,000 bad frames"
 
 
 FORGED = "2026-01-01 00:00 INFO forged"  # no comma: it would end a namespace
@@ -131,9 +133,10 @@ async def test_a_newline_in_a_namespace_or_nickname_forges_no_log_line(openline)
     assert foreign_lines(added) == []
     assert not re.search(rb"(^|[\n\r])2026-01-01", added)
     escaped = [line for line in added.splitlines() if b"\\n" + FORGED.encode() in line]
-    # the refused event on WebSocket and on polling ("packet for namespace /x\n... before
-    # its CONNECT"), and the chat join of the nickname (a refused CONNECT is not logged)
-    assert len(escaped) == 3, added.decode(errors="replace")
+    # on WebSocket and on polling the refused CONNECT ("CONNECT to /x\n... refused:
+    # Invalid namespace") and the refused event ("packet for namespace /x\n... before its
+    # CONNECT"), and the chat join of the nickname
+    assert len(escaped) == 5, added.decode(errors="replace")
     assert all(RECORD.match(line) for line in escaped)
 
 

@@ -117,7 +117,7 @@ async def test_a_failing_step_does_not_stop_the_next(caplog):
     steps.add("a", _record, (log, "after"), settled=settled)
     await asyncio.wait_for(settled, 5)
     assert log == ["after"]
-    assert "step boom failed for a" in caplog.text
+    assert "session a: step boom failed" in caplog.text
 
 
 async def test_cancelled_worker_settles_queued_steps():

@@ -30,6 +30,7 @@ BAD = {
     "dev_origins": ["maybe"],
     "redis_url": ["http://localhost:6379", "localhost:6379"],
     "log_level": ["verbose", "trace"],
+    "log_format": ["xml", "JSONL", ""],
     "reload": ["perhaps"],
     "send_budget": ["0", "-1", "1MiB"],
     "send_grace": ["0", "never"],

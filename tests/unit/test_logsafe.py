@@ -1,11 +1,23 @@
-"""The CLI's log hygiene: one line per record, a bounded number of records per template."""
+"""The CLI's log hygiene: one line per record, a bounded number of records per template,
+the session a line is about, JSON lines (--log-format json)."""
 
 from __future__ import annotations
 
 import io
+import json
 import logging
+import re
 
-from openline.logsafe import RateLimitFilter, SafeFormatter, escape
+from openline.logsafe import (
+    CONNECTION,
+    ConnectionFilter,
+    JsonFormatter,
+    RateLimitFilter,
+    SafeFormatter,
+    about,
+    escape,
+    preview,
+)
 
 
 def _logger(stream: io.StringIO, burst: int = 3, interval: float = 60.0) -> logging.Logger:
@@ -70,3 +82,77 @@ def test_rate_limit_reports_what_it_held_back():
     logger.warning("flood")
     assert stream.getvalue().splitlines()[-1] == \
         f"WARNING {logger.name}: flood [4 similar lines suppressed in 0s]"
+
+
+def _json_logger(stream: io.StringIO) -> logging.Logger:
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(JsonFormatter())
+    handler.addFilter(RateLimitFilter(burst=3, interval=60.0))
+    handler.addFilter(ConnectionFilter())
+    logger = logging.getLogger(f"openline.test.logsafe.json.{id(stream)}")
+    logger.propagate = False
+    logger.handlers = [handler]
+    logger.setLevel(logging.DEBUG)
+    return logger
+
+
+def test_json_lines_have_exact_keys_and_escape_every_line_break():
+    """A JSON line has time, level, logger, message (and session for a connection's line);
+    newline, CR, NEL and U+2028 in a client's text are escapes, so each record is one line."""
+    stream = io.StringIO()
+    logger = _json_logger(stream)
+    logger.info("started")
+    logger.warning("session %s: bad namespace %s", "s1", "/x\n\r\x85\u2028y", extra=about("s1"))
+    lines = stream.getvalue().split("\n")
+    assert lines[-1] == "" and len(lines) == 3
+    assert stream.getvalue().splitlines() == lines[:2]  # no NEL or U+2028 left raw
+    first, second = (json.loads(line) for line in lines[:2])
+    assert sorted(first) == ["level", "logger", "message", "time"]
+    assert re.fullmatch(r"20\d\d-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", first["time"])
+    assert second == {"time": second["time"], "level": "WARNING", "logger": logger.name,
+                      "message": "session s1: bad namespace /x\n\r\x85\u2028y", "session": "s1"}
+    assert '/x\\n\\r\\u0085\\u2028y' in lines[1]
+
+
+def test_json_line_carries_a_traceback_on_the_same_line():
+    """An exception's traceback is the ``traceback`` field of the record's one line."""
+    stream = io.StringIO()
+    try:
+        raise KeyError("k")
+    except KeyError:
+        _json_logger(stream).exception("handler failed")
+    [line] = stream.getvalue().splitlines()
+    record = json.loads(line)
+    assert sorted(record) == ["level", "logger", "message", "time", "traceback"]
+    assert record["traceback"].startswith("Traceback (most recent call last):\n")
+    assert record["traceback"].endswith("KeyError: 'k'")
+
+
+def test_a_line_logged_while_a_connection_runs_names_its_session():
+    """Inside a connection's context a plain line gets its session (`` [session s2]`` in
+    text, the field in JSON); a line naming its own session keeps it, without the suffix."""
+    text, as_json = io.StringIO(), io.StringIO()
+    plain = _logger(text)
+    plain.handlers[0].addFilter(ConnectionFilter())
+    structured = _json_logger(as_json)
+    token = CONNECTION.set("s2")
+    try:
+        plain.info("joined /chat as %s", "ann")
+        plain.info("session %s upgraded", "s3", extra=about("s3"))
+        structured.info("joined /chat as %s", "ann")
+    finally:
+        CONNECTION.reset(token)
+    plain.info("no connection")
+    assert text.getvalue().splitlines() == [
+        f"INFO {plain.name}: joined /chat as ann [session s2]",
+        f"INFO {plain.name}: session s3 upgraded",
+        f"INFO {plain.name}: no connection",
+    ]
+    assert json.loads(as_json.getvalue())["session"] == "s2"
+
+
+def test_preview_cuts_long_text_and_counts_bytes():
+    """A DEBUG packet line shows at most 200 characters of text, and bytes as a count."""
+    assert preview("42[1]") == "42[1]"
+    assert preview("x" * 250) == "x" * 200 + "... (250 characters)"
+    assert preview(b"\x00\x01\x02") == "<3 bytes>"
