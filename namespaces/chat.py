@@ -47,6 +47,14 @@ class ChatNamespace(socketio.AsyncNamespace):
         nickname = nickname.strip()
         if len(nickname) > MAX_NICKNAME:
             raise ConnectionRefusedError(f"nickname longer than {MAX_NICKNAME} characters")
+        if self._recovered(sid):
+            # back by connection state recovery: its rooms and nickname are back, and the
+            # rooms saw it leave when it dropped, so they see it join again
+            log.info("%s is back in /chat as %s", sid, await self._nickname(sid))
+            for room in self._rooms_of(sid):
+                await self.emit("presence", {"room": room, "nickname": await self._nickname(sid),
+                                             "action": "join"}, room=room, skip_sid=sid)
+            return
         await self.save_session(sid, {"nickname": nickname})
         log.info("%s joined /chat as %s", sid, nickname)
         room = auth.get("room")
@@ -55,6 +63,10 @@ class ChatNamespace(socketio.AsyncNamespace):
                 await self.on_join(sid, room)
             except EventError as exc:
                 raise ConnectionRefusedError(str(exc)) from None
+
+    def _recovered(self, sid: str) -> bool:
+        recovered = getattr(self.server, "recovered", None)  # openline's; stock has none
+        return bool(recovered and recovered(sid, self.namespace))
 
     async def on_disconnect(self, sid: str, reason: Any = None) -> None:
         nickname = await self._nickname(sid)

@@ -243,7 +243,7 @@ def test_forwarded_proto_counts_only_from_a_trusted_proxy(peer: str, scheme: str
 ])
 async def test_dev_origins_accept_file_pages_and_any_localhost_port(start_node: Any, origin: str,
                                                                     dev: bool, status: int) -> None:
-    """--dev-origins (make run) lets Origin null and localhost on any port upgrade; nothing else; off by default."""
+    """--dev-origins lets Origin null and localhost on any port upgrade, nothing else; off by default."""
     node = await start_node(dev_origins=dev)
     got, _, _ = await raw(node.url, "/", {"Origin": origin}, upgrade=True)
     assert got == status

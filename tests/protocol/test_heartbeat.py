@@ -94,7 +94,7 @@ async def test_official_polling_closes_the_session_upon_ping_timeout(
 
 
 async def test_polling_is_not_closed_before_its_deadline(http: aiohttp.ClientSession, target: Target) -> None:
-    """Heartbeat (polling): 50 ms before pingInterval + pingTimeout the session still answers with its ping."""
+    """Heartbeat (polling): 50 ms before pingInterval + pingTimeout the session still answers its poll."""
     sid = await open_polling(http, target, "heartbeat")
     await asyncio.sleep(INTERVAL + TIMEOUT - 0.05)
     assert await get_text(http, target.url("heartbeat", sid=sid)) == (200, "2")

@@ -4,6 +4,7 @@ socket.io-client sockets (tests/js/live_client.mjs) driven step by step."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -146,11 +147,16 @@ class HoldingProxy:
             held[0] = True
 
     async def stop(self) -> None:
-        for writer, up_writer, _ in self._pairs:
-            writer.close()
-            up_writer.close()
         if self._server is not None:
             self._server.close()
+        for writer, up_writer, _ in self._pairs:
+            for each in (writer, up_writer):
+                each.close()
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(each.wait_closed(), 2 * UNIT)
+        if self._server is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._server.wait_closed(), 2 * UNIT)
 
 
 @pytest.fixture
