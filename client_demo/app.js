@@ -11,8 +11,14 @@ const MAX_RETRIES = 5;
 let client = null; // { kind, close() , send(text) }
 const loaded = {};
 
-function time() {
-  return new Date().toISOString().slice(11, 23);
+const pad = (n) => String(n).padStart(2, "0");
+
+// Local wall-clock time, HH:MM:SS; the <time> element keeps the exact moment.
+function stamp(element) {
+  const now = new Date();
+  element.dateTime = now.toISOString();
+  element.textContent = `${pad(now.getHours())}:${pad(now.getMinutes())}:${pad(now.getSeconds())}`;
+  return element;
 }
 
 function show(text) {
@@ -27,17 +33,27 @@ function log(dir, text) {
   item.className = dir;
   item.dataset.dir = dir;
   item.innerHTML = `<time></time> <b></b> <span></span>`;
-  item.querySelector("time").textContent = time();
+  stamp(item.querySelector("time"));
   item.querySelector("b").textContent = { in: "←", out: "→", info: "•", err: "!" }[dir];
   item.querySelector("span").textContent = text;
   $("log").prepend(item);
 }
 
+// An error goes to the Errors list and, once, to the log (its only line there).
 function error(text) {
   const item = document.createElement("li");
-  item.textContent = `${time()} ${text}`;
+  item.append(stamp(document.createElement("time")), ` ${text}`);
   $("errors").prepend(item);
   log("err", text);
+}
+
+// socket.io mode's argument: the text as JSON when it is JSON ("lobby" needs no quotes).
+function argument(text) {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
 }
 
 function setState(state, text) {
@@ -56,6 +72,7 @@ function settings() {
     nickname: $("nickname").value.trim(),
     parser: $("parser").value,
     transport: $("transport").value,
+    event: $("event").value.trim() || "message",
   };
 }
 
@@ -80,12 +97,14 @@ function connectWebSocket(s, attempt = 0) {
     log("info", "open");
   };
   ws.onmessage = (e) => {
-    log("in", show(e.data));
     if (typeof e.data === "string" && e.data.startsWith('{"event":"error"')) {
       error(`error event: ${show(JSON.parse(e.data).data[0])}`);
+    } else {
+      log("in", show(e.data));
     }
   };
-  ws.onerror = () => log("err", "WebSocket error");
+  // no line of its own: the close that always follows says what happened, with its code
+  ws.onerror = () => {};
   ws.onclose = (e) => {
     setState("closed", `${ready()} · close code ${e.code}${e.reason ? ` · ${e.reason}` : ""}`);
     if (!closedByUser && e.code !== 1000) error(`close ${e.code}${e.reason ? ` ${e.reason}` : ""}`);
@@ -174,15 +193,23 @@ async function connectSocketIO(s) {
   socket.io.on("reconnect_attempt", (n) => log("info", `reconnect attempt ${n}`));
   socket.io.on("reconnect_failed", () => error("reconnect failed"));
   socket.onAny((event, ...args) => {
-    log("in", `${event} ${show(args.length === 1 ? args[0] : args)}`);
     if (event === "error") error(`error event: ${show(args[0])}`);
+    else log("in", `${event} ${show(args.length === 1 ? args[0] : args)}`);
   });
+  const acked = (event) => (...ack) => log("in", `ack of ${event}: ${show(ack.length === 1 ? ack[0] : ack)}`);
   return {
     kind: "socketio",
     socket,
     send(text) {
-      log("out", `message ${text}`);
-      socket.emit("message", text, (...ack) => log("in", `ack ${show(ack.length === 1 ? ack[0] : ack)}`));
+      const event = settings().event;
+      if (text === "") {
+        log("out", event);
+        socket.emit(event, acked(event));
+        return;
+      }
+      const arg = argument(text);
+      log("out", `${event} ${show(arg)}`);
+      socket.emit(event, arg, acked(event));
     },
     close() {
       socket.disconnect();
@@ -203,7 +230,7 @@ function presetFromQuery() {
   const params = new URLSearchParams(location.search);
   const kind = params.get("kind");
   if (kind) document.querySelector(`input[name=kind][value=${CSS.escape(kind)}]`).checked = true;
-  for (const id of ["namespace", "room", "nickname", "parser", "transport"]) {
+  for (const id of ["namespace", "room", "nickname", "parser", "transport", "event"]) {
     if (params.has(id)) $(id).value = params.get(id);
   }
   return params.get("connect") === "1";
@@ -218,6 +245,13 @@ async function checkBundles() {
   notice.hidden = false;
 }
 
+// The Admin UI link, when this server serves it (--admin): server/demo.py says so.
+async function checkAdmin() {
+  const res = await fetch("/demo/page.json").catch(() => null);
+  const info = res && res.ok ? await res.json().catch(() => ({})) : {};
+  $("admin-link").hidden = info.admin !== true;
+}
+
 function syncKind() {
   document.body.dataset.kind = settings().kind;
 }
@@ -228,7 +262,8 @@ $("disconnect").addEventListener("click", () => client?.close());
 $("composer").addEventListener("submit", (event) => {
   event.preventDefault();
   const text = $("text").value;
-  if (!client || !text) return;
+  // socket.io may send an event without an argument; a WebSocket frame needs text
+  if (!client || (!text && client.kind !== "socketio")) return;
   client.send(text);
   $("text").value = "";
 });
@@ -236,4 +271,5 @@ $("composer").addEventListener("submit", (event) => {
 const autoconnect = presetFromQuery();
 syncKind();
 checkBundles();
+checkAdmin();
 if (autoconnect) connect();

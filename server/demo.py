@@ -3,6 +3,10 @@
 The bundles come from ``client_demo/node_modules`` (``npm ci`` there, which ``make run``
 does); when they are missing /vendor/ answers 404 with a hint and the page says how to
 get them, while its plain-WebSocket mode needs nothing.
+
+``/demo/page.json`` tells the page what this server offers besides (``admin``: it serves
+the Admin UI at /admin/, so the page links to it). The favicon is client_demo/favicon.svg,
+at /favicon.ico too (browsers ask for it on every page of the origin).
 """
 
 from __future__ import annotations
@@ -15,7 +19,8 @@ from aiohttp import web
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 DEMO_DIR = Path(__file__).resolve().parent.parent / "client_demo"
 # What the page may load, by name: nothing else under client_demo/ is served.
-PAGE_FILES = {"app.js": "text/javascript", "style.css": "text/css"}
+PAGE_FILES = {"app.js": "text/javascript", "style.css": "text/css", "favicon.svg": "image/svg+xml"}
+ADMIN_PAGE = "/admin/"
 SOCKETIO_DIST = DEMO_DIR / "node_modules" / "socket.io-client" / "dist"
 # socket.io-client ships a build with socket.io-msgpack-parser inside, so msgpack mode
 # needs no bundler: the page loads one bundle or the other.
@@ -29,12 +34,25 @@ def add_routes(app: web.Application, or_bridge: Callable[[Handler], Handler]) ->
     """The page's routes; ``or_bridge`` hands WebSocket upgrades on these paths (``/`` is
     the root namespace) to the plain-WebSocket bridge."""
     app.router.add_get("/", or_bridge(index))
+    app.router.add_get("/favicon.ico", or_bridge(favicon))
+    app.router.add_get("/demo/page.json", or_bridge(page_info))
     app.router.add_get("/demo/{name}", or_bridge(page_file))
     app.router.add_get("/vendor/{name}", or_bridge(vendor_file))
 
 
 async def index(request: web.Request) -> web.StreamResponse:
     return web.FileResponse(DEMO_DIR / "index.html", headers={"Cache-Control": "no-cache"})
+
+
+async def page_info(request: web.Request) -> web.StreamResponse:
+    """What the page may link to: ``{"admin": true}`` when this app serves the Admin UI."""
+    admin = any(resource.canonical == ADMIN_PAGE for resource in request.app.router.resources())
+    return web.json_response({"admin": admin}, headers={"Cache-Control": "no-cache"})
+
+
+async def favicon(request: web.Request) -> web.StreamResponse:
+    return web.FileResponse(DEMO_DIR / "favicon.svg", headers={
+        "Content-Type": PAGE_FILES["favicon.svg"], "Cache-Control": "max-age=86400"})
 
 
 async def page_file(request: web.Request) -> web.StreamResponse:

@@ -153,3 +153,83 @@ def test_without_bundles_plain_websocket_still_works(openline_url: str, new_page
     page.check("input[value=socketio]")
     page.click("#connect")
     expect(page.locator("#errors")).to_contain_text("socket.io-client is not installed")
+
+
+HH_MM_SS = re.compile(r"^\d\d:\d\d:\d\d$")
+
+
+def send_event(page: Page, event: str, text: str) -> None:
+    page.fill("#event", event)
+    send(page, text)
+
+
+def test_the_event_field_reaches_the_chat_namespaces_events(openline_url: str, new_page: Pages) -> None:
+    """socket.io mode's event field sends join, who and typing to /chat; each reply is a
+    log line stamped with the local time as HH:MM:SS."""
+    ann = open_demo(new_page, openline_url, kind="socketio", nickname="ann", room="lobby")
+    expect(ann.locator("#state")).to_have_text("connected · websocket · json")
+    bob = open_demo(new_page, openline_url, kind="socketio", nickname="bob", room="hall")
+    expect(bob.locator("#state")).to_have_text("connected · websocket · json")
+
+    send_event(bob, "join", "lobby")
+    joined = bob.locator("#log li.in", has_text='ack of join: {"room":"lobby","members":["ann","bob"]}')
+    expect(joined).to_have_count(1)
+    send_event(ann, "who", "lobby")
+    expect(ann.locator("#log li.in", has_text='ack of who: {"room":"lobby","members":["ann","bob"]}')
+           ).to_have_count(1)
+    send_event(ann, "typing", '{"room": "lobby", "typing": true}')
+    expect(bob.locator("#log li.in", has_text='typing {"room":"lobby","nickname":"ann","typing":true}')
+           ).to_have_count(1)
+    expect(ann.locator("#log li.out", has_text='typing {"room":"lobby","typing":true}')).to_have_count(1)
+    stamps = ann.locator("#log li time").all_inner_texts() + joined.locator("time").all_inner_texts()
+    assert stamps and all(HH_MM_SS.match(s) for s in stamps), stamps
+
+
+def test_each_error_is_shown_once(openline_url: str, new_page: Pages) -> None:
+    """A refused connect (socket.io and plain WebSocket) and an error event: one line in
+    Errors and one in the log each, stamped HH:MM:SS, and no echo of it as a message."""
+    cases = [
+        (dict(kind="socketio", nickname="", room="lobby"), None, "connect_error: nickname required"),
+        (dict(kind="websocket", nickname="", room="lobby"), None, "close 4403 nickname required"),
+        (dict(kind="socketio", nickname="cy", room=""), "hello",
+         'error event: {"message":"join a room first"}'),
+        (dict(kind="websocket", nickname="di", room=""), '{"event": "message", "data": "hi"}',
+         'error event: {"message":"join a room first"}'),
+    ]
+    for fields, text, shown in cases:
+        page = open_demo(new_page, openline_url, **fields)
+        if text is not None:
+            expect(page.locator("#send")).to_be_enabled()
+            send(page, text)
+        expect(page.locator("#errors li")).to_have_count(1)
+        expect(page.locator("#errors li")).to_have_text(re.compile(rf"^\d\d:\d\d:\d\d {re.escape(shown)}$"))
+        expect(page.locator("#log li.err")).to_have_count(1)
+        expect(page.locator("#log li.err span")).to_have_text(shown)
+        expect(page.locator("#log li", has_text="join a room first")).to_have_count(
+            1 if text is not None else 0)
+        assert HH_MM_SS.match(page.locator("#log li.err time").inner_text())
+
+
+def test_the_favicon_is_served(openline_url: str, new_page: Pages) -> None:
+    """The page's icon link and /favicon.ico both answer 200 with an SVG image."""
+    page = open_demo(new_page, openline_url, connect="0")
+    href = page.locator('link[rel="icon"]').get_attribute("href")
+    assert href == "/demo/favicon.svg"
+    for path in (href, "/favicon.ico"):
+        response = page.request.get(openline_url + path)
+        assert (response.status, response.headers["content-type"]) == (200, "image/svg+xml")
+        assert response.body().startswith(b"<svg ")
+
+
+def test_the_admin_link_shows_only_when_the_server_serves_the_admin_ui(
+        openline_url: str, new_page: Pages) -> None:
+    """Without --admin /demo/page.json says so and the page has no admin link; told
+    that the Admin UI is served, the page links to /admin/."""
+    page = open_demo(new_page, openline_url, connect="0")
+    assert page.request.get(openline_url + "/demo/page.json").json() == {"admin": False}
+    expect(page.locator("#admin-link")).to_be_hidden()
+    told = new_page()
+    told.route("**/demo/page.json", lambda route: route.fulfill(json={"admin": True}))
+    told.goto(demo_url(openline_url, connect="0"))
+    expect(told.locator("#admin-link")).to_be_visible()
+    assert told.locator("#admin-link").get_attribute("href") == "/admin/"
