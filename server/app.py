@@ -17,6 +17,7 @@ from .engine import Engine
 from .net import http_guard
 from .ops import NODE_KEY
 from .ops import add_routes as add_ops_routes
+from .ops.admin import add_admin
 from .plugins import load
 from .realtime.server import OpenlineServer
 from .recovery import store_for
@@ -47,6 +48,8 @@ def create_app(config: Config) -> web.Application:
     app[PLUGINS_KEY] = plugins
     sio.attach(app, socketio_path="socket.io")
     bridge = Bridge(sio, config)  # WebSocket upgrades outside /socket.io/
+    if config.admin:  # hooked in before the metrics: its own reports are not counted there
+        add_admin(app, sio, bridge, config, plugins)
     if config.demo:  # GET / is the client_demo page; --no-demo: a 404
         demo.add_routes(app, bridge.or_page)
     add_ops_routes(app, sio, bridge, config)  # /metrics, /healthz, /readyz, /status

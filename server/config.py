@@ -20,6 +20,7 @@ ENV_PREFIX = "OPENLINE_"
 SERIALIZERS = ("auto", "json", "msgpack")
 TRANSPORTS = ("polling", "websocket")
 LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
+ADMIN_MODES = ("development", "production")
 LOG_FORMATS = ("text", "json")
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -74,10 +75,18 @@ class Config:
     redis_url: str | None = None
     redis_publish_timeout: float = 2.0  # a publish stalled longer is dropped and counted
     api_token: str | None = None
-    api_max_failures: int = 10  # wrong tokens per minute per address before 429
+    api_max_failures: int = 10  # wrong tokens (Admin UI logins too) per minute per address
     # Operations (server/ops: /metrics, /healthz, /readyz, /status)
     metrics: bool = True  # Prometheus metrics at /metrics; off: nothing is counted per event
     demo: bool = True  # the demo page at /; off for production (then / is a 404)
+    # The Socket.IO Admin UI (server/ops/admin.py): off unless --admin
+    admin: bool = False
+    admin_user: str = "admin"
+    admin_password: str | None = None  # required with --admin unless admin_no_auth
+    admin_no_auth: bool = False  # explicit opt-in to an Admin UI without a login
+    admin_readonly: bool = False  # no join, leave, disconnect or emit from the UI
+    admin_mode: str = "development"  # production: server stats only, nothing per socket
+    admin_server_id: str | None = None  # None: <hostname>#<pid>
     # Logging
     log_level: str = "info"
     log_format: str = "text"  # json: one JSON object per line (server/logsafe.py)
@@ -100,6 +109,11 @@ class Config:
         """Cross-field rules a single parser cannot see."""
         if not self.transports:
             raise ConfigError("--transports", "at least one of polling,websocket", "")
+        if self.admin and self.admin_password is None and not self.admin_no_auth:
+            raise ConfigError("--admin", "--admin-password (or OPENLINE_ADMIN_PASSWORD) to log "
+                              "in with, or --admin-no-auth for a UI without a login", "no password")
+        if self.admin_no_auth and self.admin_password is not None:
+            raise ConfigError("--admin-no-auth", "no --admin-password beside it", "a password")
 
 
 # --- parsers: each takes the raw value and returns the typed one or raises ValueError
@@ -222,6 +236,12 @@ def _dirs(value: str | tuple[Path, ...] | list[str]) -> tuple[Path, ...]:
 
 def _text(value: str) -> str | None:
     return value or None
+
+
+def _name(value: str) -> str:
+    if not value.strip():
+        raise ValueError
+    return value
 
 
 def _redis_url(value: str) -> str | None:
@@ -355,7 +375,8 @@ OPTIONS: tuple[Option, ...] = (
     Option("redis_publish_timeout", _positive_seconds, "seconds > 0 (fractions allowed)",
            "a publish to Redis stalled longer is dropped and counted, not sent late", "SECONDS"),
     Option("api_max_failures", _count, "an integer >= 1",
-           "wrong API tokens per minute from one address before 429", "N"),
+           "wrong API tokens (or Admin UI logins) per minute from one address before it is "
+           "refused for a while", "N"),
     Option("api_token", _text, "a non-empty token", "enable POST /api/v1/emit with this bearer token",
            "TOKEN"),
     Option("metrics", _invert, "true or false",
@@ -363,6 +384,21 @@ OPTIONS: tuple[Option, ...] = (
            flag_name="no-metrics"),
     Option("demo", _invert, "true or false", "do not serve the demo page at / (for production)",
            flag_name="no-demo"),
+    Option("admin", _bool, "true or false",
+           "serve the Socket.IO Admin UI at /admin/ and its protocol on the /admin namespace"),
+    Option("admin_user", _name, "a non-empty user name", "the Admin UI's login name", "NAME"),
+    Option("admin_password", _text, "a non-empty password",
+           "the Admin UI's password (compared in constant time); prefer the environment "
+           "variable, which ps does not show", "PASSWORD"),
+    Option("admin_no_auth", _bool, "true or false",
+           "serve the Admin UI without a login (development only: anyone who reaches the "
+           "server sees every client)"),
+    Option("admin_readonly", _bool, "true or false",
+           "the Admin UI only watches: no join, leave, disconnect or emit"),
+    Option("admin_mode", _choice(ADMIN_MODES), "one of development, production",
+           "production: the Admin UI gets server stats only, nothing per socket or event", "MODE"),
+    Option("admin_server_id", _text, "a non-empty name",
+           "this node's name in the Admin UI's server list (unset: <hostname>#<pid>)", "NAME"),
     Option("log_level", _choice(LOG_LEVELS), "one of debug, info, warning, error, critical",
            "logging threshold", "LEVEL"),
     Option("log_format", _choice(LOG_FORMATS), "one of text, json",

@@ -93,6 +93,9 @@ class Engine:
         # message handler in the read loop as usual.
         self.take_message: Callable[[Session, str | bytes], bool] | None = None
         self.draining = False  # set by drain(): new sessions get 503
+        # told the sid of a session that has just moved from polling to its WebSocket
+        # (the Admin UI, server/ops/admin.py); None: nothing is told
+        self.on_upgrade: Callable[[str], None] | None = None
         self.written_by_gone = 0  # Session.written of the sessions forgotten (for /metrics)
         # The application's say on a request that would open a session (the shell sets it
         # from the plugins' allow_request: server/app_hooks.py); False: 403 Forbidden.

@@ -67,6 +67,7 @@ class Host(Protocol):
     # the engine's wrapper), and the layer above's synchronous hand-off (direct.py)
     direct_message: Callable[[str, str | bytes], Any] | None
     take_message: Callable[[Session, str | bytes], bool] | None
+    on_upgrade: Callable[[str], None] | None  # told the sid once a session has upgraded
 
     async def open_session(self, request: web.Request, transport: str,
                            ws: web.WebSocketResponse | None = None,

@@ -159,6 +159,8 @@ async def upgrade(engine: Host, session: Session, request: web.Request) -> web.S
         if frame is not NOOP_FRAME:
             session.push(frame)
     log.info("session %s upgraded to websocket", session.sid, extra=about(session.sid))
+    if engine.on_upgrade is not None:
+        engine.on_upgrade(session.sid)
     await read(engine, session, ws)
     return ws
 

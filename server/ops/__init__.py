@@ -5,7 +5,10 @@ server's own counts, read at scrape time), ``/healthz`` and ``/readyz`` (health.
 ``/status`` (status.py: JSON for machines, a page for people); what they read of a
 running node (census.py), the per-event counts nothing else keeps (meter.py, installed
 only with metrics on), and each app's ``Node`` (node.py, ``app[NODE_KEY]``), whose
-``draining`` flag SIGTERM's drain sets so that /readyz answers 503.
+``draining`` flag SIGTERM's drain sets so that /readyz answers 503. With --admin, the
+Socket.IO Admin UI: its protocol on the /admin namespace (admin.py; the reports it
+hooks in, admin_hooks.py; what they carry, admin_report.py; logins, admin_login.py; the
+nodes of a cluster, admin_link.py) and its page at /admin/ (admin_ui.py).
 
 May import: ``openline.realtime``, ``openline.bridge``, ``openline.cluster`` (what it
 reports on), the layers below them, the foundation modules, prometheus-client. The shell

@@ -466,3 +466,13 @@ class OpenlineServer(EventPath):
                 log.exception("sid %s (session %s): disconnect handler of %s failed", args[0],
                               eio_sid, namespace, extra=about(eio_sid))
                 return None
+
+    def instrument(self, *args: Any, **kwargs: Any) -> Any:
+        """python-socketio's Admin UI hook patches python-engineio's server, which openline
+        does not run (and broke every disconnect when forced): one clear error instead."""
+        from ..errors import OpenlineError
+
+        raise OpenlineError("sio.instrument() is not available in openline: the Socket.IO "
+                            "Admin UI is served by `openline run --admin` (with "
+                            "--admin-user/--admin-password), at /admin/ and on the /admin "
+                            "namespace; remove the instrument() call")

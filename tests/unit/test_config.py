@@ -11,7 +11,7 @@ from openline.config import OPTIONS, OPTIONS_BY_NAME, Config, options_from_env
 from openline.errors import ConfigError
 
 # A refused raw value for every option that can refuse one (a meta-test below keeps it
-# complete); host and api_token take any text, so they have none.
+# complete); host, api_token, admin_password and admin_server_id take any text.
 BAD = {
     "port": ["-1", "65536", "http", "1.5", ""],
     "plugins_dirs": ["/no/such/dir"],
@@ -53,8 +53,13 @@ BAD = {
     "recovery_max_packets": ["0", "x"],
     "drain_timeout": ["0", "-3", "x"],
     "api_max_failures": ["0", "x"],
+    "admin": ["maybe"],
+    "admin_user": ["", "   "],
+    "admin_no_auth": ["perhaps"],
+    "admin_readonly": ["2"],
+    "admin_mode": ["debug", ""],
 }
-NO_BAD_VALUE = {"host", "api_token"}
+NO_BAD_VALUE = {"host", "api_token", "admin_password", "admin_server_id"}
 
 GOOD = [
     ("host", "0.0.0.0", "0.0.0.0"),
