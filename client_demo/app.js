@@ -7,6 +7,8 @@ const READY_STATES = ["CONNECTING", "OPEN", "CLOSING", "CLOSED"];
 const BUNDLES = { json: "/vendor/socket.io.min.js", msgpack: "/vendor/socket.io.msgpack.min.js" };
 const RETRY_CODES = new Set([1001, 1006, 1011, 1012, 1013]); // transient: worth a reconnect
 const MAX_RETRIES = 5;
+// the server's --path (server/demo.py puts it in the page): socket.io-client's path option
+const ENGINE_PATH = document.querySelector('meta[name="openline-path"]')?.content || "/socket.io/";
 
 let client = null; // { kind, close() , send(text) }
 const loaded = {};
@@ -161,6 +163,7 @@ async function connectSocketIO(s) {
     reconnectionAttempts: MAX_RETRIES,
   };
   if (s.transport !== "auto") options.transports = [s.transport];
+  if (ENGINE_PATH !== "/socket.io/") options.path = ENGINE_PATH;
   $("url").textContent = `io('${location.origin}${s.namespace}', ${JSON.stringify(options)}) · ${s.parser}`;
   const socket = io(location.origin + s.namespace, options);
   const describe = () => {

@@ -1,4 +1,4 @@
-"""``create_app(config)``: the aiohttp application with Socket.IO mounted at /socket.io/."""
+"""``create_app(config)``: the aiohttp application with Socket.IO mounted at --path (/socket.io/)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from . import app_hooks, demo
+from . import app_hooks, clientjs, demo
 from .bridge.sessions import Bridge
 from .cluster import api
 from .cluster import redis_manager as cluster
@@ -46,17 +46,19 @@ def create_app(config: Config) -> web.Application:
     app[CONFIG_KEY] = config
     app[SIO_KEY] = sio
     app[PLUGINS_KEY] = plugins
-    sio.attach(app, socketio_path="socket.io")
-    bridge = Bridge(sio, config)  # WebSocket upgrades outside /socket.io/
+    sio.attach(app, socketio_path=config.path.strip("/"))  # --path, /socket.io/ by default
+    if config.serve_client:  # socket.io-client's bundles at <path>socket.io.js and the like
+        clientjs.add_routes(app, config)
+    bridge = Bridge(sio, config)  # WebSocket upgrades outside --path
     if config.admin:  # hooked in before the metrics: its own reports are not counted there
         add_admin(app, sio, bridge, config, plugins)
     if config.demo:  # GET / is the client_demo page; --no-demo: a 404
-        demo.add_routes(app, bridge.or_page)
+        demo.add_routes(app, bridge.or_page, config.path)
     add_ops_routes(app, sio, bridge, config)  # /metrics, /healthz, /readyz, /status
     api.add_routes(app, sio, config)
     # the plugins' setup(app) after openline's routes, before the bridge's catch-all;
     # their allow_request before any session (server/app_hooks.py)
-    app_hooks.run_setups(app, found.hooks)
+    app_hooks.run_setups(app, found.hooks, config.path)
     gate = app_hooks.request_gate(found.hooks)
     if isinstance(sio.eio, Engine):
         sio.eio.allow_request = gate

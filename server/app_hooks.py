@@ -34,9 +34,9 @@ Gate = Callable[[web.BaseRequest], Awaitable[bool]]
 OWN_PREFIX = "/socket.io/"
 
 
-def run_setups(app: web.Application, hooks: list[AppHooks]) -> None:
+def run_setups(app: web.Application, hooks: list[AppHooks], own_prefix: str = OWN_PREFIX) -> None:
     """Call each plugin's ``setup(app)``; PluginError when one fails, is a coroutine
-    function, or adds a route openline's routes would hide."""
+    function, or adds a route openline's routes would hide (``own_prefix``: --path)."""
     own = {resource.canonical for resource in app.router.resources()}
     for hook in hooks:
         if hook.setup is None:
@@ -53,7 +53,7 @@ def run_setups(app: web.Application, hooks: list[AppHooks]) -> None:
                                            "app.cleanup_ctx or app.on_startup")
         for route in app.router.routes():
             path = route.resource.canonical if route.resource is not None else ""
-            if route not in before and (path in own or path.startswith(OWN_PREFIX)):
+            if route not in before and (path in own or path.startswith(own_prefix)):
                 raise PluginError(hook.origin, f"setup(app) adds a route at {path}, which is openline's "
                                                "own: it would never be reached")
         log.debug("setup(app) of %s ran", hook.origin)

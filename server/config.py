@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -43,6 +44,15 @@ class Config:
     ping_interval: float = 25.0
     ping_timeout: float = 20.0
     connect_timeout: float = 45.0
+    # Engine.IO (Node's engine.io and socket.io options: path, allowUpgrades, upgradeTimeout,
+    # httpCompression, cookie, serveClient)
+    path: str = "/socket.io/"  # where the engine answers, "/a/b/" form (config._path)
+    allow_upgrades: bool = True  # off: no "websocket" in the handshake, upgrades get 400
+    upgrade_timeout: float = 10.0  # seconds from an upgrade's WebSocket to its upgrade packet
+    http_compression: bool = True  # gzip/deflate polling responses of the threshold or more
+    http_compression_threshold: int = 1024  # bytes
+    cookie: str | None = None  # "NAME; Attr; ..." normalized (config._cookie); None: none
+    serve_client: bool = True  # socket.io-client's bundles at <path>socket.io.js and the like
     # Limits (each enforced in one place; docs/design.md says where)
     max_payload: int = 1_000_000
     websocket_compression: bool = False
@@ -244,6 +254,50 @@ def _name(value: str) -> str:
     return value
 
 
+_SEGMENT = re.compile(r"[A-Za-z0-9._~-]+")
+
+
+def _path(value: str) -> str:
+    """``rt``, ``/rt`` or ``/a/b/`` as ``/rt/``, ``/a/b/``: unreserved URL characters only,
+    never the root (the demo page and the bridge's namespaces are there)."""
+    segments = value.strip().strip("/").split("/")
+    if any(not _SEGMENT.fullmatch(s) or s in (".", "..") for s in segments):
+        raise ValueError
+    return "/" + "/".join(segments) + "/"
+
+
+COOKIE_DEFAULTS = ("Path=/", "HttpOnly", "SameSite=Lax")  # Node's engine.io, cookie: true
+_COOKIE_ATTRIBUTES = {a.lower(): a for a in (
+    "Path", "Domain", "Max-Age", "SameSite", "Secure", "HttpOnly", "Partitioned")}
+_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # RFC 6265 cookie-name
+_AV_VALUE = re.compile(r"[\x21-\x3a\x3c-\x7e]+")  # printable ASCII but ";"
+
+
+def _cookie(value: str) -> str | None:
+    """``NAME``: Node's attributes (COOKIE_DEFAULTS); ``NAME; Attr[=value]; ...``: exactly
+    those, spelled as RFC 6265 does, normalized to ``NAME; Attr; ...``; empty or off: None."""
+    name, *parts = (p.strip() for p in value.split(";"))
+    if name.lower() in ("", "off") and not parts:
+        return None
+    attributes: list[str] = []
+    for part in parts or COOKIE_DEFAULTS:
+        key, eq, val = (s.strip() for s in part.partition("="))
+        attr = _COOKIE_ATTRIBUTES.get(key.lower())
+        if attr is None or any(a.split("=")[0] == attr for a in attributes) \
+                or (attr in ("Path", "Domain", "Max-Age", "SameSite")) != bool(eq) \
+                or (eq and not _AV_VALUE.fullmatch(val)):
+            raise ValueError
+        if attr == "SameSite":
+            val = val.capitalize()
+        if (attr == "SameSite" and val not in ("Lax", "Strict", "None")) \
+                or (attr == "Max-Age" and not val.isdigit()) or (attr == "Path" and val[0] != "/"):
+            raise ValueError
+        attributes.append(f"{attr}={val}" if eq else attr)
+    if not _TOKEN.fullmatch(name) or ("SameSite=None" in attributes and "Secure" not in attributes):
+        raise ValueError  # browsers drop SameSite=None without Secure
+    return "; ".join([name, *attributes])
+
+
 def _redis_url(value: str) -> str | None:
     if not value:
         return None
@@ -315,6 +369,25 @@ OPTIONS: tuple[Option, ...] = (
            "packet format; auto detects it per connection", "NAME"),
     Option("transports", _transports, "a comma list of polling, websocket",
            "transports clients may use", "LIST"),
+    Option("path", _path, "a URL path of letters, digits and . _ ~ - segments, not /",
+           "where Socket.IO answers on both transports (the client's path option) and serves "
+           "its client bundles", "PATH"),
+    Option("allow_upgrades", _invert, "true or false",
+           "do not offer or accept upgrades from long-polling to WebSocket", flag_name="no-upgrades"),
+    Option("upgrade_timeout", _positive_seconds, "seconds > 0 (fractions allowed)",
+           "how long a client may take to complete an upgrade to WebSocket", "SECONDS"),
+    Option("cookie", _cookie, "a cookie name, optionally followed by ; Path=, Domain=, Max-Age=, "
+           "SameSite=, Secure, HttpOnly, Partitioned; or off",
+           "set this cookie to the session id on each handshake (sticky sessions); a name alone "
+           "gets Path=/; HttpOnly; SameSite=Lax", "NAME[;ATTRS]"),
+    Option("http_compression", _invert, "true or false",
+           "do not gzip or deflate HTTP responses (long-polling, client bundles)",
+           flag_name="no-http-compression"),
+    Option("http_compression_threshold", _bytes, "an integer number of bytes >= 1",
+           "smallest long-polling response that is compressed", "BYTES"),
+    Option("serve_client", _invert, "true or false",
+           "do not serve the socket.io-client bundles at <path>socket.io.js and the like",
+           flag_name="no-serve-client"),
     Option("cors_origins", _origins, "a comma list of origins (scheme://host[:port], null) or *",
            "origins allowed for CORS and WebSocket besides the same origin", "LIST"),
     Option("dev_origins", _bool, "true or false",

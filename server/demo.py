@@ -2,7 +2,8 @@
 
 The bundles come from ``client_demo/node_modules`` (``npm ci`` there, which ``make run``
 does); when they are missing /vendor/ answers 404 with a hint and the page says how to
-get them, while its plain-WebSocket mode needs nothing.
+get them, while its plain-WebSocket mode needs nothing. The page is told --path in a
+``<meta name="openline-path">`` tag, for its socket.io-client's ``path`` option.
 
 ``/demo/page.json`` tells the page what this server offers besides (``admin``: it serves
 the Admin UI at /admin/, so the page links to it). The favicon is client_demo/favicon.svg,
@@ -11,6 +12,7 @@ at /favicon.ico too (browsers ask for it on every page of the origin).
 
 from __future__ import annotations
 
+import html
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
@@ -30,18 +32,26 @@ MISSING_BUNDLE = ("socket.io-client is not installed for the demo page: run `mak
                   "or `npm ci` in client_demo/\n")
 
 
-def add_routes(app: web.Application, or_bridge: Callable[[Handler], Handler]) -> None:
+def add_routes(app: web.Application, or_bridge: Callable[[Handler], Handler],
+               engine_path: str = "/socket.io/") -> None:
     """The page's routes; ``or_bridge`` hands WebSocket upgrades on these paths (``/`` is
-    the root namespace) to the plain-WebSocket bridge."""
-    app.router.add_get("/", or_bridge(index))
+    the root namespace) to the plain-WebSocket bridge. ``engine_path``: --path."""
+
+    async def page(request: web.Request) -> web.StreamResponse:
+        return await index(request, engine_path)
+
+    app.router.add_get("/", or_bridge(page))
     app.router.add_get("/favicon.ico", or_bridge(favicon))
     app.router.add_get("/demo/page.json", or_bridge(page_info))
     app.router.add_get("/demo/{name}", or_bridge(page_file))
     app.router.add_get("/vendor/{name}", or_bridge(vendor_file))
 
 
-async def index(request: web.Request) -> web.StreamResponse:
-    return web.FileResponse(DEMO_DIR / "index.html", headers={"Cache-Control": "no-cache"})
+async def index(request: web.Request, engine_path: str = "/socket.io/") -> web.StreamResponse:
+    page = (DEMO_DIR / "index.html").read_text()
+    meta = f'<meta name="openline-path" content="{html.escape(engine_path)}">\n</head>'
+    return web.Response(text=page.replace("</head>", meta, 1), content_type="text/html",
+                        headers={"Cache-Control": "no-cache"})
 
 
 async def page_info(request: web.Request) -> web.StreamResponse:

@@ -1,6 +1,6 @@
 """Plain-WebSocket clients (the browser's bare ``WebSocket``) as Socket.IO sessions.
 
-``GET`` with ``Upgrade: websocket`` on any path but /socket.io/ opens a bridge session:
+``GET`` with ``Upgrade: websocket`` outside --path (/socket.io/) opens a bridge session:
 the path is the namespace, the query string the ``auth`` dict. Each session registers
 with the Socket.IO server as a foreign session (``OpenlineServer.add_foreign_session``)
 and then connects, sends events and receives emits exactly as an Engine.IO session
@@ -42,7 +42,6 @@ from .handshake import SUBPROTOCOLS, quiet_unknown_subprotocols, refuse_disabled
 
 log = logging.getLogger("openline.bridge")
 
-SOCKETIO_PREFIX = "/socket.io/"
 TRANSPORT_NAME = "websocket-bridge"
 SHUTTING_DOWN = "server shutting down"  # the engine's Reason.SERVER_SHUTTING_DOWN
 
@@ -322,10 +321,11 @@ def make_environ(request: web.BaseRequest, config: Config) -> dict[str, Any]:
     return environ
 
 
-def is_bridge_request(request: web.BaseRequest) -> bool:
+def is_bridge_request(request: web.BaseRequest, engine_path: str) -> bool:
+    """A WebSocket upgrade outside ``engine_path`` (--path, "/a/b/" form)."""
     return (request.method == "GET"
             and request.headers.get("Upgrade", "").lower() == "websocket"
-            and not request.path.startswith(SOCKETIO_PREFIX))
+            and not request.path.startswith(engine_path))
 
 
 class Bridge:
@@ -346,7 +346,7 @@ class Bridge:
     def install(self, app: web.Application) -> None:
         """Install after every other route: a catch-all route takes the upgrades to paths
         no route claims; routes that serve a page on a path take theirs through
-        ``or_page``. Every path outside /socket.io/ is a namespace, unknown ones must get
+        ``or_page``. Every path outside --path is a namespace, unknown ones must get
         4404 rather than 404, and an app-wide middleware (the first design) kept two
         coroutine frames alive for every Socket.IO connection (~0.5 KB each, 4% of an
         idle one: tracemalloc at 5,000) and ran on every request."""
@@ -354,7 +354,7 @@ class Bridge:
         app.on_shutdown.append(self.shutdown)
 
     async def _catch_all(self, request: web.Request) -> web.StreamResponse:
-        if is_bridge_request(request):
+        if is_bridge_request(request, self.config.path):
             return await self.serve(request)
         raise web.HTTPNotFound()
 
@@ -362,7 +362,7 @@ class Bridge:
         """``handler`` for requests to its path, the bridge for WebSocket upgrades to it."""
 
         async def page_or_bridge(request: web.Request) -> web.StreamResponse:
-            if is_bridge_request(request):
+            if is_bridge_request(request, self.config.path):
                 return await self.serve(request)
             return await handler(request)
 

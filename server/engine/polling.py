@@ -1,4 +1,6 @@
-"""HTTP long-polling (Engine.IO v4 "HTTP long-polling"): handshake, GET, POST."""
+"""HTTP long-polling (Engine.IO v4 "HTTP long-polling"): handshake, GET, POST; the
+handshake sets the session cookie (cookie.py), the bodies of both are compressed when
+large enough (compress.py)."""
 
 from __future__ import annotations
 
@@ -10,6 +12,8 @@ from aiohttp import web
 
 from ..errors import ProtocolError
 from ..logsafe import about, preview
+from .compress import compressed
+from .cookie import set_cookie
 from .packets import BAD_REQUEST, CLOSE, MESSAGE, NOOP_FRAME, decode_payload
 from .request import refuse
 
@@ -31,12 +35,22 @@ async def handshake(engine: Host, request: web.Request, headers: dict[str, str])
     session = await engine.open_session(request, "polling")
     if session is None:
         return engine.refused_connection(headers)
-    return _payload(session.take_payload(), headers)
+    if engine.config.cookie is not None:
+        headers["Set-Cookie"] = set_cookie(engine.config.cookie, session.sid)
+    return await compressed(engine.config, request, _payload(session.take_payload(), headers))
 
 
 async def get(engine: Host, session: Session, request: web.Request,
               headers: dict[str, str]) -> web.StreamResponse:
     """A poll: answered at once when packets wait, else when the first one arrives."""
+    response = await _poll(engine, session, request, headers)
+    if isinstance(response, web.Response) and response.status == 200:
+        return await compressed(engine.config, request, response)
+    return response
+
+
+async def _poll(engine: Host, session: Session, request: web.Request,
+                headers: dict[str, str]) -> web.StreamResponse:
     if session.poll is not None:
         # "MUST NOT have more than one active GET ... return 400 and close the session";
         # the first GET then ends with the close packet.

@@ -66,7 +66,8 @@ class Engine:
         self.ping_timeout = float(ping_timeout if ping_timeout is not None else config.ping_timeout)
         self.max_payload = int(max_http_buffer_size or config.max_payload)
         self.transports = tuple(transports or config.transports)
-        self.upgrades_from_polling = ["websocket"] if "websocket" in self.transports else []
+        self.upgrades_from_polling = ["websocket"] if "websocket" in self.transports \
+            and config.allow_upgrades else []  # --no-upgrades: none offered, none accepted
         self.compression = config.websocket_compression
         # unsent bytes a peer may have before it is closed (session.py), and how long they
         # may make no progress (stall.py)
@@ -256,8 +257,9 @@ class Engine:
                 # here rather than one coroutine level down: ~0.5 KB of an idle
                 # connection's 13.8 KB (tracemalloc at 5,000 clients).
                 del query, headers, transport
-                ws, head = await websocket.accept(self, request, hold_head=True)
-                session = await self.open_session(request, "websocket", ws, head)
+                sid = self.generate_id()  # now: the 101 carries the --cookie
+                ws, head = await websocket.accept(self, request, hold_head=True, sid=sid)
+                session = await self.open_session(request, "websocket", ws, head, sid)
                 websocket.forget_request_properties(request)  # read for the environ
                 if session is None:
                     await ws.close()
@@ -285,11 +287,11 @@ class Engine:
 
     async def open_session(self, request: web.Request, transport: str,
                            ws: web.WebSocketResponse | None = None,
-                           head: bytes | None = None) -> Session | None:
+                           head: bytes | None = None, sid: str | None = None) -> Session | None:
         """Create a session, queue its open packet, run the connect handler; None when
         the handler refuses. ``head``: the WebSocket's unsent 101 response, written
         together with the open packet."""
-        sid = self.generate_id()
+        sid = sid or self.generate_id()
         session = (TracedSession if self.trace else Session)(
             self, sid, environ_for(request, self.config.trusted_proxies), transport)
         upgrades = self.upgrades_from_polling if transport == "polling" else []

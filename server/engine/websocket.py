@@ -15,29 +15,30 @@ from aiohttp.streams import EofStream
 
 from ..errors import ProtocolError
 from ..logsafe import about, preview
+from .cookie import set_cookie
 from .direct import DirectQueue, DirectWebSocketResponse, close_note, offer
-from .packets import MESSAGE, NOOP_FRAME, PING, PROBE_PONG, UPGRADE, decode_text
+from .packets import BAD_REQUEST, MESSAGE, NOOP_FRAME, PING, PROBE_PONG, UPGRADE, decode_text
+from .request import refuse
 
 if TYPE_CHECKING:
     from .session import Host, Session
 
 log = logging.getLogger("openline.engine")
 
-# How long a client may take from the probe to the upgrade packet (the reference
-# server's default upgradeTimeout).
-UPGRADE_TIMEOUT = 10.0
-
 _CLOSED = WSMessage(WSMsgType.CLOSED, None, None)
 
 
 async def accept(engine: Host, request: web.Request, *, hold_head: bool = False,
-                 ) -> tuple[web.WebSocketResponse, bytes | None]:
+                 sid: str | None = None) -> tuple[web.WebSocketResponse, bytes | None]:
     """Answer the upgrade; with ``hold_head`` the 101 response is returned unsent when
-    it can be, for the caller to write together with the first frame."""
+    it can be, for the caller to write together with the first frame. ``sid``: a new
+    session's, for the --cookie on the 101 (cookie.py)."""
     # max_msg_size enforces maxPayload per frame (aiohttp closes with 1009 beyond it);
     # no permessage-deflate unless configured: it costs ~130 KB per connection.
     ws = DirectWebSocketResponse(max_msg_size=engine.max_payload, compress=engine.compression,
                                  autoping=True)
+    if sid is not None and engine.config.cookie is not None:
+        ws.headers["Set-Cookie"] = set_cookie(engine.config.cookie, sid)
     # The 101 response and the open packet in one write, not two: one syscall and one
     # TCP segment less per connect (aiohttp's header write was ~3% of the connect path,
     # bench/profile.py --scenario conns). aiohttp keeps headers back until the first
@@ -119,10 +120,13 @@ def forget_request_properties(request: web.Request) -> None:
 
 
 async def upgrade(engine: Host, session: Session, request: web.Request) -> web.StreamResponse:
-    """A WebSocket for a polling session: probe, then the upgrade packet."""
+    """A WebSocket for a polling session: probe, then the upgrade packet, within
+    --upgrade-timeout (Node's upgradeTimeout) of the 101; else only the WebSocket closes."""
+    if "websocket" not in engine.upgrades_from_polling:  # --no-upgrades
+        log.info("session %s: upgrade refused (--no-upgrades)", session.sid, extra=about(session.sid))
+        return refuse(BAD_REQUEST)
     ws, _ = await accept(engine, request)
-    if session.closed or session.transport != "polling" or session.probe is not None \
-            or "websocket" not in engine.upgrades_from_polling:
+    if session.closed or session.transport != "polling" or session.probe is not None:
         # "A client MUST NOT open more than one WebSocket connection per session. Should
         # it happen, the server MUST close the WebSocket connection."
         log.info("session %s: a second WebSocket refused (%s)", session.sid, close_note(ws),
@@ -131,11 +135,14 @@ async def upgrade(engine: Host, session: Session, request: web.Request) -> web.S
         return ws
     session.probe = ws
     loop = asyncio.get_running_loop()
-    session.upgrade_timer = loop.call_later(
-        UPGRADE_TIMEOUT, lambda: asyncio.ensure_future(ws.close()))
+    timeout = engine.config.upgrade_timeout
+    timer = session.upgrade_timer = loop.call_later(timeout, lambda: asyncio.ensure_future(ws.close()))
+    failed = ""
     try:
         failed = await _probe(session, ws)
     finally:
+        if failed and loop.time() >= timer.when():
+            failed = f"not completed within --upgrade-timeout {timeout:g}s"
         session.upgrade_timer.cancel()
         session.upgrade_timer = None
         if session.probe is ws:

@@ -25,13 +25,18 @@ from tests.conftest import ROOT, UNIT
 
 ENGINE = os.environ.get("OPENLINE_PROTOCOL_ENGINE", "ours")
 
-# Configuration profiles; "heartbeat" is the reference test suite's own setting.
-PROFILES: dict[str, dict[str, str]] = {
+# Configuration profiles; "heartbeat" is the reference test suite's own setting; None:
+# a switch. "options" and "plain": the engine options of test_options.py.
+PROFILES: dict[str, dict[str, str | None]] = {
     "default": {"max-payload": "10000"},
     "heartbeat": {"ping-interval": "0.3", "ping-timeout": "0.2"},
     "cors": {"cors-origins": "http://allowed.example"},
     "sio": {"connect-timeout": "0.5"},
+    "options": {"path": "/rt/", "cookie": "sticky", "upgrade-timeout": "0.3"},
+    "plain": {"no-http-compression": None, "no-upgrades": None,
+              "cookie": "lb;path=/;secure;samesite=none;max-age=3600"},
 }
+PATHS = {"options": "/rt/"}  # a profile's --path, where it is not the target's default
 
 
 class Servers:
@@ -43,7 +48,7 @@ class Servers:
     def base(self, kind: str, profile: str) -> str:
         key = (kind, profile)
         if key not in self.procs:
-            args = [f"--{k}={v}" for k, v in PROFILES[profile].items()]
+            args = [f"--{k}" if v is None else f"--{k}={v}" for k, v in PROFILES[profile].items()]
             if kind == "engine" and ENGINE == "ours":  # the standalone command itself
                 command = ["-m", "openline.engine", "--host", "127.0.0.1", "--port", "0", *args]
             else:
@@ -96,7 +101,7 @@ class Target:
         base = self.servers.base(self.kind, profile)
         if scheme == "ws":
             base = "ws" + base[4:]
-        return f"{base}{self.path}?{params}"
+        return f"{base}{PATHS.get(profile, self.path)}?{params}"
 
     def ws_url(self, profile: str = "default", **query: Any) -> str:
         return self.url(profile, scheme="ws", transport="websocket", **query)

@@ -26,18 +26,21 @@ PLUGINS = Path(__file__).resolve().parent.parent / "plugins"
 def stock_engine_app(config: Config) -> web.Application:
     import engineio
 
+    from tests.protocol import stock_adapter
+
     cors: Any = None if config.cors_origins is None else (
         "*" if config.cors_origins == ("*",) else list(config.cors_origins))
     eio = engineio.AsyncServer(async_mode="aiohttp", ping_interval=config.ping_interval,
                                ping_timeout=config.ping_timeout, cors_allowed_origins=cors,
                                max_http_buffer_size=config.max_payload)
+    stock_adapter.engine_options(eio, config)
 
     async def echo(sid: str, data: Any) -> None:
         await eio.send(sid, data)
 
     eio.on("message", echo)
     app = web.Application(client_max_size=config.max_payload)
-    eio.attach(app, "engine.io")
+    eio.attach(app, config.path.strip("/"))
     return app
 
 
@@ -76,13 +79,17 @@ def main() -> None:
     parser.add_argument("which", choices=("ours", "stock"))
     parser.add_argument("--port", default="0")
     for flag in ("ping-interval", "ping-timeout", "max-payload", "cors-origins",
-                 "connect-timeout"):
+                 "connect-timeout", "path", "cookie", "upgrade-timeout"):
         parser.add_argument(f"--{flag}")
+    for switch, name in (("no-upgrades", "allow_upgrades"), ("no-http-compression", "http_compression")):
+        parser.add_argument(f"--{switch}", dest=name, action="store_const", const=True)
     args = vars(parser.parse_args())
     kind, which = args.pop("kind"), args.pop("which")
     raw = {k: v for k, v in args.items() if v is not None}
     if kind == "full":
         raw["plugins_dirs"] = (PLUGINS,)
+    else:
+        raw.setdefault("path", "/engine.io/")
     config = Config.from_options(raw)
     asyncio.run(serve(kind, which, config))
 

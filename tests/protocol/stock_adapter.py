@@ -53,7 +53,19 @@ def adapt(eio: Any, config: Config) -> None:
                 await self._sock.close()
 
     eio._async = dict(eio._async, translate_request=translate_request, websocket=WebSocket)
+    engine_options(eio, config)
     _answer_pending_poll_on_close(eio)
+
+
+def engine_options(eio: Any, config: Config) -> None:
+    """openline's engine options in python-engineio's names (it has no upgrade timeout)."""
+    eio.allow_upgrades = config.allow_upgrades
+    eio.http_compression = config.http_compression
+    eio.compression_threshold = config.http_compression_threshold
+    if config.cookie is not None:
+        name, *attributes = config.cookie.split("; ")
+        eio.cookie = {"name": name, **{a.partition("=")[0]: a.partition("=")[2] or True
+                                      for a in attributes}}
 
 
 def _answer_pending_poll_on_close(eio: Any) -> None:
