@@ -1,10 +1,10 @@
 """Graceful drain: every session ends the way that makes its client come back elsewhere.
 
 ``openline run`` on SIGTERM (server/net/listen.py) closes its listening sockets, then
-asks the engine to drain (``Engine.drain``: ``drain_sessions`` here). Each session is
-held first (nothing more in or out, its heartbeat stopped), handed to ``before`` (the
-Socket.IO layer saves its sockets for recovery there, so a client that reconnects to
-another node at once finds them), and only then told: a WebSocket gets a close frame
+asks the engine to drain (``Engine.drain``: ``drain_sessions`` here). Each session
+is handed to ``before`` (the Socket.IO layer saves its sockets for recovery there, so a
+client that reconnects to another node at once finds them; a WebSocket session is held
+meanwhile, see ``shut``), and only then told: a WebSocket gets a close frame
 with 1001 "going away" and no Socket.IO DISCONNECT packet, a pending long-poll GET the
 Engine.IO close packet. Both are a "transport close" to engine.io-client, after which
 socket.io-client reconnects (a DISCONNECT packet would be "io server disconnect", after
@@ -97,18 +97,24 @@ async def drain_sessions(engine: Engine, deadline: float, before: Before | None 
 
 
 def shut(engine: Engine, session: Session, before: Before | None) -> asyncio.Task[None] | None:
-    """Hold ``session`` and start its shutdown close; the task ends when its transport has
+    """Start the shutdown close of ``session``; the task ends when its transport has
     closed (also what the WebSocket's read loop waits for before its handler returns).
-    None for a session closed already."""
+    None for a session closed already.
+
+    A WebSocket session is held at once (closed: what it reads or is sent meanwhile is
+    dropped, so what ``before`` saves is what it was). A polling one is closed once
+    ``before`` is done: a closed session answers a GET with 400, and the client's next
+    GET, which follows each answer at once, would get that (a "transport error") instead
+    of the close packet."""
     if session.closed:
         return session.closing
-    session.closed = True
+    held = session.closed = session.ws is not None
     engine.heartbeat.stop(session)
-    task = session.closing = engine.start_background_task(_shut, engine, session, before)
+    task = session.closing = engine.start_background_task(_shut, engine, session, before, held)
     return task
 
 
-async def _shut(engine: Engine, session: Session, before: Before | None) -> None:
+async def _shut(engine: Engine, session: Session, before: Before | None, held: bool) -> None:
     reason = engine.reason.SERVER_SHUTTING_DOWN
     if before is not None:
         try:
@@ -116,6 +122,10 @@ async def _shut(engine: Engine, session: Session, before: Before | None) -> None
         except Exception:
             log.exception("session %s: could not be saved for recovery", session.sid,
                           extra=about(session.sid))
+    if not held:
+        if session.closed:
+            return  # closed meanwhile (the client's own close, say): that close stands
+        session.closed = True
     if session.ws is None:  # long-polling: the close packet now, or for the next GET
         session.queue.append(CLOSE_FRAME)
         poll = session.poll

@@ -208,11 +208,14 @@ class FastEmitManager(socketio.AsyncManager):
             parser = parser_of(eio_sid)
             frames = encoded.get(parser)
             if frames is None:
+                # plain-WebSocket bridge clients cannot recover: no offset for them
+                sent = args if not offset or getattr(parser, "recovers", True) else args[:-1]
                 frames = encoded[parser] = server.eio_frames(parser(
-                    sio_packet.EVENT, namespace=namespace, data=[event, *args]))
-                if offset:  # a replay skips what it held (resume.py)
+                    sio_packet.EVENT, namespace=namespace, data=[event, *sent]))
+                if offset:  # a replay skips what it held and what it covered (server.py)
                     for frame in frames:
                         frame.openline_offset = offset
+                        frame.openline_namespace = namespace
             if len(frames) == 1:
                 await send(eio_sid, frames[0])
             else:  # a packet with binary attachments: the header frame, then each attachment

@@ -66,6 +66,9 @@ class OpenlineServer(EventPath):
         self._resuming: dict[tuple[str, str], tuple[Saved, Missed]] = {}
         self._fixed_parser = None if config.serializer == "auto" else PARSERS[config.serializer]
         self._held: dict[str, list[eio_packet.Packet]] = {}
+        # recovered sessions: namespace -> the newest offset its replay covered; a live
+        # emit at or before it (delivered late: pub/sub lagging the log) is not sent again
+        self._replayed: dict[str, dict[str, str]] = {}
         self._connect_deadlines: Deadlines[str] = Deadlines(config.connect_timeout, self._connect_timed_out)
         self._foreign: dict[str, Any] = {}  # bridge: eio_sid -> its session (see below)
         self._coroutine_handlers: dict[Any, bool] = {}  # handler function -> async or not
@@ -133,6 +136,8 @@ class OpenlineServer(EventPath):
         if held is not None:
             held.append(eio_pkt)
             return
+        if self._replayed and eio_sid in self._replayed and self._replayed_already(eio_sid, eio_pkt):
+            return
         await self._engine_for(eio_sid).send_packet(eio_sid, eio_pkt)  # bridge: was self.eio
 
     # --- Engine.IO session lifecycle ----------------------------------------
@@ -170,6 +175,7 @@ class OpenlineServer(EventPath):
             await self._keep_sockets(eio_sid, reason)
         await super()._handle_eio_disconnect(eio_sid, reason)
         self._held.pop(eio_sid, None)
+        self._replayed.pop(eio_sid, None)
         self._steps.end(eio_sid)
         self._buckets.pop(eio_sid, None)
         self._foreign.pop(eio_sid, None)  # bridge
@@ -417,6 +423,7 @@ class OpenlineServer(EventPath):
         connlog.connected(sid, eio_sid, namespace)
         if resumed is not None:
             held = await self._replay(eio_sid, namespace, resumed[1], held)
+            self._replayed.setdefault(eio_sid, {})[namespace] = resumed[1].last
         for frame in held:
             await self._send_eio_packet(eio_sid, frame)
 
@@ -431,6 +438,16 @@ class OpenlineServer(EventPath):
         later, last = self.recovery.store.later, missed.last
         return [frame for frame in held
                 if (offset := getattr(frame, "openline_offset", None)) is None or later(offset, last)]
+
+    def _replayed_already(self, eio_sid: str, frame: eio_packet.Packet) -> bool:
+        """Whether a live emit to a recovered session was in its replay: one logged at or
+        before the replay's last offset. The replay read every entry up to that offset,
+        so such an emit is one whose pub/sub message came later than the read (another
+        node's, behind a busy subscriber): sent again it would arrive twice."""
+        offset = getattr(frame, "openline_offset", None)
+        last = self._replayed[eio_sid].get(getattr(frame, "openline_namespace", None))  # type: ignore[arg-type]
+        assert self.recovery is not None
+        return offset is not None and last is not None and not self.recovery.store.later(offset, last)
 
     async def _left_during_connect(self, sid: str, namespace: str, accepted: bool) -> None:
         """The session ended while on_connect ran. Stock python-socketio skips the

@@ -14,7 +14,8 @@
 //
 // Lines (each with "t", Date.now()): {"type":"connect","name","sid","eio" (the Engine.IO
 // session's id),"recovered","transport"}, {"type":"joined",
-// "name","rooms"}, {"type":"disconnect","name","reason"}, {"type":"upgrade","name",
+// "name","rooms"}, {"type":"disconnect","name","reason","description","status" (what the
+// transport said, for a "transport error")}, {"type":"upgrade","name",
 // "transport"}, {"type":"connect_error","name","message"}. A report gives, per socket:
 // sids (one per connect), recovered (one flag per connect), reasons (one per
 // disconnect), transports (at each connect), received (every sequence number, in
@@ -58,9 +59,10 @@ function open(cmd) {
       socket.io.engine.on("upgrade", (t) => print({ type: "upgrade", name, transport: t.name }));
     });
     socket.on("connect_error", (err) => print({ type: "connect_error", name, message: err.message }));
-    socket.on("disconnect", (reason) => {
+    socket.on("disconnect", (reason, details) => {
       state.reasons.push(reason);
-      print({ type: "disconnect", name, reason });
+      const description = details && (details.description?.message ?? String(details.description ?? ""));
+      print({ type: "disconnect", name, reason, description, status: details?.context?.status });
     });
     socket.on(cmd.event ?? "tick", (seq) => state.received.push(seq));
   }
