@@ -72,6 +72,9 @@ class AdminNamespace(socketio.AsyncNamespace):
     async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
         await self.admin.log_in(sid, environ, auth)
 
+    async def on_disconnect(self, sid: str, reason: Any = None) -> None:
+        self.admin.watchers.discard(sid)
+
     async def on_emit(self, sid: str, nsp: Any = None, room: Any = None, event: Any = None,
                       *args: Any) -> None:
         await self.admin.command("emit", [nsp, room, event, *args])
@@ -106,6 +109,7 @@ class Admin:
                 config.redis_url, self.server_id, config.redis_publish_timeout,
                 self.local_sockets, self.apply, self.tick)
         self.events = report.EventBuffer()
+        self.watchers: set[str] = set()  # the sids of the UIs logged in to this node
         self.since: dict[tuple[str, str], float] = {}  # (namespace, sid) -> connected at
         self.started = time.monotonic()
         self.packets_in = self.bytes_in = 0
@@ -119,11 +123,8 @@ class Admin:
     # --- what the UI sees ---------------------------------------------------------------
 
     def watching(self) -> bool:
-        """Whether a UI is connected here, or to another node lately (admin_link.py)."""
-        admins = self.manager.rooms.get(ADMIN)
-        if admins and admins.get(None):
-            return True
-        return self.link is not None and self.link.watched()
+        """Whether a UI is logged in here, or to another node lately (admin_link.py)."""
+        return bool(self.watchers) or (self.link is not None and self.link.watched())
 
     def queue(self, event: str, args: tuple[Any, ...]) -> None:
         if len(self._outbox) >= MAX_QUEUED:
@@ -169,8 +170,7 @@ class Admin:
         while True:
             await asyncio.sleep(STATS_INTERVAL)
             self.tick()
-            admins = self.manager.rooms.get(ADMIN)
-            if self.link is not None and admins and admins.get(None):
+            if self.link is not None and self.watchers:
                 await self.link.watch()
 
     # --- the namespace ------------------------------------------------------------------
@@ -178,15 +178,20 @@ class Admin:
     async def log_in(self, sid: str, environ: dict[str, Any], auth: Any) -> None:
         session = await self.logins.check(environ, auth)
         log.info("Admin UI %s logged in from %s", sid, environ.get("REMOTE_ADDR"))
-        if session is not None:
-            await self._to(sid, "session", session)
-        await self._to(sid, "config", {"supportedFeatures": self.features})
-        if self.link is not None:
-            await self.link.watch()  # the other nodes report from now on
-        if self.verbose:
-            others = await self.link.fetch() if self.link is not None else []
-            await self._to(sid, "all_sockets", [*others, *self.local_sockets()])
-        self.tick()
+        self.watchers.add(sid)  # reports from now on: held for it until its CONNECT ack
+        try:
+            if session is not None:
+                await self._to(sid, "session", session)
+            await self._to(sid, "config", {"supportedFeatures": self.features})
+            if self.link is not None:
+                await self.link.watch()  # the other nodes report from now on
+            if self.verbose:
+                others = await self.link.fetch() if self.link is not None else []
+                await self._to(sid, "all_sockets", [*others, *self.local_sockets()])
+            self.tick()
+        except BaseException:
+            self.watchers.discard(sid)
+            raise
 
     async def command(self, name: str, args: list[Any]) -> None:
         """A command from a UI, as the admin-ui server takes them: ``emit(namespace, room,
