@@ -11,7 +11,7 @@ import socketio
 
 from tests.cluster.conftest import Node, RedisServer
 from tests.conftest import UNIT
-from tests.ops.test_admin import ANY_STAMP, LOGIN, PASSWORD, Watcher
+from tests.ops.admin_kit import ANY_STAMP, LOGIN, PASSWORD, Watcher
 
 ADMIN = {"admin": True, "admin_password": PASSWORD}
 
