@@ -144,8 +144,8 @@ class Recovery:
         return await self.store.take(pid, namespace)
 
     async def missed(self, saved: Saved, auth: dict[str, Any]) -> Missed | None:
-        offset = auth.get("offset")
-        return await self.store.missed(saved, offset if isinstance(offset, str) else None)
+        offset = auth.get("offset")  # absent, or not a non-empty string: it got no event
+        return await self.store.missed(saved, offset if isinstance(offset, str) and offset else None)
 
     def resume(self, saved: Saved, sid: str) -> None:
         """The saved socket is live again under ``sid`` (its own)."""

@@ -21,8 +21,8 @@
 // disconnect), transports (at each connect), received (every sequence number, in
 // arrival order).
 import http from "node:http";
-import { createInterface } from "node:readline";
 import { io } from "socket.io-client";
+import { commands } from "./common.mjs";
 
 const sockets = new Map();
 const print = (line) => process.stdout.write(JSON.stringify({ ...line, t: Date.now() }) + "\n");
@@ -82,13 +82,4 @@ const ops = {
   },
 };
 
-createInterface({ input: process.stdin }).on("line", async (line) => {
-  if (!line.trim()) return;
-  const cmd = JSON.parse(line);
-  try {
-    await ops[cmd.op](cmd);
-  } catch (err) {
-    print({ type: "error", op: cmd.op, message: String(err && err.message || err) });
-  }
-});
-process.stdin.on("end", () => process.exit(0));
+commands(ops, print);

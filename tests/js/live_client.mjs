@@ -13,21 +13,12 @@
 //
 // Prints {"name","type":"connect","sid","recovered"} / "connect_error" {message} /
 // "disconnect" {reason} / "event" {event,args} / "ack" {tag,args} / "error" {message}.
-import { createInterface } from "node:readline";
 import { io } from "socket.io-client";
 import msgpackParser from "socket.io-msgpack-parser";
+import { commands, show } from "./common.mjs";
 
 const sockets = new Map();
 const print = (line) => process.stdout.write(JSON.stringify(line) + "\n");
-
-function show(v) {
-  if (v === undefined) return { undefined: true };
-  if (Buffer.isBuffer(v) || ArrayBuffer.isView(v)) return { bin: [...new Uint8Array(v.buffer, v.byteOffset, v.byteLength)] };
-  if (v instanceof ArrayBuffer) return { bin: [...new Uint8Array(v)] };
-  if (Array.isArray(v)) return v.map(show);
-  if (v && typeof v === "object") return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, show(x)]));
-  return v;
-}
 
 function open(cmd) {
   const options = { forceNew: true, reconnection: false, auth: cmd.auth ?? {}, ...(cmd.client ?? {}) };
@@ -57,13 +48,4 @@ const ops = {
   },
 };
 
-createInterface({ input: process.stdin }).on("line", async (line) => {
-  if (!line.trim()) return;
-  const cmd = JSON.parse(line);
-  try {
-    await ops[cmd.op](cmd);
-  } catch (err) {
-    print({ name: cmd.name, type: "error", message: String(err && err.message || err), tag: cmd.tag });
-  }
-});
-process.stdin.on("end", () => process.exit(0));
+commands(ops, print);

@@ -3,17 +3,9 @@
 // line of results and exits; gives up on its own after options.timeout ms.
 import { io } from "socket.io-client";
 import msgpackParser from "socket.io-msgpack-parser";
+import { scenario, show } from "./common.mjs";
 
-const opts = JSON.parse(process.argv[2] || "{}");
-const LIMIT = opts.timeout ?? 15000;
-const sockets = [];
-
-function finish(result, code = 0) {
-  for (const s of sockets) s.disconnect();
-  process.stdout.write(JSON.stringify(result) + "\n", () => process.exit(code));
-}
-
-setTimeout(() => finish({ error: `scenario ${opts.scenario} timed out` }, 1), LIMIT).unref();
+const { opts, limit: LIMIT, sockets, finish } = scenario();
 
 function once(emitter, event) {
   return new Promise((resolve, reject) => {

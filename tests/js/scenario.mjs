@@ -4,27 +4,10 @@
 // {"undefined": true}) and exits; gives up on its own after options.timeout ms.
 import { io } from "socket.io-client";
 import msgpackParser from "socket.io-msgpack-parser";
+import { scenario, show } from "./common.mjs";
 
-const opts = JSON.parse(process.argv[2] || "{}");
-const LIMIT = opts.timeout ?? 15000;
-const sockets = [];
+const { opts, limit: LIMIT, sockets, finish } = scenario();
 
-function finish(result, code = 0) {
-  for (const s of sockets) s.disconnect();
-  process.stdout.write(JSON.stringify(result) + "\n", () => process.exit(code));
-}
-
-setTimeout(() => finish({ error: `scenario ${opts.scenario} timed out` }, 1), LIMIT).unref();
-
-// JSON-safe description of what arrived, so Python can assert it exactly.
-function show(v) {
-  if (v === undefined) return { undefined: true };
-  if (Buffer.isBuffer(v) || ArrayBuffer.isView(v)) return { bin: [...new Uint8Array(v.buffer, v.byteOffset, v.byteLength)] };
-  if (v instanceof ArrayBuffer) return { bin: [...new Uint8Array(v)] };
-  if (Array.isArray(v)) return v.map(show);
-  if (v && typeof v === "object") return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, show(x)]));
-  return v;
-}
 
 function once(emitter, event, ms = LIMIT) {
   return new Promise((resolve, reject) => {

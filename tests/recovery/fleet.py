@@ -5,46 +5,22 @@ numbered events through a node's HTTP API at a steady rate."""
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from collections.abc import Callable
 from typing import Any
 
 import aiohttp
 
-from tests.conftest import JS_DIR, UNIT, require, require_tool
+from tests.recovery.node_script import NodeScript
 
 
-class Fleet:
+class Fleet(NodeScript):
     """One ``node drain_client.mjs``; ``open`` sockets, ``expect`` a line, ``report``."""
 
-    def __init__(self) -> None:
-        self.proc: asyncio.subprocess.Process | None = None
-        self.seen: list[dict[str, Any]] = []
-        self._taken: set[int] = set()
-        self._arrived = asyncio.Event()
-        self._reader: asyncio.Task[None] | None = None
-
-    async def start(self) -> None:
-        require_tool("node")
-        require((JS_DIR / "node_modules" / "socket.io-client").is_dir(),
-                "tests/js/node_modules (run `make test`, which runs npm ci)")
-        self.proc = await asyncio.create_subprocess_exec(
-            "node", str(JS_DIR / "drain_client.mjs"), cwd=str(JS_DIR),
-            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-            limit=1 << 26)  # a report is one line: every event number of every socket
-        self._reader = asyncio.ensure_future(self._read())
-
-    async def _read(self) -> None:
-        assert self.proc is not None and self.proc.stdout is not None
-        while line := await self.proc.stdout.readline():
-            self.seen.append(json.loads(line))
-            self._arrived.set()
+    script = "drain_client.mjs"
 
     async def send(self, op: str, **fields: Any) -> None:
-        assert self.proc is not None and self.proc.stdin is not None
-        self.proc.stdin.write((json.dumps({"op": op, **fields}) + "\n").encode())
-        await self.proc.stdin.drain()
+        await self.command(op=op, **fields)
 
     async def open(self, url: str, names: list[str], **fields: Any) -> None:
         """Open one socket per name (fields: drain_client.mjs's ``open``) and wait until
@@ -58,21 +34,7 @@ class Fleet:
     async def expect(self, kind: str, name: str | None = None, timeout: float = 10,
                      where: Callable[[dict[str, Any]], bool] = lambda line: True) -> dict[str, Any]:
         """The first line of ``kind`` (for ``name``) not taken yet, waiting for it."""
-        async def wait() -> dict[str, Any]:
-            while True:
-                for i, line in enumerate(self.seen):
-                    if i not in self._taken and line["type"] == kind \
-                            and (name is None or line.get("name") == name) and where(line):
-                        self._taken.add(i)
-                        return line
-                self._arrived.clear()
-                await self._arrived.wait()
-
-        try:
-            return await asyncio.wait_for(wait(), timeout * UNIT)
-        except TimeoutError:
-            raise AssertionError(f"{name or 'no socket'} saw no {kind} in {timeout * UNIT}s; "
-                                 f"saw {self.seen[-30:]}") from None
+        return await self.wait_for(kind, name, timeout, where)
 
     async def call(self, name: str, event: str, *args: Any) -> Any:
         """Emit ``event`` from socket ``name`` with an ack; the ack's argument."""
@@ -91,18 +53,6 @@ class Fleet:
         reports = [line for line in self.seen if line["type"] == "report"]
         assert len(reports) == count + 1
         return reports[-1]["clients"]  # type: ignore[no-any-return]
-
-    async def stop(self) -> None:
-        if self.proc is None or self.proc.returncode is not None:
-            return
-        await self.send("exit")
-        try:
-            await asyncio.wait_for(self.proc.wait(), 5 * UNIT)
-        except TimeoutError:
-            self.proc.kill()
-            await self.proc.wait()
-        if self._reader is not None:
-            await self._reader
 
 
 class Publisher:

@@ -254,3 +254,37 @@ async def test_with_recovery_off_there_is_no_pid_and_no_offset(live, start_node)
     await drop(live)
     back = await reconnect(live)
     assert back["recovered"] is None and back["sid"] != sid  # no pid: the client cannot even try
+
+
+async def test_plain_websocket_clients_get_no_offsets(start_node):
+    """With recovery on, a bridge client still gets a message event as its bare text and other
+    events without an offset argument."""
+    import aiohttp
+
+    node = await node_with_recovery(start_node)
+    async with aiohttp.ClientSession() as http, http.ws_connect(node.url.replace("http", "ws") + NS) as ws:
+        async def wait() -> None:
+            while not node.sio.manager.rooms.get(NS):
+                await asyncio.sleep(0.01)
+
+        await asyncio.wait_for(wait(), 10 * UNIT)
+        await node.sio.emit("message", "hi", namespace=NS)
+        await node.sio.emit("news", {"n": 1}, namespace=NS)
+        assert await ws.receive_str(timeout=5 * UNIT) == "hi"
+        assert await ws.receive_json(timeout=5 * UNIT) == {"event": "news", "data": [{"n": 1}]}
+    assert node.sio.recovery.store.logged(NS) == 2
+
+
+async def test_an_empty_offset_counts_as_none_and_replays_only_since_its_connect(live, start_node):
+    """A CONNECT with pid and offset "" recovers from the socket's first connect, not the log's start."""
+    node = await node_with_recovery(start_node)
+    await node.sio.emit("all", "before it connected", namespace=NS)
+    sid = (await open_socket(live, node))["sid"]
+    pid = node.sio.recovery._pids[(NS, sid)]
+    await drop(live)
+    await gone_from_server(node, sid)
+    await node.sio.emit("all", "while away", namespace=NS)
+    await live.send("open", "c", url=node.url, namespace=NS, transports=["websocket"],
+                    auth={"pid": pid, "offset": ""})
+    assert (await live.expect("connect", "c"))["sid"] == sid
+    assert await live.got(1, "c") == [["all", "while away", "2"]]
