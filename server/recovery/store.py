@@ -26,7 +26,7 @@ from typing import Any, Protocol
 RECOVERABLE = frozenset({"transport close", "transport error", "ping timeout", "server shutting down"})
 
 
-@dataclass
+@dataclass(slots=True)
 class Saved:
     """A socket as it was when it dropped: enough to be it again."""
 
@@ -40,7 +40,7 @@ class Saved:
     disconnected_at: float = 0.0  # time.time()
 
 
-@dataclass
+@dataclass(slots=True)
 class Missed:
     """What ``missed`` hands back: the events, and the newest offset the read covered
     (live events up to it are the replay's, not to be sent twice)."""
@@ -49,7 +49,7 @@ class Missed:
     last: str = ""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Entry:
     """One logged event: its offset, its audience, and ``[event, *args, offset]``."""
 
