@@ -44,6 +44,9 @@ class Config:
     ping_interval: float = 25.0
     ping_timeout: float = 20.0
     connect_timeout: float = 45.0
+    # Engine.IO v3 / Socket.IO protocol v4 clients too (socket.io-client 2.x), as Node's
+    # allowEIO3; off by default, as there (engine/eio3.py, realtime/protocol_v4.py)
+    allow_eio3: bool = False
     # Engine.IO (Node's engine.io and socket.io options: path, allowUpgrades, upgradeTimeout,
     # httpCompression, cookie, serveClient)
     path: str = "/socket.io/"  # where the engine answers, "/a/b/" form (config._path)
@@ -369,6 +372,9 @@ OPTIONS: tuple[Option, ...] = (
            "packet format; auto detects it per connection", "NAME"),
     Option("transports", _transports, "a comma list of polling, websocket",
            "transports clients may use", "LIST"),
+    Option("allow_eio3", _bool, "true or false",
+           "also serve socket.io-client 2.x (Engine.IO v3, Socket.IO protocol v4), as Node's "
+           "allowEIO3; JSON only, no connection state recovery"),
     Option("path", _path, "a URL path of letters, digits and . _ ~ - segments, not /",
            "where Socket.IO answers on both transports (the client's path option) and serves "
            "its client bundles", "PATH"),

@@ -14,6 +14,7 @@ from ..errors import ProtocolError
 from ..logsafe import about, preview
 from .compress import compressed
 from .cookie import set_cookie
+from .eio3 import decode_payload as decode_v3_payload
 from .packets import BAD_REQUEST, CLOSE, MESSAGE, NOOP_FRAME, decode_payload
 from .request import refuse
 
@@ -25,8 +26,10 @@ log = logging.getLogger("openline.engine")
 TEXT = "text/plain"
 
 
-def _payload(body: str, headers: dict[str, str]) -> web.Response:
+def _payload(body: str | bytes, headers: dict[str, str]) -> web.Response:
     headers["Cache-Control"] = "no-store"
+    if isinstance(body, bytes):  # an Engine.IO v3 binary payload (eio3.py)
+        return web.Response(body=body, content_type="application/octet-stream", headers=headers)
     return web.Response(text=body, content_type=TEXT, charset="utf-8", headers=headers)
 
 
@@ -99,7 +102,8 @@ async def post(engine: Host, session: Session, request: web.Request,
         if engine.trace:
             log.debug("session %s received %s", session.sid, preview(body), extra=about(session.sid))
         try:
-            packets = decode_payload(body)
+            packets = decode_v3_payload(body) if isinstance(body, bytes) or session.protocol == 3 \
+                else decode_payload(body)
         except ProtocolError as exc:
             log.info("session %s closing: %s", session.sid, exc, extra=about(session.sid))
             await engine.close(session, engine.reason.TRANSPORT_ERROR)
@@ -125,14 +129,15 @@ async def post(engine: Host, session: Session, request: web.Request,
     return web.Response(text="ok", content_type="text/html", headers=headers)
 
 
-async def _read_body(engine: Host, session: Session, request: web.Request) -> str | int:
-    """The body as text, or the HTTP status refusing it (413: over maxPayload, 400: binary
-    or not UTF-8, 408: stalled over --body-timeout between chunks), after closing the
-    session."""
+async def _read_body(engine: Host, session: Session, request: web.Request) -> str | bytes | int:
+    """The body as text (bytes: an Engine.IO v3 binary payload), or the HTTP status refusing
+    it (413: over maxPayload, 400: binary from a v4 client or not UTF-8, 408: stalled over
+    --body-timeout between chunks), after closing the session."""
     limit = engine.max_payload
     why = ""
     status = 400
-    if request.content_type == "application/octet-stream":
+    binary = request.content_type == "application/octet-stream"
+    if binary and session.protocol != 3:
         why = "binary POST body (Engine.IO v4 sends binary as base64)"
     elif request.content_length is not None and request.content_length > limit:
         why, status = f"POST of {request.content_length} bytes over maxPayload {limit}", 413
@@ -158,6 +163,8 @@ async def _read_body(engine: Host, session: Session, request: web.Request) -> st
         except (TimeoutError, web.HTTPRequestTimeout):
             why, status = f"POST body stalled for over {stall:g} s (--body-timeout)", 408
         if not why:
+            if binary:
+                return b"".join(chunks)
             try:
                 return b"".join(chunks).decode("utf-8")
             except UnicodeDecodeError:

@@ -7,6 +7,9 @@ go out in exact milliseconds; refused requests carry the reference error bodies;
 packet, a second GET or POST, or a body over maxPayload closes the session; upgrades
 never leak polling-side packets; heartbeat deadlines are exact, with one timer for all
 sessions (heartbeat.py); and no task or queue sits between a send and the socket.
+
+With ``--allow-eio3`` (Node's ``allowEIO3``) an ``EIO=3`` handshake opens a v3 session
+(eio3_session.py): socket.io-client 2.x, served with the same plugins.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from aiohttp import hdrs, web
 from ..config import Config
 from ..errors import ProtocolError
 from ..logsafe import about
-from . import packets, polling, websocket
+from . import eio3_session, packets, polling, websocket
 from .drain import Before, drain_sessions, refusal_while_draining
 from .heartbeat import Heartbeat
 from .packets import (
@@ -66,6 +69,7 @@ class Engine:
         self.ping_timeout = float(ping_timeout if ping_timeout is not None else config.ping_timeout)
         self.max_payload = int(max_http_buffer_size or config.max_payload)
         self.transports = tuple(transports or config.transports)
+        self.allow_eio3 = config.allow_eio3  # also Engine.IO v3 clients (eio3_session.py)
         self.upgrades_from_polling = ["websocket"] if "websocket" in self.transports \
             and config.allow_upgrades else []  # --no-upgrades: none offered, none accepted
         self.compression = config.websocket_compression
@@ -233,7 +237,7 @@ class Engine:
         transport = query.get("transport")
         if transport not in self.transports:
             return refuse(UNKNOWN_TRANSPORT, headers)
-        if query.get("EIO") != "4":
+        if query.get("EIO") != "4" and not (self.allow_eio3 and query.get("EIO") == "3"):
             return refuse(UNSUPPORTED_PROTOCOL_VERSION, headers)
         if allowed is None:
             # browsers enforce CORS on polling, but nothing stops a page opening a
@@ -270,6 +274,8 @@ class Engine:
         session = self.sessions.get(sid)
         if session is None or (session.closed and not session.lingering):
             return refuse(UNKNOWN_SID, headers)
+        if self.allow_eio3 and query["EIO"] != ("3" if session.protocol == 3 else "4"):
+            return refuse(BAD_REQUEST, headers)  # one session, one Engine.IO revision
         if is_ws:
             return await websocket.upgrade(self, session, request)
         if session.transport != "polling":
@@ -292,8 +298,10 @@ class Engine:
         the handler refuses. ``head``: the WebSocket's unsent 101 response, written
         together with the open packet."""
         sid = sid or self.generate_id()
-        session = (TracedSession if self.trace else Session)(
-            self, sid, environ_for(request, self.config.trusted_proxies), transport)
+        kind = TracedSession if self.trace else Session
+        if self.allow_eio3 and request.query.get("EIO") == "3":  # socket.io-client 2.x
+            kind = eio3_session.session_class(self.trace)
+        session = kind(self, sid, environ_for(request, self.config.trusted_proxies), transport)
         upgrades = self.upgrades_from_polling if transport == "polling" else []
         opening = packets.open_frame(sid, upgrades, self.ping_interval, self.ping_timeout,
                                      self.max_payload)
@@ -338,11 +346,15 @@ class Engine:
     async def receive(self, session: Session, ptype: int, data: Any) -> None:
         """A non-message packet from the client, on any transport."""
         if ptype == packets.PONG:
+            if session.protocol == 3:  # v3 clients ping, never pong (Node: "invalid heartbeat direction")
+                raise ProtocolError("a pong from an Engine.IO v3 client")
             self.heartbeat.pong(session)
         elif ptype == packets.CLOSE:
             await self.close(session, self.reason.CLIENT_DISCONNECT, by_client=True)
         elif ptype == packets.MESSAGE:
             await self.on_message(session.sid, data)
+        elif ptype == packets.PING and session.protocol == 3:
+            self.heartbeat.client_ping(session)  # answered with a pong (eio3_session.py)
         elif ptype != packets.NOOP and ptype != packets.PING:
             raise ProtocolError(f"unexpected packet type {ptype} from a client")
 

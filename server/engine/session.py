@@ -141,6 +141,9 @@ class Session:
         # layer from the first message; the engine itself never reads it.
         self.parser: Any = None
 
+    # the Engine.IO revision the client speaks; eio3_session.py's V3Session is 3
+    protocol = 4
+
     def __repr__(self) -> str:
         return f"<Session {self.sid} {self.transport}{' closed' if self.closed else ''}>"
 
@@ -293,7 +296,7 @@ class Session:
 
     # --- long-polling -----------------------------------------------------
 
-    def take_payload(self, extra: Frame | None = None) -> str:
+    def take_payload(self, extra: Frame | None = None) -> str | bytes:
         """Everything queued for a GET, as one payload, plus ``extra`` if given."""
         frames, self.queue, self.queued = self.queue, [], 0
         if extra is not None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import WSCloseCode, WSMessage, WSMsgType, web
@@ -15,6 +16,7 @@ from aiohttp.streams import EofStream
 
 from ..errors import ProtocolError
 from ..logsafe import about, preview
+from . import eio3
 from .cookie import set_cookie
 from .direct import DirectQueue, DirectWebSocketResponse, close_note, offer
 from .packets import BAD_REQUEST, MESSAGE, NOOP_FRAME, PING, PROBE_PONG, UPGRADE, decode_text
@@ -206,6 +208,10 @@ async def read(engine: Host, session: Session, ws: web.WebSocketResponse) -> Non
     queue: Any = ws._reader
     take_message = engine.take_message
     direct = isinstance(queue, DirectQueue) and take_message is not None
+    decode: Callable[[str], tuple[int, str | bytes]] = decode_text
+    unwrap: Callable[[bytes], bytes] | None = None
+    if session.protocol == 3:  # Engine.IO v3 (eio3.py): the read loop takes every frame
+        decode, unwrap, direct = eio3.decode_record, eio3.websocket_message, False
     trace = engine.trace
     if take_message is not None and direct:
         queue.take = offer(take_message, session, trace)
@@ -243,19 +249,20 @@ async def read(engine: Host, session: Session, ws: web.WebSocketResponse) -> Non
             if trace and (kind is WSMsgType.TEXT or kind is WSMsgType.BINARY):
                 log.debug("session %s received %s", sid, preview(msg.data), extra=about(sid))
             if kind is WSMsgType.TEXT:
-                ptype, data = decode_text(msg.data)
+                ptype, data = decode(msg.data)
                 if ptype == MESSAGE:
                     try:
                         await on_message(sid, data)
                     except Exception:
                         log.exception("session %s: message handler failed", sid, extra=about(sid))
-                elif ptype == PING or ptype == UPGRADE:
+                elif ptype == UPGRADE or (ptype == PING and unwrap is None):
                     raise ProtocolError(f"unexpected packet type {ptype} after the handshake")
                 else:
                     await engine.receive(session, ptype, data)
             elif kind is WSMsgType.BINARY:
+                data = msg.data if unwrap is None else unwrap(msg.data)
                 try:
-                    await on_message(sid, msg.data)
+                    await on_message(sid, data)
                 except Exception:
                     log.exception("session %s: message handler failed", sid, extra=about(sid))
             else:

@@ -67,8 +67,8 @@ Public names relied on in a fragile way
 
 Mirrored: openline repeats python-socketio's logic; re-read it when upgrading
 - socketio.BaseServer._get_event_handler (realtime/events.py): openline's _handler_for, _run_handler
-- socketio.Packet.decode (realtime/events.py): decode_json_event reads EVENT packets alike
-- socketio.Packet.encode (realtime/events.py): _direct_frame writes EVENT/ACK packets alike
+- socketio.Packet.decode (realtime/events.py, protocol_v4.py): EVENT packets alike; CONNECT's query
+- socketio.Packet.encode (realtime/events.py, protocol_v4.py): EVENT/ACK alike; v4-protocol CONNECT
 
 The engine surface: what python-socketio calls on ``self.eio``, openline's Engine (engine/server.py)
 - on, attach, send, send_packet, get_session, transport, shutdown, handle_request,
@@ -153,7 +153,8 @@ SEAMS: tuple[Seam, ...] = (
          "replaces stock's dispatch: parser detection, packet rules, depth and attachment limits; "
          "a malformed packet closes the connection"),
     Seam(SERVER, "_handle_connect", "override",
-         "realtime/server.py OpenlineServer._handle_connect; bridge/sessions.py BridgeSession.run",
+         "realtime/server.py OpenlineServer._handle_connect; bridge/sessions.py BridgeSession.run; "
+         "realtime/protocol_v4.py opened",
          "replaces stock's: 'Invalid namespace', --max-namespaces, on_connect queued in the "
          "client's steps; returns the future a bridge awaits"),
     Seam(SERVER, "_trigger_event", "override",
@@ -340,11 +341,13 @@ SEAMS: tuple[Seam, ...] = (
          "realtime/events.py EventPath._handler_for; realtime/events.py EventPath._run_handler",
          "openline finds handlers[namespace][event] itself; catch-alls go to stock"),
     Seam(PACKET, "decode", "mirror",
-         "realtime/events.py decode_json_event",
-         "an EVENT packet's namespace, id (up to 100 digits) and JSON data, read as stock reads them"),
+         "realtime/events.py decode_json_event; realtime/protocol_v4.py LegacyPacket.decode",
+         "an EVENT packet's namespace, id (up to 100 digits) and JSON data, read as stock reads them; "
+         "a v4-protocol CONNECT's query, which stock cuts off the namespace at '?'"),
     Seam(PACKET, "encode", "mirror",
-         "realtime/events.py EventPath._direct_frame",
-         "'4' + type + namespace + ',' + id + JSON, and msgpack's type/nsp/data/id map"),
+         "realtime/events.py EventPath._direct_frame; realtime/protocol_v4.py LegacyPacket.encode",
+         "'4' + type + namespace + ',' + id + JSON, and msgpack's type/nsp/data/id map; CONNECT "
+         "and CONNECT_ERROR in Socket.IO protocol v4's forms"),
 )
 
 ENGINE_SURFACE: tuple[EngineName, ...] = (

@@ -32,7 +32,7 @@ from ..engine.packets import message as message_frame
 from ..errors import EventError, ProtocolError
 from ..logsafe import about
 from ..recovery import Missed, Saved, Store
-from . import connlog
+from . import connlog, protocol_v4
 from .client_steps import ClientSteps
 from .events import INTERNAL_ERROR, EventPath
 from .handler_shape import accepts_auth
@@ -145,6 +145,8 @@ class OpenlineServer(EventPath):
     async def _handle_eio_connect(self, eio_sid: str, environ: dict[str, Any]) -> None:
         await super()._handle_eio_connect(eio_sid, environ)
         self._connect_deadlines.add(eio_sid)
+        if getattr(self._session_of(eio_sid), "protocol", 4) == 3:  # socket.io-client 2.x
+            await protocol_v4.opened(self, eio_sid)  # joins "/" now (protocol_v4.py)
 
     def _connect_timed_out(self, eio_sid: str) -> None:
         log.info("session %s closing: no CONNECT within %gs", eio_sid, self.config.connect_timeout,
@@ -321,8 +323,12 @@ class OpenlineServer(EventPath):
                 data={"message": f"too many namespaces (limit {limit})"}))
             connlog.too_many_namespaces(eio_sid, namespace, limit)
             return None
-        if self.recovery is not None and isinstance(data, dict) and "pid" in data:
+        legacy = protocol_v4.is_legacy(self.parser_of(eio_sid))  # no recovery, Node's sids
+        if self.recovery is not None and not legacy and isinstance(data, dict) and "pid" in data:
             sid = await self._resume(eio_sid, namespace, data)
+        elif legacy:
+            sid = await self.manager.pre_connect(eio_sid, namespace,
+                                                 sid=protocol_v4.sid_for(namespace, eio_sid))
         else:
             sid = await self.manager.pre_connect(eio_sid, namespace)
         if sid is None:  # already connected to this namespace (or gone meanwhile)
@@ -414,7 +420,8 @@ class OpenlineServer(EventPath):
             await self.manager.disconnect(sid, namespace, ignore_queue=True)
             return
         self._connect_deadlines.discard(eio_sid)
-        if self.recovery is None or eio_sid in self._foreign:  # bridge clients cannot recover
+        if self.recovery is None or eio_sid in self._foreign \
+                or protocol_v4.is_legacy(self.parser_of(eio_sid)):  # neither bridge nor 2.x clients recover
             await self._send_direct(eio_sid, sio_packet.CONNECT, namespace, {"sid": sid})
         else:
             await self._send_direct(eio_sid, sio_packet.CONNECT, namespace,

@@ -28,6 +28,7 @@ BAD = {
     "max_payload": ["0", "-1", "1e6", "lots"],
     "path": ["/", "", "/a//b/", "/../", "/a b/", "/{x}/", "/a?b"],
     "allow_upgrades": ["maybe"],
+    "allow_eio3": ["maybe", "3"],
     "upgrade_timeout": ["0", "x"],
     "cookie": ["io; SameSite=None", "io; Foo", "io; Path", "io; Secure=1", "a b", "io; Path=/; Path=/x",
                "io; Max-Age=-1", "io; Path=rt", ";Path=/", "io; SameSite=Sometimes"],
