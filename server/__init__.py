@@ -16,7 +16,7 @@ The layers, top down (each package's docstring says what it owns and may import)
     realtime/                         the Socket.IO layer (python-socketio's AsyncServer)
     engine/                           the Engine.IO v4 layer
     net/                              the listening socket and its HTTP guards
-    errors, config, logsafe           the foundation every layer may import
+    errors, config, values, logsafe   the foundation every layer may import
 
 ``create_app``, ``Emitter`` and ``Namespace`` load on first use, so ``import openline`` (and
 ``python -m openline.engine``) does not import the whole server.

@@ -34,8 +34,8 @@ from socketio import packet as sio_packet
 
 from ..config import Config
 from ..errors import EnvelopeError
+from ..realtime.connect import INVALID_NAMESPACE as _INVALID_NAMESPACE
 from ..realtime.packet_rules import RESERVED_EVENTS, json_may_nest, json_min_length, nested_deeper
-from ..realtime.server import INVALID_NAMESPACE as _INVALID_NAMESPACE
 
 EVENT_KEYS = frozenset({"event", "data", "id"})
 ACK_KEYS = frozenset({"ack", "data"})

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 def set_cookie(spec: str, sid: str) -> str:
     """The ``Set-Cookie`` value for ``spec`` (``Config.cookie``: ``NAME; Attr; ...``, already
-    validated and normalized by config._cookie) and ``sid`` (URL-safe base64: a valid
+    validated and normalized by values._cookie) and ``sid`` (URL-safe base64: a valid
     cookie value as it is)."""
     name, _, attributes = spec.partition(";")
     return f"{name}={sid};{attributes}" if attributes else f"{name}={sid}"

@@ -13,7 +13,7 @@ Overridden: openline's class defines python-socketio's private name, and python-
 - socketio.AsyncServer._handle_eio_connect (realtime/server.py): stock's, then the CONNECT deadline
 - socketio.AsyncServer._handle_eio_disconnect (realtime/server.py): stock's, then openline's state
 - socketio.AsyncServer._handle_eio_message (realtime/server.py): openline's packet checks and limits
-- socketio.AsyncServer._handle_connect (realtime/server.py): namespace refusals, ordered on_connect
+- socketio.AsyncServer._handle_connect (realtime/connect.py): namespace refusals, ordered on_connect
 - socketio.AsyncServer._trigger_event (realtime/server.py): a failing disconnect handler is logged
 - socketio.BaseServer._get_namespace_handler (realtime/namespaces.py): patterns between exact and "*"
 - socketio.AsyncServer._handle_event (realtime/events.py): ordered steps, back-pressure, rate limit
@@ -153,7 +153,7 @@ SEAMS: tuple[Seam, ...] = (
          "replaces stock's dispatch: parser detection, packet rules, depth and attachment limits; "
          "a malformed packet closes the connection"),
     Seam(SERVER, "_handle_connect", "override",
-         "realtime/server.py OpenlineServer._handle_connect; bridge/sessions.py BridgeSession.run; "
+         "realtime/connect.py ConnectPath._handle_connect; bridge/sessions.py BridgeSession.run; "
          "realtime/protocol_v4.py opened",
          "replaces stock's: 'Invalid namespace', --max-namespaces, on_connect queued in the "
          "client's steps; returns the future a bridge awaits"),

@@ -20,7 +20,7 @@ from tests.conftest import ROOT
 SERVER = ROOT / "server"
 NAMESPACES = ROOT / "namespaces"
 
-FOUNDATION = {"openline.errors", "openline.config", "openline.logsafe"}
+FOUNDATION = {"openline.errors", "openline.config", "openline.values", "openline.logsafe"}
 RANKS = {"net": 1, "engine": 2, "recovery": 2, "realtime": 3, "bridge": 4, "cluster": 4, "ops": 5}
 SHELL_RANK, PLUGIN_RANK = 6, 7
 LAYER_PACKAGES = {"server", "server/net", "server/engine", "server/recovery", "server/realtime",
