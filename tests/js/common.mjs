@@ -12,18 +12,28 @@ export function show(v) {
   return v;
 }
 
-// argv[2] as the scenario's options; `finish(result)` disconnects `sockets`, prints ONE JSON
+// argv[2] as the scenario's options; `finish(result)` disconnects (or closes) `sockets`, prints ONE JSON
 // line and exits; the scenario gives up on its own after options.timeout ms.
 export function scenario() {
   const opts = JSON.parse(process.argv[2] || "{}");
   const limit = opts.timeout ?? 15000;
   const sockets = [];
   const finish = (result, code = 0) => {
-    for (const s of sockets) s.disconnect();
+    for (const s of sockets) (s.disconnect ?? s.close).call(s);
     process.stdout.write(JSON.stringify(result) + "\n", () => process.exit(code));
   };
   setTimeout(() => finish({ error: `scenario ${opts.scenario} timed out` }, 1), limit).unref();
-  return { opts, limit, sockets, finish };
+  // runs scenarios[opts.scenario] and finishes with what it returns, or with its error
+  const run = async (scenarios) => {
+    try {
+      const chosen = scenarios[opts.scenario];
+      if (!chosen) throw new Error(`unknown scenario ${opts.scenario}`);
+      finish(await chosen());
+    } catch (err) {
+      finish({ error: String(err && err.message || err) }, 1);
+    }
+  };
+  return { opts, limit, sockets, finish, run };
 }
 
 // Run `ops[cmd.op](cmd)` for each JSON command line on stdin, in arrival order (an async op

@@ -5,7 +5,7 @@ import { io } from "socket.io-client";
 import msgpackParser from "socket.io-msgpack-parser";
 import { scenario, show } from "./common.mjs";
 
-const { opts, limit: LIMIT, sockets, finish } = scenario();
+const { opts, limit: LIMIT, sockets, finish, run } = scenario();
 
 function once(emitter, event) {
   return new Promise((resolve, reject) => {
@@ -67,10 +67,4 @@ const scenarios = {
   },
 };
 
-try {
-  const run = scenarios[opts.scenario];
-  if (!run) throw new Error(`unknown scenario ${opts.scenario}`);
-  finish(await run());
-} catch (err) {
-  finish({ error: String(err && err.message || err) }, 1);
-}
+await run(scenarios);

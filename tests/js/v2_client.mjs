@@ -6,26 +6,9 @@
 // every Engine.IO request and, for a namespace other than "/", in the CONNECT packet.
 import io from "socket.io-client-v2";
 import { io as io4 } from "socket.io-client";
+import { scenario, show } from "./common.mjs";
 
-const opts = JSON.parse(process.argv[2] || "{}");
-const LIMIT = opts.timeout ?? 15000;
-const sockets = [];
-
-function finish(result, code = 0) {
-  for (const s of sockets) s.close();
-  process.stdout.write(JSON.stringify(result) + "\n", () => process.exit(code));
-}
-
-setTimeout(() => finish({ error: `scenario ${opts.scenario} timed out` }, 1), LIMIT).unref();
-
-function show(v) {
-  if (v === undefined) return { undefined: true };
-  if (Buffer.isBuffer(v) || ArrayBuffer.isView(v)) return { bin: [...new Uint8Array(v.buffer, v.byteOffset, v.byteLength)] };
-  if (v instanceof ArrayBuffer) return { bin: [...new Uint8Array(v)] };
-  if (Array.isArray(v)) return v.map(show);
-  if (v && typeof v === "object") return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, show(x)]));
-  return v;
-}
+const { opts, limit: LIMIT, sockets, finish, run } = scenario();
 
 function once(emitter, event, ms = LIMIT) {
   return new Promise((resolve, reject) => {
@@ -170,10 +153,4 @@ const scenarios = {
   },
 };
 
-try {
-  const run = scenarios[opts.scenario];
-  if (!run) throw new Error(`unknown scenario ${opts.scenario}`);
-  finish(await run());
-} catch (err) {
-  finish({ error: String(err && err.message || err) }, 1);
-}
+await run(scenarios);
