@@ -108,6 +108,7 @@ class Config:
     # Operations (server/ops: /metrics, /healthz, /readyz, /status)
     metrics: bool = True  # Prometheus metrics at /metrics; off: nothing is counted per event
     demo: bool = True  # the demo page at /; off for production (then / is a 404)
+    status: bool = True  # /status, the live status page and JSON; off: 404
     # The Socket.IO Admin UI (server/ops/admin.py): off unless --admin
     admin: bool = False
     admin_user: str = "admin"
@@ -295,6 +296,9 @@ OPTIONS: tuple[Option, ...] = (
            flag_name="no-metrics"),
     Option("demo", _invert, "true or false", "do not serve the demo page at / (for production)",
            flag_name="no-demo"),
+    Option("status", _invert, "true or false",
+           "do not serve /status (the live status page and JSON); /healthz and /readyz stay",
+           flag_name="no-status"),
     Option("admin", _bool, "true or false",
            "serve the Socket.IO Admin UI at /admin/ and its protocol on the /admin namespace"),
     Option("admin_user", _name, "a non-empty user name", "the Admin UI's login name", "NAME"),

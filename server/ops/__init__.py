@@ -41,7 +41,8 @@ def add_routes(app: web.Application, sio: Any, bridge: Bridge, config: Config) -
     node = app[NODE_KEY] = Node(sio, bridge, config, meter)
     app.router.add_get("/healthz", bridge.or_page(health.healthz))
     app.router.add_get("/readyz", bridge.or_page(health.readyz))
-    app.router.add_get("/status", bridge.or_page(status.status))
+    if config.status:
+        app.router.add_get("/status", bridge.or_page(status.status))
     if meter is not None:
         app.router.add_get("/metrics", bridge.or_page(metrics.handler(metrics.registry_for(node))))
     return node

@@ -137,6 +137,18 @@ async def test_no_demo_turns_the_page_off_and_keeps_the_root_bridge(start_server
         assert response.status == 200
 
 
+async def test_no_status_turns_status_off_and_keeps_health(start_server):
+    """--no-status: /status is 404 (JSON or page); /healthz and /readyz still answer 200."""
+    url = await start_server(status=False)
+    async with aiohttp.ClientSession() as http:
+        for headers in ({}, {"Accept": "application/json"}):
+            async with http.get(url + "/status", headers=headers) as response:
+                assert response.status == 404
+        for path in ("/healthz", "/readyz"):
+            async with http.get(url + path) as response:
+                assert response.status == 200, path
+
+
 async def test_ops_paths_upgraded_are_bridge_clients_of_unknown_namespaces(start_server):
     """A WebSocket upgrade to /metrics is the bridge's, closed 4404 as an unknown namespace."""
     url = await start_server()

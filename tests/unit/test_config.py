@@ -37,6 +37,7 @@ BAD = {
     "serve_client": ["maybe"],
     "websocket_compression": ["sometimes"],
     "dev_origins": ["maybe"],
+    "status": ["maybe"],
     "redis_url": ["http://localhost:6379", "localhost:6379"],
     "log_level": ["verbose", "trace"],
     "log_format": ["xml", "JSONL", ""],
