@@ -64,6 +64,13 @@ def figures(small: int, big: int, disconnect_small: int, sessions: int = 5_000) 
 
 # (off figure, on figure, label): what turning recovery on costs each server
 RECOVERY_COSTS = (("echo_eps", "echo_eps_rec", "echo rate"), ("bcast_dps", "bcast_dps_rec", "broadcast"))
+# openline's features with a cost when on (issue #14): (figure off, figure on, label)
+FEATURE_COSTS = (
+    ("echo_eps_nomet", "echo_eps_met", "metrics on/off, echo"),
+    ("bcast_dps_nomet", "bcast_dps_met", "metrics on/off, broadcast"),
+    ("echo_eps_met", "echo_eps_admin", "admin on/off, echo"),
+    ("bcast_dps_met", "bcast_dps_admin", "admin on/off, broadcast"),
+)
 
 
 def _fmt(value: float | None) -> str:
@@ -181,6 +188,41 @@ def cost_table(cost_rows: list[dict[str, Any]]) -> str:
     if any(r["node_starved"] or r["openline_starved"] for r in cost_rows):
         legend += f"\n† one of the two runs used < {SERVER_STARVED:.0%} of its core."
     return "\n".join([body[0], sep, *body[1:]]) + legend
+
+
+def feature_costs(results: dict[str, Any]) -> list[dict[str, Any]]:
+    """openline's on/off ratios of its rate and CPU per event for metrics and the admin
+    UI (no UI logged in), JSON; and openline/Node at the same point."""
+    servers = results.get("json", {})
+    mine = servers.get("openline", {})
+    out = []
+    for off_key, on_key, label in FEATURE_COSTS:
+        off, on = mine.get(off_key), mine.get(on_key)
+        if off is None or on is None:
+            continue
+        cpu_off, cpu_on = (_cpu_per_event(servers, "openline", k) for k in (off_key, on_key))
+        node = servers.get("node", {}).get(on_key.rsplit("_", 1)[0])
+        out.append({"figure": label, "rate": on / off if off else None,
+                    "cpu": cpu_on / cpu_off if cpu_off and cpu_on is not None else None,
+                    "vs_node": on / node if node else None,
+                    "starved": any((mine.get(k + ":server_cpu") or 1) < SERVER_STARVED
+                                   for k in (off_key, on_key))})
+    return out
+
+
+def feature_table(rows: list[dict[str, Any]]) -> str:
+    """The feature on/off ratios as a Markdown table."""
+    def cell(value: float | None, mark: str = "") -> str:
+        return "—" if value is None else f"{value:.2f}×{mark}"
+
+    lines = ["| openline feature | rate on/off | CPU/event on/off | on: openline/Node |",
+             "|---|--:|--:|--:|"]
+    for r in rows:
+        lines.append(f"| {r['figure']} | {cell(r['rate'], ' †' if r['starved'] else '')} | "
+                     f"{cell(r['cpu'])} | {cell(r['vs_node'])} |")
+    return "\n".join(lines) + ("\nmetrics: `--no-metrics` (off) against the default (on); admin: "
+                               "`--admin --admin-no-auth` with no UI logged in, metrics on in both; "
+                               "JSON; openline/Node uses the throughput group's Node run.")
 
 
 def write_json(path: Path, meta: dict[str, Any], results: dict[str, Any],

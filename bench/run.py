@@ -47,7 +47,7 @@ PARSERS = ("json", "msgpack")
 START_TIMEOUT_S = 30
 RECOVERY_WINDOW_S = 120  # echo/broadcast with recovery on (Node's default window too)
 MEMORY_WINDOW_S = 300  # session memory: long enough that no saved session expires meanwhile
-GROUPS = ("throughput", "connections", "recovery")
+GROUPS = ("throughput", "connections", "recovery", "features")
 
 
 @dataclass(frozen=True)
@@ -97,7 +97,8 @@ class Running:
     url: str
 
 
-def server_command(kind: str, parser: str, deflate: bool, recovery: float | None = None) -> list[str]:
+def server_command(kind: str, parser: str, deflate: bool, recovery: float | None = None,
+                   extra: tuple[str, ...] = ()) -> list[str]:
     # Both servers take --recovery-window SECONDS (node_server.js: connectionStateRecovery
     # with maxDisconnectionDuration = SECONDS * 1000); without it recovery is off in both.
     window = ["--recovery-window", f"{recovery:g}"] if recovery else []
@@ -109,14 +110,14 @@ def server_command(kind: str, parser: str, deflate: bool, recovery: float | None
     cmd = [sys.executable, "-m", "openline", "run", "--port", "0",
            "--plugins-dir", str(BENCH / "plugins"), "--log-level", "warning",
            "--max-connections-per-address", "0"]  # every load client is on loopback
-    return cmd + (["--websocket-compression"] if deflate else []) + window
+    return cmd + (["--websocket-compression"] if deflate else []) + window + list(extra)
 
 
 @contextlib.contextmanager
 def server(kind: str, parser: str, deflate: bool = False,
-           recovery: float | None = None) -> Iterator[Running]:
+           recovery: float | None = None, extra: tuple[str, ...] = ()) -> Iterator[Running]:
     # taskset execs the server, so proc.pid is the server's own pid (for VmRSS).
-    cmd = ["taskset", "-c", SERVER_CORE, *server_command(kind, parser, deflate, recovery)]
+    cmd = ["taskset", "-c", SERVER_CORE, *server_command(kind, parser, deflate, recovery, extra)]
     # openline with its defaults: no OPENLINE_* setting of the caller's shell applies.
     env = {k: v for k, v in os.environ.items() if not k.startswith("OPENLINE_")}
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
@@ -251,6 +252,19 @@ def _throughput_of(plan: Plan, parser: str, results: dict[str, Any], kind: str) 
             results[parser][kind]["lat_rate"] = rate
 
 
+def features(plan: Plan, results: dict[str, Any]) -> None:
+    """openline's echo and broadcast (JSON) with metrics off, on (the default) and with
+    the admin UI on (no UI logged in), one right after the other: what each costs."""
+    runs = ((("--no-metrics",), "_nomet", " metrics off"), ((), "_met", " metrics on"),
+            (("--admin", "--admin-no-auth"), "_admin", " admin on"))
+    for extra, suffix, label in runs:
+        try:
+            with server("openline", "json", extra=extra) as srv:
+                _echo_broadcast(plan, "json", results, srv, suffix, label)
+        except ServerFailed as exc:
+            print(f"  openline json    FAILED{label}: {exc}", flush=True)
+
+
 def connections(plan: Plan, parser: str, results: dict[str, Any]) -> None:
     runs = [  # (clients, deflate, disconnect, prime, {figure: loadgen field})
         (plan.disconnect_small, False, True, 0, {"disc_small": "us_per_disconnect"}),
@@ -361,7 +375,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--record", action="store_true", help="append a --quick run to RESULTS.md too")
     ap.add_argument("--only", "--scenario", dest="only", choices=GROUPS,
                     help="run one group of scenarios (recovery: echo and broadcast with recovery "
-                         "off and on, and the memory of dropped sessions)")
+                         "off and on, and the memory of dropped sessions; features: openline's "
+                         "echo and broadcast with metrics off and on and the admin UI on)")
     ap.add_argument("--results-md", type=Path, default=BENCH / "RESULTS.md", help="where runs are recorded")
     args = ap.parse_args(argv)
 
@@ -383,6 +398,8 @@ def main(argv: list[str] | None = None) -> int:
             connections(plan, parser, results)
     if "recovery" in groups:
         session_memory(plan.sessions, results)
+    if "features" in groups:
+        features(plan, results)
     meta["seconds"] = round(time.monotonic() - started)
 
     figs = report.figures(plan.small, plan.big, plan.disconnect_small, plan.sessions)
@@ -391,6 +408,9 @@ def main(argv: list[str] | None = None) -> int:
     text = report.table(table_rows)
     if cost_rows:
         text += "\n\n" + report.cost_table(cost_rows)
+    feature_rows = report.feature_costs(results)
+    if feature_rows:
+        text += "\n\n" + report.feature_table(feature_rows)
     rate = {p: results[p]["node"].get("lat_rate") for p in PARSERS}
     print(f"\n{text}\n\nequal load = 50% of Node's echo rate: {rate}; took {meta['seconds']} s")
     report.write_json(OUT / "results.json", meta, results, table_rows, cost_rows)
