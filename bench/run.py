@@ -405,12 +405,13 @@ def main(argv: list[str] | None = None) -> int:
     figs = report.figures(plan.small, plan.big, plan.disconnect_small, plan.sessions)
     table_rows = report.rows(results, figs)
     cost_rows = report.recovery_costs(results)
-    text = report.table(table_rows)
-    if cost_rows:
-        text += "\n\n" + report.cost_table(cost_rows)
     feature_rows = report.feature_costs(results)
+    parts = [report.table(table_rows)] if table_rows else []  # none in the features group
+    if cost_rows:
+        parts.append(report.cost_table(cost_rows))
     if feature_rows:
-        text += "\n\n" + report.feature_table(feature_rows)
+        parts.append(report.feature_table(feature_rows))
+    text = "\n\n".join(parts)
     rate = {p: results[p]["node"].get("lat_rate") for p in PARSERS}
     print(f"\n{text}\n\nequal load = 50% of Node's echo rate: {rate}; took {meta['seconds']} s")
     report.write_json(OUT / "results.json", meta, results, table_rows, cost_rows)
