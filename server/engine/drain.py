@@ -52,7 +52,8 @@ class Engine(Protocol):
 
     def start_background_task(self, target: Any, *args: Any, **kwargs: Any) -> asyncio.Task[Any]: ...
 
-    async def _call(self, event: str, *args: Any) -> Any: ...
+    async def _disconnected(self, session: Session, reason: str, by_client: bool,
+                            grace: float | None = None) -> None: ...
 
     def forget(self, session: Session) -> None: ...
 
@@ -139,15 +140,7 @@ async def _shut(engine: Engine, session: Session, before: Before | None, held: b
             WSCloseCode.GOING_AWAY, b"server shutting down"))
     log.info("session %s closed: %s%s", session.sid, reason,
              session.close_note(WSCloseCode.GOING_AWAY), extra=about(session.sid))
-    try:
-        await engine._call("disconnect", session.sid, reason)
-    except Exception:
-        log.exception("session %s: disconnect handler failed", session.sid,
-                      extra=about(session.sid))
-    if session.lingering:
-        asyncio.get_running_loop().call_later(POLL_LINGER, engine.forget, session)
-    else:
-        engine.forget(session)
+    await engine._disconnected(session, reason, False, POLL_LINGER)
     if sockets is not None:
         try:
             await sockets

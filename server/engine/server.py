@@ -383,7 +383,10 @@ class Engine:
         # still finish, and the session then be forgotten (measured: it stayed listed)
         await asyncio.shield(self._disconnected(session, reason, by_client))
 
-    async def _disconnected(self, session: Session, reason: str, by_client: bool) -> None:
+    async def _disconnected(self, session: Session, reason: str, by_client: bool,
+                            grace: float | None = None) -> None:
+        """Run the disconnect handler, then forget the session, or keep a lingering one
+        for ``grace`` seconds (default: by who closed it) for the GET on its way."""
         try:
             # the session stays listed meanwhile: disconnect handlers read its user session
             await self._call("disconnect", session.sid, reason)
@@ -393,7 +396,8 @@ class Engine:
         if session.lingering:
             # ours: as long as a client may take to poll again; the client's own close:
             # only for a GET already on its way
-            grace = CLIENT_CLOSE_GRACE if by_client else self.ping_interval + self.ping_timeout
+            if grace is None:
+                grace = CLIENT_CLOSE_GRACE if by_client else self.ping_interval + self.ping_timeout
             asyncio.get_running_loop().call_later(grace, self.forget, session)
         else:
             self.forget(session)

@@ -19,6 +19,7 @@ from tests.cluster.conftest import (  # noqa: F401  (fixtures re-exported)
     two_nodes,
 )
 from tests.conftest import ROOT, UNIT
+from tests.recovery.fleet import Fleet
 from tests.recovery.node_script import NodeScript
 
 PLUGINS = ROOT / "tests" / "recovery" / "plugins"
@@ -123,6 +124,15 @@ async def holding_proxy() -> AsyncIterator[Callable[[int], Any]]:
     yield start
     for proxy in proxies:
         await proxy.stop()
+
+
+@pytest.fixture
+async def fleet() -> AsyncIterator[Any]:
+    """A started drain_client.mjs (tests/recovery/fleet.py); stopped after the test."""
+    client = Fleet()
+    await client.start()
+    yield client
+    await client.stop()
 
 
 @pytest.fixture

@@ -17,21 +17,11 @@ import pytest
 
 from tests.abuse.paused import PausedClient
 from tests.conftest import ROOT, UNIT
-from tests.recovery.fleet import Fleet
 
 pytestmark = pytest.mark.node
 
 TEXT = "x" * 3000
 REASONS = ("--plugins-dir", str(ROOT / "tests" / "recovery" / "drain_plugins"))  # /reasons
-
-
-@pytest.fixture
-async def fleet() -> Any:
-    """A started drain_client.mjs; stopped after the test."""
-    client = Fleet()
-    await client.start()
-    yield client
-    await client.stop()
 
 
 async def sigterm(node: Any, timeout: float) -> float:

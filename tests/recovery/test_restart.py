@@ -33,15 +33,6 @@ TOKEN = "t0ken"
 FAST_RETRY = {"reconnectionDelay": 100, "reconnectionDelayMax": 300, "randomizationFactor": 0}
 
 
-@pytest.fixture
-async def fleet() -> Any:
-    """A started drain_client.mjs; stopped after the test."""
-    client = Fleet()
-    await client.start()
-    yield client
-    await client.stop()
-
-
 class Nodes:
     """``openline run`` children with recovery on, the /rec namespace and the API."""
 
