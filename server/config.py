@@ -42,6 +42,9 @@ SERIALIZERS = ("auto", "json", "msgpack")
 LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
 ADMIN_MODES = ("development", "production")
 LOG_FORMATS = ("text", "json")
+CLUSTER_FORMATS = ("auto", "batch", "stock")
+REDIS_URL_FORMS = ("a redis://, rediss://, unix://, valkey://, valkeys:// or "
+                   "redis+sentinel://host:port[,host:port...]/db/service URL")
 
 @dataclass(frozen=True, slots=True)
 class Config:
@@ -103,6 +106,9 @@ class Config:
     # Cluster
     redis_url: str | None = None
     redis_publish_timeout: float = 2.0  # a publish stalled longer is dropped and counted
+    redis_connect_timeout: float = 5.0  # at start: no answer by then is exit status 2
+    redis_start_anyway: bool = False  # at start: serve without Redis, join when it answers
+    cluster_format: str = "auto"  # batch (openline peers), stock (single), auto: detected
     api_token: str | None = None
     api_max_failures: int = 10  # wrong tokens (Admin UI logins too) per minute per address
     # Operations (server/ops: /metrics, /healthz, /readyz, /status)
@@ -282,10 +288,20 @@ OPTIONS: tuple[Option, ...] = (
            "events kept per namespace for recovering clients (the oldest go first)", "N"),
     Option("drain_timeout", _positive_seconds, "seconds > 0 (fractions allowed)",
            "on SIGTERM, how long to save sessions for recovery and close transports", "SECONDS"),
-    Option("redis_url", _redis_url, "a redis://, rediss:// or unix:// URL",
+    Option("redis_url", _redis_url, REDIS_URL_FORMS,
            "share rooms and broadcasts with other nodes through Redis", "URL"),
     Option("redis_publish_timeout", _positive_seconds, "seconds > 0 (fractions allowed)",
            "a publish to Redis stalled longer is dropped and counted, not sent late", "SECONDS"),
+    Option("redis_connect_timeout", _positive_seconds, "seconds > 0 (fractions allowed)",
+           "at start, how long Redis may take to answer; past it the node exits with status 2 "
+           "(unless --redis-start-anyway)", "SECONDS"),
+    Option("redis_start_anyway", _bool, "true or false",
+           "start even if Redis does not answer at start: serve this node's clients and join "
+           "the cluster when Redis answers (a wrong URL or password still exits)"),
+    Option("cluster_format", _choice(CLUSTER_FORMATS), "one of auto, batch, stock",
+           "messages to other nodes: batch (many emits per PUBLISH, openline nodes only), stock "
+           "(one per PUBLISH, python-socketio's format), auto: stock whenever a "
+           "python-socketio node listens on the channel, checked at each publish", "FORMAT"),
     Option("api_max_failures", _count, "an integer >= 1",
            "wrong API tokens (or Admin UI logins) per minute from one address before it is "
            "refused for a while", "N"),

@@ -11,7 +11,7 @@ import json
 from typing import Any
 
 from .cluster.emitter import emit
-from .config import OPTIONS_BY_NAME
+from .config import OPTIONS_BY_NAME, REDIS_URL_FORMS
 from .errors import ConfigError
 
 VALUE_OPTIONS = ("--to", "--room", "--namespace", "--redis-url")
@@ -70,8 +70,7 @@ def run_command(args: argparse.Namespace, environ: dict[str, str]) -> str:
     raw_url = args.redis_url if args.redis_url is not None else environ.get(redis_opt.env)
     redis_url = redis_opt.convert(raw_url) if raw_url is not None else None
     if redis_url is None:
-        raise ConfigError("--redis-url", "a redis://, rediss:// or unix:// URL (or set "
-                          f"{redis_opt.env})", None)
+        raise ConfigError("--redis-url", f"{REDIS_URL_FORMS} (or set {redis_opt.env})", None)
     if not args.namespace.startswith("/"):
         raise ConfigError("--namespace", "a namespace starting with /", args.namespace)
     nodes = emit(redis_url, args.event, *values, namespace=args.namespace, room=args.room,

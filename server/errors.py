@@ -66,20 +66,22 @@ class EventError(OpenlineError):
 
 
 class ClusterError(OpenlineError):
-    """Publishing through Redis failed (``openline emit``, ``Emitter``); names the URL.
+    """Publishing through Redis failed (``openline emit``, ``Emitter``), or a node's Redis
+    did not answer at start (``--redis-connect-timeout``); names the URL.
 
-    Nodes never raise it: a node survives Redis outages and logs them instead.
+    A running node never raises it: it survives Redis outages and logs them instead.
     """
 
-    def __init__(self, url: str, cause: BaseException) -> None:
+    def __init__(self, url: str, cause: BaseException, permanent: bool = False) -> None:
         self.url = url
         self.cause = cause
+        self.permanent = permanent  # waiting will not help: a wrong URL, password or db
         super().__init__(url, cause)
 
     def __str__(self) -> str:
         cause = type(self.cause).__name__
-        return f"Redis at {self.url}: {cause}: {self.cause}" if str(self.cause) else \
-            f"Redis at {self.url}: {cause}"
+        text = " ".join(str(self.cause).split())  # one line, whatever redis-py wrote
+        return f"Redis at {self.url}: {cause}: {text}" if text else f"Redis at {self.url}: {cause}"
 
 
 class ProtocolError(OpenlineError):

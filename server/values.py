@@ -185,10 +185,38 @@ def _cookie(value: str) -> str | None:
     return "; ".join([name, *attributes])
 
 
+# The URL forms python-socketio's AsyncRedisManager takes; redis-py serves them all
+# (server/net/redis_url.py): valkey:// is the same protocol, sentinel is redis-py's Sentinel.
+REDIS_SCHEMES = ("redis", "rediss", "unix", "valkey", "valkeys", "redis+sentinel", "valkey+sentinel")
+
+
 def _redis_url(value: str) -> str | None:
+    """A URL of REDIS_SCHEMES, checked as far as it can be without connecting: the port(s)
+    numbers 1-65535, the db a number; a sentinel URL's hosts host:port, comma separated
+    (``redis+sentinel://[user:pw@]host:port,host:port/db/service``, python-socketio's form)."""
     if not value:
         return None
-    if not value.startswith(("redis://", "rediss://", "unix://")):
+    scheme, sep, rest = value.partition("://")
+    if not sep or scheme.lower() not in REDIS_SCHEMES or any(c.isspace() for c in value):
+        raise ValueError
+    where, _, path = rest.partition("/")
+    hosts = where.rsplit("@", 1)[-1]
+    path = path.partition("?")[0]
+    if scheme.lower() == "unix":
+        if not path or hosts:  # unix:///path/to/redis.sock[?db=N]
+            raise ValueError
+        return value
+    if scheme.lower().endswith("+sentinel"):
+        if not all(re.fullmatch(r"[^:,]+:\d{1,5}", h) and 0 < int(h.rsplit(":", 1)[1]) < 65536
+                   for h in hosts.split(",")):
+            raise ValueError
+        db = path.split("/")[0]
+    else:
+        port = re.fullmatch(r"(\[[0-9a-fA-F:.]+\]|[^:\[\]]*)(?::(\d{1,5}))?", hosts)
+        if port is None or (port.group(2) is not None and not 0 < int(port.group(2)) < 65536):
+            raise ValueError
+        db = path
+    if db and not db.isdigit():
         raise ValueError
     return value
 

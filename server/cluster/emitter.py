@@ -26,6 +26,7 @@ import uuid
 from typing import Any
 
 from ..errors import ClusterError
+from ..net.redis_url import client
 from ..realtime.parsers import JsonPacket
 from .redis_manager import CHANNEL, emit_message, redact, redis_options
 
@@ -34,12 +35,10 @@ class Emitter:
     """A write-only member of the cluster: publishes emits and kicks, receives nothing."""
 
     def __init__(self, redis_url: str, *, channel: str = CHANNEL) -> None:
-        from redis import asyncio as aioredis
-
         self.redis_url = redis_url
         self.channel = channel
         self.host_id = uuid.uuid4().hex  # never a node's id, so every node handles ours
-        self._redis = aioredis.Redis.from_url(redis_url, **redis_options())
+        self._redis = client(redis_url, redis_options())  # any --redis-url form
 
     async def emit(self, event: str, *args: Any, namespace: str = "/", room: str | None = None,
                    to: str | None = None, skip_sid: str | None = None) -> int:

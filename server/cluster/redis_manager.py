@@ -8,7 +8,8 @@
   queued for one publisher task that sends the queue as ``batch`` messages (up to
   MAX_BATCH emits per PUBLISH); a failed publish never fails the emit, and a full
   queue (a burst) makes emitters wait rather than lose messages. A node skips its own
-  batches, which Redis echoes back, without parsing them;
+  batches, which Redis echoes back, without parsing them. While a stock python-socketio
+  node listens on the channel, each message goes on its own instead (compat.py);
 - an emit ``to=`` a sid connected here is not published at all (sids are unique, so no
   other node can hold it);
 - the argument list travels exactly (key ``args``): stock folds a one-element list into
@@ -52,8 +53,11 @@ from typing import Any
 import socketio
 
 from ..config import Config
+from ..errors import ClusterError
+from ..net.redis_url import REDIS_OPTIONS, client, reach, redis_options  # noqa: F401 (re-exported)
 from ..realtime.manager import FastEmitManager
 from ..realtime.parsers import JsonPacket
+from .compat import PUBLISH_SCRIPT, FormatWatch, marker
 from .health import BACKOFF_FIRST, BACKOFF_MAX, DROP_LOG_INTERVAL, RedisHealth, _jitter
 from .messages import (
     BATCH_PREFIX,
@@ -70,43 +74,22 @@ log = logging.getLogger("openline.cluster")
 MAX_BATCH = 500  # messages per PUBLISH: keeps one pub/sub message well under Redis's
 # client-output-buffer-limit for subscribers (8 MB soft) with typical payloads
 REMOTE_ACK_TTL = 120.0  # seconds an ack from another node may take (call() waits 60 s)
-STARTUP_WAIT = 5.0  # how long start() waits for the first subscribe before serving anyway
 MAX_PENDING = 10_000  # messages waiting for Redis; past this, emitters wait for room
-# One immediate retry inside redis-py, no backoff: a pooled connection left stale by a
-# Redis restart gets reconnected once (without it the first publish after every restart
-# failed), while a dead Redis still fails fast so emits never wait on it. Backoff and
-# reconnecting the subscription are this module's job. Keepalive notices dropped peers.
-# The socket timeouts are --redis-publish-timeout (the subscription's blocking read has
-# none); every publish and probe is bounded by it as a whole as well, retry included.
-REDIS_OPTIONS: dict[str, Any] = {
-    "socket_keepalive": True,
-}
-
 # A frozen Redis (SIGSTOP, a stalled VM) holds our PUBLISH in its socket buffer and runs
 # it whenever it resumes: seconds late, and after newer ones sent on a new connection.
 # Closing our end does not stop that (Redis still reads what its kernel holds, even after
 # a RST: measured), so each batch carries a deadline in Redis's clock and the script
-# publishes only before it. KEYS[1]: the channel; ARGV: deadline (s), then the messages.
-PUBLISH_BEFORE = """
-local now = redis.call('TIME')
-if tonumber(now[1]) + tonumber(now[2]) / 1000000 > tonumber(ARGV[1]) then return -1 end
-return redis.call('PUBLISH', KEYS[1], ARGV[2])
-"""
-
-
-def redis_options(timeout: float = 2.0) -> dict[str, Any]:
-    from redis.asyncio.retry import Retry
-    from redis.backoff import NoBackoff
-
-    return {**REDIS_OPTIONS, "socket_connect_timeout": timeout, "socket_timeout": timeout,
-            "retry": Retry(NoBackoff(), 1)}
+# (compat.PUBLISH_SCRIPT, which also picks the format) publishes only before it.
 
 
 def client_manager(config: Config) -> socketio.AsyncManager:
     """The manager ``create_app`` gives the server: Redis-backed with ``--redis-url``."""
     if config.redis_url is None:
         return FastEmitManager()
-    return RedisManager(config.redis_url, publish_timeout=config.redis_publish_timeout)
+    return RedisManager(config.redis_url, publish_timeout=config.redis_publish_timeout,
+                        cluster_format=config.cluster_format,
+                        connect_timeout=config.redis_connect_timeout,
+                        start_anyway=config.redis_start_anyway)
 
 
 class RedisManager(socketio.AsyncRedisManager, FastEmitManager, RedisHealth):
@@ -117,9 +100,14 @@ class RedisManager(socketio.AsyncRedisManager, FastEmitManager, RedisHealth):
     outage bookkeeping (health.py) comes last.
     """
 
-    def __init__(self, url: str, channel: str = CHANNEL, publish_timeout: float = 2.0) -> None:
+    def __init__(self, url: str, channel: str = CHANNEL, publish_timeout: float = 2.0,
+                 cluster_format: str = "auto", connect_timeout: float = 5.0,
+                 start_anyway: bool = False) -> None:
         super().__init__(url, channel=channel, redis_options=redis_options(publish_timeout))
         self.publish_timeout = publish_timeout
+        self.connect_timeout = connect_timeout  # --redis-connect-timeout, at start
+        self.start_anyway = start_anyway
+        self.format = FormatWatch(channel, cluster_format)  # batch or single (compat.py)
         # cross-node messages that went nowhere (Redis away, no answer within the timeout,
         # or refused by Redis as late), over the node's lifetime: the metric to watch
         self.dropped_publishes = 0
@@ -161,15 +149,27 @@ class RedisManager(socketio.AsyncRedisManager, FastEmitManager, RedisHealth):
             self._publisher = asyncio.ensure_future(self._publish_batches())
 
     async def start(self) -> None:
-        """Subscribe before the node takes clients, so nothing published is missed;
-        if Redis is away the node still starts and serves its own clients."""
-        self._redis_connect()
+        """Subscribe before the node takes clients, so nothing published is missed.
+        Redis must answer within --redis-connect-timeout (ClusterError: the CLI exits with
+        status 2) unless --redis-start-anyway: then the node serves its own clients and
+        joins the cluster when Redis answers. A wrong password or db never starts."""
+        # every URL form through redis-py (net/redis_url.py), valkey:// and sentinel too;
+        # pubsub() takes its connection from the same pool
+        self.redis = client(self.redis_url, self.redis_options)
+        self.pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
+        try:
+            await reach(self.redis, self.redis_url, self.connect_timeout)
+        except ClusterError as exc:
+            if not self.start_anyway or exc.permanent:
+                await self.redis.aclose()
+                raise
+            log.warning("%s; starting anyway (--redis-start-anyway)", exc)
         self.initialize()
         try:
-            await asyncio.wait_for(self._first_attempt.wait(), STARTUP_WAIT)
+            await asyncio.wait_for(self._first_attempt.wait(), self.connect_timeout)
         except TimeoutError:
-            log.warning("Redis at %s did not answer within %ss; starting anyway",
-                        redact(self.redis_url), STARTUP_WAIT)
+            log.warning("Redis at %s did not confirm the subscription within %ss; starting "
+                        "anyway", redact(self.redis_url), self.connect_timeout)
 
     async def stop(self) -> None:
         """Stop listening, hand over what is queued, close. The publisher is not
@@ -346,12 +346,14 @@ class RedisManager(socketio.AsyncRedisManager, FastEmitManager, RedisHealth):
             deadline = f"{time.time() + self._clock_offset + self.publish_timeout:.6f}"
             pipe = self.redis.pipeline(transaction=False)
             sizes = []
+            head = f'{BATCH_PREFIX}{self.host_id}"'
             for start in range(0, len(batch), MAX_BATCH):
                 chunk = batch[start:start + MAX_BATCH]
                 sizes.append(len(chunk))
-                pipe.eval(PUBLISH_BEFORE, 1, self.channel, deadline,
-                          f'{BATCH_PREFIX}{self.host_id}","messages":[{",".join(chunk)}]}}')
+                pipe.eval(PUBLISH_SCRIPT, *self.format.args(deadline, head, chunk))
             replies = await pipe.execute()
+        for reply in replies:
+            self.format.saw(reply)
         return sum(size for size, reply in zip(sizes, replies, strict=True) if reply == -1)
 
     async def _listen(self) -> AsyncIterator[bytes]:  # type: ignore[override]
@@ -363,7 +365,8 @@ class RedisManager(socketio.AsyncRedisManager, FastEmitManager, RedisHealth):
             try:
                 # Only sends SUBSCRIBE: a frozen Redis's kernel still accepts the connection
                 # and the bytes. The subscription works once Redis confirms it, below.
-                await self.pubsub.subscribe(self.channel)
+                # with the marker, in one SUBSCRIBE: Redis counts us on both (compat.py)
+                await self.pubsub.subscribe(self.channel, marker(self.channel))
                 async for message in self.pubsub.listen():
                     if message["type"] == "subscribe" and not self._sub_ok:
                         self._sub_ok = True

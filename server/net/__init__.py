@@ -3,7 +3,8 @@
 Owns: the accept loop with descriptor headroom (accept.py), aiohttp's request handler
 with head, body and idle timeouts and per-address limits (http_guard.py), serving one
 aiohttp app until a signal (listen.py), and who the peer is behind trusted proxies
-(remote.py). Knows requests and sockets, not Engine.IO or Socket.IO.
+(remote.py), and the Redis client a --redis-url names, in any of its forms (redis_url.py).
+Knows requests and sockets, not Engine.IO or Socket.IO.
 
 May import: the foundation modules (``openline.errors``, ``openline.config``,
 ``openline.logsafe``) and the libraries. Nothing above it.

@@ -33,11 +33,11 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import orjson
-import redis.asyncio as aioredis
 
 from ..cluster.messages import redact
 from ..cluster.redis_manager import redis_options
 from ..logsafe import Throttle
+from ..net.redis_url import client
 
 log = logging.getLogger("openline.admin")
 
@@ -69,7 +69,7 @@ class AdminLink:
         self._trouble = Throttle(log, logging.WARNING)
 
     async def start(self) -> None:
-        self.redis = aioredis.Redis.from_url(self.url, **redis_options(self.timeout))
+        self.redis = client(self.url, redis_options(self.timeout))
         self._listener = asyncio.ensure_future(self._listen())
 
     async def stop(self) -> None:

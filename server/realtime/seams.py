@@ -30,7 +30,6 @@ Called or read: openline uses python-socketio's private name
 - socketio.AsyncServer._trigger_event (realtime/events.py): handler set-ups the fast path leaves
 - socketio.BaseServer._binary_packet (realtime/server.py, events.py): a packet awaiting attachments
 - socketio.BaseManager._generate_ack_id (realtime/manager.py, cluster/): an emit's ack id
-- socketio.AsyncRedisManager._redis_connect (cluster/redis_manager.py): the Redis clients
 - socketio.AsyncPubSubManager._thread (cluster/redis_manager.py): stock's listener loop
 - socketio.AsyncPubSubManager._return_callback (cluster/redis_manager.py): a remote emit's ack
 
@@ -53,7 +52,7 @@ Public names relied on in a fragile way
 - socketio.AsyncPubSubManager.initialize (cluster/redis_manager.py): replaced: our own tasks
 - socketio.AsyncPubSubManager.emit (cluster/redis_manager.py): replaced: local first, then queued
 - socketio.AsyncPubSubManager.thread (cluster/redis_manager.py): the listener task, cancelled by stop
-- socketio.AsyncRedisManager.redis (cluster/redis_manager.py): the client _redis_connect made
+- socketio.AsyncRedisManager.redis (cluster/redis_manager.py): the client start() made (net/redis_url.py)
 - socketio.AsyncRedisManager.pubsub (cluster/redis_manager.py): its pub/sub connection
 - socketio.Packet.json (realtime/parsers.py): the json module Packet.encode/decode call: orjson
 - socketio.Packet.data_is_binary (realtime/parsers.py): Packet.__init__ asks it: iterative, tuples
@@ -217,9 +216,6 @@ SEAMS: tuple[Seam, ...] = (
          "realtime/manager.py FastEmitManager.emit; cluster/redis_manager.py RedisManager.emit",
          "an emit with a callback gets its ack id in stock's callbacks table, where "
          "trigger_callback finds it", ("sid", "callback")),
-    Seam(REDIS, "_redis_connect", "call",
-         "cluster/redis_manager.py RedisManager.start",
-         "builds self.redis and self.pubsub from the URL and redis_options (sentinel URLs too)", ()),
     Seam(PUBSUB, "_thread", "call",
          "cluster/redis_manager.py RedisManager.initialize",
          "stock's listener loop: parses messages (dicts too) and dispatches each method; openline "
@@ -303,10 +299,10 @@ SEAMS: tuple[Seam, ...] = (
          "the listener task's name in stock's initialize; openline sets it and stop() cancels it"),
     Seam(REDIS, "redis", "public",
          "cluster/redis_manager.py RedisManager._send; cluster/redis_manager.py RedisManager.stop",
-         "the client _redis_connect built: PUBLISH, TIME, PING"),
+         "the client start() built (net/redis_url.py): PUBLISH, TIME, PING"),
     Seam(REDIS, "pubsub", "public",
          "cluster/redis_manager.py RedisManager._listen; cluster/redis_manager.py RedisManager.stop",
-         "the pub/sub connection _redis_connect built"),
+         "the pub/sub connection start() built"),
     Seam(PACKET, "json", "public",
          "realtime/parsers.py JsonPacket; cluster/redis_manager.py RedisManager.set_server",
          "the module Packet.encode/decode call (dumps with separators=, loads): orjson's; "

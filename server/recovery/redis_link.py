@@ -22,6 +22,7 @@ from redis.exceptions import NoScriptError
 from redis.exceptions import TimeoutError as _RedisTimeoutError
 
 from ..logsafe import Throttle
+from ..net import redis_url
 
 __all__ = ["AWAY", "NoScriptError", "RedisLink", "client", "where"]
 
@@ -39,28 +40,10 @@ MIN_VERSION = (6, 2)  # GETDEL, exclusive XRANGE ranges, XTRIM MINID
 
 
 def client(url: str, timeout: float) -> Any:
-    """A redis-py asyncio client for the URL forms cluster/redis_manager.py takes:
-    redis://, rediss://, unix://, valkey(s):// (the same protocol) and
-    redis+sentinel://[:pw@]host:port,.../db/service (python-socketio's form). Its
-    options are the manager's: one immediate retry, ``timeout`` on each socket."""
-    from redis import asyncio as aioredis
-    from redis.asyncio.retry import Retry
-    from redis.backoff import NoBackoff
-
-    options: dict[str, Any] = {"socket_keepalive": True, "socket_connect_timeout": timeout,
-                               "socket_timeout": timeout, "retry": Retry(NoBackoff(), 1)}
-    scheme = urlsplit(url).scheme
-    if scheme in ("redis+sentinel", "valkey+sentinel"):
-        from redis.asyncio.sentinel import Sentinel
-        from socketio.redis_manager import parse_redis_sentinel_url
-
-        sentinels, service, extra = parse_redis_sentinel_url(url)
-        return Sentinel(sentinels, **{**options, **extra}).master_for(service or "socketio")
-    if scheme in ("valkey", "valkeys"):
-        url = "redis" + url[len("valkey"):]
-    pool = aioredis.BlockingConnectionPool.from_url(url, max_connections=MAX_CONNECTIONS,
-                                                    timeout=None, **options)
-    return aioredis.Redis.from_pool(pool)
+    """A redis-py asyncio client for any --redis-url form (net/redis_url.py: sentinel and
+    valkey:// too), in a pool of MAX_CONNECTIONS. Its options are the manager's: one
+    immediate retry, ``timeout`` on each socket."""
+    return redis_url.client(url, redis_url.redis_options(timeout), max_connections=MAX_CONNECTIONS)
 
 
 def where(url: str) -> str:

@@ -58,10 +58,11 @@ async def test_outage_serves_local_clients_and_recovers(redis, two_nodes, py_cli
 
 
 async def test_node_starts_without_redis_and_joins_when_it_appears(start_node, py_client, caplog):
-    """A node whose Redis is down at start-up serves local clients, then joins the cluster."""
+    """With --redis-start-anyway, a node whose Redis is down at start serves local clients,
+    then joins the cluster."""
     caplog.set_level(logging.INFO, logger="openline.cluster")
     redis = RedisServer()
-    node = await start_node(redis_url=redis.url)
+    node = await start_node(redis_url=redis.url, redis_start_anyway=True, redis_connect_timeout=0.5)
     assert node.manager.outage.is_set()
     ann, _ = await chat_client(py_client, node.url, "ann")
     bob, bob_in = await chat_client(py_client, node.url, "bob", "message")

@@ -92,7 +92,8 @@ async def test_emit_command_needs_redis_url(monkeypatch):
     monkeypatch.delenv("OPENLINE_REDIS_URL", raising=False)
     code, out, err = await openline_emit("news", "1")
     assert (code, out) == (2, "")
-    assert err == ("openline: error: --redis-url: expected a redis://, rediss:// or unix:// "
+    assert err == ("openline: error: --redis-url: expected a redis://, rediss://, unix://, "
+                   "valkey://, valkeys:// or redis+sentinel://host:port[,host:port...]/db/service "
                    "URL (or set OPENLINE_REDIS_URL), got None\n")
 
 
