@@ -84,9 +84,9 @@ class FormatWatch:
             return
         self.single = single
         if single:
-            log.warning("a subscriber of Redis channel %r is not an openline node (a "
+            log.info("a subscriber of Redis channel %r is not an openline node (a "
                         "python-socketio server): sending one message per PUBLISH, its "
                         "format, while it listens", self.channel)
         else:
-            log.warning("Redis channel %r: only openline nodes listen again; batching "
+            log.info("Redis channel %r: only openline nodes listen again; batching "
                         "messages", self.channel)
