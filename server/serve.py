@@ -13,6 +13,7 @@ from pathlib import Path
 
 from .app import create_app, drain
 from .config import Config
+from .net import redis_url
 from .net.listen import check_bindable, serve_app
 from .plugins import BUILTINS
 
@@ -20,6 +21,10 @@ log = logging.getLogger("openline.serve")
 
 
 async def _serve(config: Config) -> None:
+    if config.redis_url is not None and not config.redis_start_anyway:
+        # before anything else is logged: a Redis that does not answer is one line, exit 2
+        await redis_url.check(config.redis_url, redis_url.redis_options(config.redis_publish_timeout),
+                              config.redis_connect_timeout)
     app = create_app(config)
     # What start-up made (modules, the app, plugins) lives as long as the process: moved
     # out of the collector's reach, collections scan only what clients bring. +5% connects/s
@@ -44,7 +49,7 @@ def serve(config: Config) -> int:
         # uvloop (the optional `uvloop` extra) runs the same code faster; never required.
         import uvloop
     except ImportError:
-        uvloop = None
+        uvloop = None  # type: ignore[assignment]  # (when the uvloop extra is installed)
     # Run outside the except block: inside it, the ImportError became the __context__ of
     # every exception raised while serving, and each logged traceback began with it.
     if uvloop is None:

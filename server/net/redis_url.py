@@ -19,6 +19,7 @@ their client here. ``reach`` is the check at start: one PING answered within a b
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from typing import Any
 from urllib.parse import urlsplit
@@ -66,14 +67,37 @@ def _client(url: str, options: dict[str, Any], max_connections: int | None) -> A
         from socketio.redis_manager import parse_redis_sentinel_url
 
         sentinels, service, extra = parse_redis_sentinel_url("redis+sentinel" + url[len(scheme):])
-        return Sentinel(sentinels, **{**options, **extra}).master_for(service or SENTINEL_SERVICE)
+        sentinel = Sentinel(sentinels, **{**options, **extra})
+        master = sentinel.master_for(service or SENTINEL_SERVICE, redis_class=_master_class())
+        master.sentinels = sentinel.sentinels
+        return master
     if scheme in ("valkey", "valkeys"):
         url = "redis" + url[len("valkey"):]
+    if scheme == "unix":  # TCP's options: redis-py's unix connection takes none of them
+        options = {k: v for k, v in options.items() if not k.startswith("socket_keepalive")}
     if max_connections is None:
         return aioredis.Redis.from_url(url, **options)
     pool = aioredis.BlockingConnectionPool.from_url(url, max_connections=max_connections,
                                                     timeout=None, **options)
     return aioredis.Redis.from_pool(pool)
+
+
+@functools.cache
+def _master_class() -> Any:
+    from redis import asyncio as aioredis
+
+    class SentinelMaster(aioredis.Redis):  # type: ignore[misc]
+        """The master's client; closing it closes the connections to the sentinels too
+        (redis-py's master_for client leaves them open)."""
+
+        sentinels: list[Any] = []
+
+        async def aclose(self, close_connection_pool: bool | None = None) -> None:
+            await super().aclose(close_connection_pool)
+            for sentinel in self.sentinels:
+                await sentinel.aclose()
+
+    return SentinelMaster
 
 
 def shown(url: str) -> str:
@@ -86,13 +110,27 @@ def shown(url: str) -> str:
     return parts._replace(netloc=user + netloc).geturl()
 
 
-def _permanent(exc: BaseException) -> bool:
-    """A refusal that waiting will not change: a wrong password or user, an unknown
-    db or command (redis-py's ResponseError family), as opposed to no answer."""
-    from redis.exceptions import AuthenticationError, ConnectionError, ResponseError
+async def check(url: str, options: dict[str, Any], timeout: float) -> None:
+    """``reach`` with a client of its own, closed after: ``openline run`` asks before it
+    builds the app, so a Redis that does not answer costs one line and nothing else."""
+    redis = client(url, options)
+    try:
+        await reach(redis, url, timeout)
+    finally:
+        await redis.aclose()
 
-    return isinstance(exc, (AuthenticationError, ResponseError)) or (
-        isinstance(exc, ConnectionError) and "invalid username-password" in str(exc).lower())
+
+def _permanent(exc: BaseException) -> bool:
+    """A refusal that waiting will not change (a wrong password or user, a db out of
+    range, an option redis-py refuses), as opposed to no answer (refused, reset, timed
+    out, a sentinel that knows no master yet: Redis may be starting)."""
+    from redis.exceptions import AuthenticationError
+    from redis.exceptions import ConnectionError as NoConnection
+    from redis.exceptions import TimeoutError as NoAnswer
+
+    away = isinstance(exc, (NoConnection, NoAnswer, OSError, TimeoutError))
+    refused = isinstance(exc, AuthenticationError) or "username-password" in str(exc)
+    return refused or not away
 
 
 async def reach(redis: Any, url: str, timeout: float) -> None:
