@@ -1,8 +1,9 @@
 """Scale-out through Redis: nodes sharing one Redis share rooms, broadcasts and acks.
 
-Owns: the Redis client manager (redis_manager.py) and the messages nodes exchange
-(messages.py), the ``Emitter`` that publishes from outside a server (emitter.py), and
-the HTTP publish API ``POST /api/v1/emit`` (api.py).
+Owns: the Redis client manager (redis_manager.py), the messages nodes exchange
+(messages.py) and their format beside stock python-socketio nodes (compat.py), the
+``Emitter`` that publishes from outside a server (emitter.py), and the HTTP publish API
+``POST /api/v1/emit`` (api.py).
 
 May import: ``openline.realtime`` (the manager it extends, the packet classes, the
 server it emits through), ``openline.net``, the foundation modules. Not the bridge.

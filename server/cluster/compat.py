@@ -37,8 +37,11 @@ MARKER_SUFFIX = "#openline"
 BATCHED, SINGLE, LATE = 1, 2, -1  # the script's answers
 
 # KEYS: the channel, its marker. ARGV: the deadline in Redis's clock (s), the format
-# (auto, batch or stock), the batch's head ('{"method":"batch","host_id":"<id>"'), then
-# the messages. Too late (a frozen Redis resumed): publishes nothing (see redis_manager).
+# (auto, batch or stock), the batch as built by the node, the byte length of each message
+# in it ("12,40,7"; empty with --cluster-format batch), the byte length of the batch's
+# head before the first message. Too late (a frozen Redis resumed): publishes nothing
+# (redis_manager.py). A batch goes out as sent: Redis copies nothing (building it in Lua
+# from the messages as arguments doubled redis-server's CPU per message, bench/redis_broadcast.py).
 PUBLISH_SCRIPT = """
 local now = redis.call('TIME')
 if tonumber(now[1]) + tonumber(now[2]) / 1000000 > tonumber(ARGV[1]) then return -1 end
@@ -47,12 +50,17 @@ if ARGV[2] == 'auto' then
   local counts = redis.call('PUBSUB', 'NUMSUB', KEYS[1], KEYS[2])
   single = counts[2] > counts[4]
 end
-if single then
-  for i = 4, #ARGV do redis.call('PUBLISH', KEYS[1], ARGV[i]) end
-  return 2
+if not single then
+  redis.call('PUBLISH', KEYS[1], ARGV[3])
+  return 1
 end
-redis.call('PUBLISH', KEYS[1], ARGV[3] .. ',"messages":[' .. table.concat(ARGV, ',', 4) .. ']}')
-return 1
+local batch, at = ARGV[3], tonumber(ARGV[5]) + 1
+for size in string.gmatch(ARGV[4], '%d+') do
+  local n = tonumber(size)
+  redis.call('PUBLISH', KEYS[1], string.sub(batch, at, at + n - 1))
+  at = at + n + 1
+end
+return 2
 """
 
 
@@ -71,8 +79,12 @@ class FormatWatch:
         self.single_publishes = 0  # PUBLISH scripts that sent single messages (lifetime)
 
     def args(self, deadline: str, head: str, chunk: list[str]) -> list[Any]:
-        """The keys and arguments of one PUBLISH_SCRIPT call."""
-        return [2, self.channel, marker(self.channel), deadline, self.mode, head, *chunk]
+        """The keys and arguments of one PUBLISH_SCRIPT call: ``chunk`` as one batch
+        (``head`` + the messages joined by commas + ``]}``) and where each message is."""
+        sizes = "" if self.mode == "batch" else ",".join(
+            [str(len(m) if m.isascii() else len(m.encode())) for m in chunk])
+        return [2, self.channel, marker(self.channel), deadline, self.mode,
+                f'{head}{",".join(chunk)}]}}', sizes, len(head.encode())]
 
     def saw(self, reply: Any) -> None:
         if reply not in (BATCHED, SINGLE):

@@ -28,7 +28,7 @@
   publishing and the subscribe confirmation for the subscription, not a command sent;
 - a publish is late or never: one not answered within --redis-publish-timeout is given
   up and counted (``dropped_publishes``, one WARNING per DROP_LOG_INTERVAL), and Redis
-  itself refuses it past that deadline (PUBLISH_BEFORE), so a frozen Redis that resumes
+  itself refuses it past that deadline (compat.PUBLISH_SCRIPT), so a frozen Redis that resumes
   does not deliver it seconds late, after newer ones.
 
 What the pub/sub protocol itself provides, unchanged: ``enter_room``/``leave_room`` of a
@@ -332,12 +332,11 @@ class RedisManager(socketio.AsyncRedisManager, FastEmitManager, RedisHealth):
         parse) per message cost ~30 us of redis-py time each, on the sender and on every
         node, own echo included: a broadcast to a room of 10 ran at 0.55x in-memory speed
         (bench/redis_broadcast.py). Stock python-socketio servers ignore the unknown
-        method, so a cluster must not mix them with openline nodes; stock *emitters* are
-        fine (their single messages are understood).
+        method: while one listens, the script sends each message alone (compat.py).
 
         Gives up (TimeoutError) after --redis-publish-timeout; each PUBLISH runs through
-        PUBLISH_BEFORE with that deadline. Returns how many messages Redis refused as
-        arriving after it.
+        compat.PUBLISH_SCRIPT with that deadline. Returns how many messages Redis refused
+        as arriving after it.
         """
         async with asyncio.timeout(self.publish_timeout):
             if self._clock_offset is None:
@@ -346,7 +345,7 @@ class RedisManager(socketio.AsyncRedisManager, FastEmitManager, RedisHealth):
             deadline = f"{time.time() + self._clock_offset + self.publish_timeout:.6f}"
             pipe = self.redis.pipeline(transaction=False)
             sizes = []
-            head = f'{BATCH_PREFIX}{self.host_id}"'
+            head = f'{BATCH_PREFIX}{self.host_id}","messages":['
             for start in range(0, len(batch), MAX_BATCH):
                 chunk = batch[start:start + MAX_BATCH]
                 sizes.append(len(chunk))

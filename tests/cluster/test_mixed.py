@@ -109,6 +109,7 @@ PAYLOADS: list[dict[str, Any]] = [
     {"data": {"a": None, "b": [True]}}, {"data": b"\x00\xffbin"}, {"data": [b"\x01", {"c": b"\x02"}]},
     {"args": []}, {"args": [None]}, {"args": [None, None]}, {"args": [[1, 2]]},
     {"args": [1, "two", None, {"three": 3}]}, {"args": [b"\x03", [b"\x04"], "x"]},
+    {"data": "héllo ✓ 𝄞"}, {"args": ["ü", {"ß": "€"}, b"\xc3"]},  # byte lengths != characters
 ]
 
 
@@ -211,6 +212,15 @@ async def test_falls_back_while_a_stock_node_listens(redis, nodes, start_node, p
     assert (await spy.next(), await ours.next(), await theirs.next()) == (
         "emit", ("e", (2,)), ("e", (2,)))
     assert emitter.manager.format.single
+    # a burst: queued together, cut into single messages by the script, in order
+    burst = [{"n": n, "text": "é✓" * n} for n in range(40)]
+    scripts = emitter.manager.format.single_publishes
+    for item in burst:
+        await emitter.sio.emit("e", item, namespace=CTL, room="r")
+    assert [await theirs.next() for _ in burst] == [("e", (item,)) for item in burst]
+    assert [await ours.next() for _ in burst] == [("e", (item,)) for item in burst]
+    assert [await spy.next() for _ in burst] == ["emit"] * len(burst)
+    assert emitter.manager.format.single_publishes - scripts < len(burst)
 
     await stock.stop()
     await until_numsub(redis, (3, 3))

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -24,8 +25,10 @@ class RedisWith(RedisServer):
     """redis-server with extra arguments ("{socket}": its unix socket's path), or a sentinel
     (``redis-server CONF --sentinel``) when ``sentinel_of`` names a master's port."""
 
-    def __init__(self, *extra: str, sentinel_of: int | None = None) -> None:
+    def __init__(self, *extra: str, sentinel_of: int | None = None,
+                 knows_replica: int | None = None) -> None:
         super().__init__()
+        self.knows_replica = knows_replica
         self.sentinel_of = sentinel_of
         self.folder = Path(tempfile.mkdtemp(prefix="ol-", dir="/tmp"))  # short: socket paths
         self.socket = self.folder / "redis.sock"
@@ -38,7 +41,9 @@ class RedisWith(RedisServer):
         if self.sentinel_of is not None:
             conf = self.folder / "sentinel.conf"  # sentinel rewrites it: a file of its own
             conf.write_text(f"port {self.port}\nbind 127.0.0.1\ndir {self.folder}\n"
-                            f"sentinel monitor mymaster 127.0.0.1 {self.sentinel_of} 1\n")
+                            f"sentinel monitor mymaster 127.0.0.1 {self.sentinel_of} 1\n"
+                            "sentinel down-after-milliseconds mymaster 300\n"
+                            "sentinel failover-timeout mymaster 5000\n")
             argv = [self.executable, str(conf), "--sentinel"]
             ready = r"\+monitor master mymaster"
         self.proc = await asyncio.create_subprocess_exec(
@@ -46,12 +51,21 @@ class RedisWith(RedisServer):
         assert self.proc.stdout is not None
         await read_until(self.proc.stdout, ready, "redis-server")
         self._drain = asyncio.ensure_future(drain(self.proc.stdout))
+        if self.knows_replica is not None:
+            await self.wait_for(rf"\+slave slave 127\.0\.0\.1:{self.knows_replica} ")
+
+    async def wait_for(self, pattern: str) -> None:
+        """Until the server logs a line matching ``pattern`` (the rest is drained after)."""
+        assert self.proc is not None and self.proc.stdout is not None
+        if self._drain is not None:
+            self._drain.cancel()
+            await asyncio.gather(self._drain, return_exceptions=True)
+        await read_until(self.proc.stdout, pattern, "redis-server", timeout=20)
+        self._drain = asyncio.ensure_future(drain(self.proc.stdout))
 
     async def stop(self) -> None:
         await super().stop()
-        for path in self.folder.iterdir():
-            path.unlink()
-        self.folder.rmdir()
+        shutil.rmtree(self.folder, ignore_errors=True)
 
 
 @pytest.fixture
@@ -59,8 +73,9 @@ async def servers() -> Any:
     """``await servers(*redis_server_args, sentinel_of=None)``: started, stopped at the end."""
     started: list[RedisWith] = []
 
-    async def start(*extra: str, sentinel_of: int | None = None) -> RedisWith:
-        server = RedisWith(*extra, sentinel_of=sentinel_of)
+    async def start(*extra: str, sentinel_of: int | None = None,
+                    knows_replica: int | None = None) -> RedisWith:
+        server = RedisWith(*extra, sentinel_of=sentinel_of, knows_replica=knows_replica)
         started.append(server)
         await server.start()
         return server
@@ -170,3 +185,20 @@ async def test_sentinel_without_the_service_exits_2(servers):
     code, out, err, _ = await openline_run("--redis-url", url, "--redis-connect-timeout", "0.5")
     assert (code, out) == (2, "")
     assert err == f"openline: error: Redis at {url}: MasterNotFoundError: No master found for 'nosuch'\n"
+
+
+async def test_sentinel_failover(servers, start_node, py_client):
+    """The master dies, the sentinel promotes its replica: nodes on the sentinel URL find
+    the new master when they reconnect and share rooms again."""
+    master = await servers()
+    replica = await servers("--replicaof", "127.0.0.1", str(master.port))
+    sentinel = await servers(sentinel_of=master.port, knows_replica=replica.port)
+    url = f"redis+sentinel://127.0.0.1:{sentinel.port}/0/mymaster"
+    n1, n2 = await start_node(redis_url=url), await start_node(redis_url=url)
+    await chat_across(py_client, n1, n2)
+    await master.stop()
+    await sentinel.wait_for(rf"\+switch-master mymaster 127\.0\.0\.1 {master.port} "
+                            rf"127\.0\.0\.1 {replica.port}")
+    for node in (n1, n2):
+        await asyncio.wait_for(node.manager.up.wait(), 15 * UNIT)
+    await chat_across(py_client, n1, n2)
