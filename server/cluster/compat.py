@@ -7,7 +7,8 @@ which decides per publish, inside Redis, with the subscriber counts of that mome
 
 - every openline node subscribes to the channel *and* to its marker channel
   ``<channel>#openline`` in one SUBSCRIBE (so Redis counts both or neither, at any
-  moment, for each node), and nothing is ever published on the marker;
+  moment, for each node), and nothing is ever published on the marker. Whatever else
+  of openline's subscribes to the channel must subscribe to the marker with it;
 - ``PUBSUB NUMSUB <channel> <marker>``: a channel with more subscribers than the marker
   has one that is not openline: a stock node (stock *emitters*, write-only, do not
   subscribe and understand nothing anyway). Then the script publishes each message on its
