@@ -114,8 +114,7 @@ PAYLOADS: list[dict[str, Any]] = [
 
 
 async def test_payloads_arrive_as_a_stock_cluster_delivers_them(redis, nodes, py_client):
-    """Every payload form reaches a stock node's client from openline exactly as from another
-    stock node, and an openline node's client from stock exactly as a stock node's client."""
+    """Each payload form arrives, openline -> stock and stock -> openline, as stock -> stock."""
     ours, stock, stock2 = await nodes("openline"), await nodes("stock"), await nodes("stock")
     on_ours, on_stock, on_stock2 = [await peer(py_client, n) for n in (ours, stock, stock2)]
     await until_numsub(redis, (3, 1))  # stock servers subscribe at their first client
@@ -134,8 +133,7 @@ async def test_payloads_arrive_as_a_stock_cluster_delivers_them(redis, nodes, py
 
 @pytest.mark.parametrize("source,target", [("openline", "stock"), ("stock", "openline")])
 async def test_per_sid_operations_across_kinds(redis, nodes, py_client, source, target):
-    """From one kind of node to a client on the other: an emit to its sid, entering and
-    leaving a room, an emit with an ack, and a kick."""
+    """To a sid on the other kind of node: an emit, enter and leave room, an emit with ack, a kick."""
     here, there = await nodes(source), await nodes(target)
     actor, other = await peer(py_client, here, room=None), await peer(py_client, there, room=None)
     await until_numsub(redis, (2, 1))
@@ -195,8 +193,7 @@ async def spy(redis: RedisServer) -> Any:
 
 async def test_falls_back_while_a_stock_node_listens(redis, nodes, start_node, py_client, spy,
                                                      caplog):
-    """auto: batches among openline nodes, stock's single messages from the first publish
-    after a stock node subscribes, batches again once it is gone; one log line each way."""
+    """auto: batches, single messages while a stock node listens, then batches; one log line each."""
     caplog.set_level(logging.INFO, logger="openline.cluster")
     emitter = await start_node(redis_url=redis.url, plugins_dirs=(PLUGINS,))
     ours = await peer(py_client, await nodes("openline"))
@@ -234,8 +231,7 @@ async def test_falls_back_while_a_stock_node_listens(redis, nodes, start_node, p
 
 
 async def test_forced_formats(redis, start_node, spy):
-    """--cluster-format stock sends single messages with openline peers only; batch keeps
-    batching while a non-openline subscriber listens (the flag's documented risk)."""
+    """--cluster-format stock always sends single messages; batch batches whoever listens."""
     stock_format = await start_node(redis_url=redis.url, cluster_format="stock")
     await stock_format.sio.emit("e", 1, namespace="/")
     assert await spy.next() == "emit"

@@ -118,8 +118,7 @@ async def test_valkey_scheme(redis, start_node, py_client):
 
 
 async def test_sentinel(servers, start_node, py_client):
-    """redis+sentinel://sentinel:port/db/service: the node finds the master through a real
-    sentinel; it shares rooms with a node connected to the master directly."""
+    """redis+sentinel://: via a real sentinel, a node and its recovery store use the master."""
     master = await servers()
     sentinel = await servers(sentinel_of=master.port)
     url = f"redis+sentinel://127.0.0.1:{sentinel.port}/0/mymaster"
@@ -148,9 +147,7 @@ async def openline_run(*args: str, timeout: float = 20) -> tuple[int, str, str, 
 
 
 async def test_wrong_url_or_no_answer_exits_2_with_one_line(servers):
-    """A URL that is wrong, or a Redis that does not answer within --redis-connect-timeout:
-    one line on stderr, exit status 2, nothing served; a refusal waiting cannot change
-    (a wrong password, a db out of range) exits at once."""
+    """A wrong URL, password or db, or no answer in time: one stderr line, exit 2; refusals at once."""
     guarded = await servers("--requirepass", "s3cret")
     closed = free_port()
     host = f"127.0.0.1:{guarded.port}"
@@ -188,8 +185,7 @@ async def test_sentinel_without_the_service_exits_2(servers):
 
 
 async def test_sentinel_failover(servers, start_node, py_client):
-    """The master dies, the sentinel promotes its replica: nodes on the sentinel URL find
-    the new master when they reconnect and share rooms again."""
+    """The master dies, the sentinel promotes the replica: sentinel-URL nodes share rooms again."""
     master = await servers()
     replica = await servers("--replicaof", "127.0.0.1", str(master.port))
     sentinel = await servers(sentinel_of=master.port, knows_replica=replica.port)
