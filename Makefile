@@ -58,6 +58,8 @@ fmt: install
 
 # The full comparison with Node.js socket.io (~6 min); `make bench ARGS=--quick` (~1.5 min);
 # `make bench ARGS="--only recovery"` (~2 min): connection state recovery's rows alone.
+# `make bench ARGS="--only matrix"` (~10 min): the ways plugins are written, each against
+# Node (bench/matrix.py); `ARGS="--scenario emit_sid --parser json"`: one row of it.
 # uvloop is installed for it because openline uses it whenever it is importable.
 bench: $(VENV)/.bench-installed
 	@$(MAKE) --no-print-directory js-deps DIRS="$(BENCH_NPM)"

@@ -9,7 +9,9 @@ const notepack = require("notepack.io");
 const { RawClient } = require("./rawclient");
 const { NSP, encodeConnect, encodeEvent, isAck, isEvent, jsonAckId, sourceAddress } = require("./frames");
 
-const SCENARIOS = ["echo", "latency", "broadcast", "conns", "sessions"];
+const matrix = require("./matrix");
+
+const SCENARIOS = ["echo", "latency", "broadcast", "conns", "sessions", "matrix"];
 const USAGE = `usage: node loadgen.js --scenario ${SCENARIOS.join("|")} --url http://HOST:PORT
   --parser json|msgpack   Socket.IO framing (default json)
   --clients N             WebSocket clients (echo/latency 100, broadcast 1000, conns/sessions 5000)
@@ -26,6 +28,9 @@ const USAGE = `usage: node loadgen.js --scenario ${SCENARIOS.join("|")} --url ht
   --rooms N               sessions: rooms each client joins before it drops (3)
   --rounds N              sessions: times N fresh clients connect and drop for VmRSS (2),
                           then once more for the server's heap
+  --pattern NAME          matrix: ${matrix.PATTERNS.join(", ")}
+  --mode closed|open|check  matrix: closed loop (--window in flight per client), open loop
+                          (--rate/s, latency from when each was due) or one request, printed
   --deflate               offer permessage-deflate (off by default)
   --run N                 run number: picks the 127.x.y.1 source addresses (0)
   --timeout S             bound on any one phase (60)`;
@@ -35,6 +40,7 @@ function parseArgs(argv) {
     scenario: null, url: null, parser: "json", clients: null, window: 10, size: 32,
     duration: 5, warmup: 1, rate: null, count: 200, concurrency: 100, pid: null, prime: 0,
     disconnect: false, deflate: false, run: 0, timeout: 60, rooms: 3, rounds: 2,
+    pattern: null, mode: "closed",
   };
   const numeric = new Set(["clients", "window", "size", "duration", "warmup", "rate", "count",
     "concurrency", "pid", "run", "timeout", "prime", "rooms", "rounds"]);
@@ -59,11 +65,17 @@ function parseArgs(argv) {
   if (!o.url || !/^https?:\/\//.test(o.url)) throw new Error("--url must be http://HOST:PORT");
   if (!["json", "msgpack"].includes(o.parser)) throw new Error("--parser must be json or msgpack");
   if (o.scenario === "latency" && !o.rate) throw new Error("--rate is required for latency");
+  if (o.scenario === "matrix") {
+    if (!matrix.PATTERNS.includes(o.pattern)) throw new Error(`--pattern must be one of ${matrix.PATTERNS.join(", ")}`);
+    if (!["closed", "open", "check"].includes(o.mode)) throw new Error("--mode must be closed, open or check");
+    if (o.mode === "open" && !o.rate) throw new Error("--rate is required for --mode open");
+  }
   if ((o.scenario === "conns" || o.scenario === "sessions") && !o.pid) {
     throw new Error(`--pid is required for ${o.scenario}`);
   }
   if (o.clients === null) {
-    o.clients = { echo: 100, latency: 100, broadcast: 1000, conns: 5000, sessions: 5000 }[o.scenario];
+    const fan = o.scenario === "matrix" && o.pattern in matrix.FANOUT;
+    o.clients = { echo: 100, latency: 100, broadcast: 1000, conns: 5000, sessions: 5000, matrix: fan ? 1000 : 100 }[o.scenario];
   }
   o.wsUrl = o.url.replace(/^http/, "ws").replace(/\/$/, "") + "/socket.io/?EIO=4&transport=websocket";
   return o;
@@ -519,11 +531,13 @@ async function main() {
     process.exit(2);
   }
   if (o.help) { console.log(USAGE); return; }
-  const run = { echo, latency, broadcast, conns, sessions }[o.scenario];
+  const helpers = { sleep, waitUntil, cpuMeter, latencySummary };
+  const run = { echo, latency, broadcast, conns, sessions, matrix: (opts) => matrix.matrix(opts, helpers) }[o.scenario];
   let out;
   try {
     serverPid = o.pid;
-    out = { ok: true, scenario: o.scenario, parser: o.parser, ...(await run(o)), server_cpu: lastServerCpu };
+    out = { ok: true, scenario: o.scenario, parser: o.parser, ...(o.pattern ? { pattern: o.pattern } : {}),
+      ...(await run(o)), server_cpu: lastServerCpu };
   } catch (err) {
     out = { ok: false, scenario: o.scenario, parser: o.parser, error: err.message };
   }

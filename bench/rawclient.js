@@ -25,9 +25,13 @@ function frame(payload, binary) {
 }
 
 class RawClient {
-  constructor(o, address) {
+  // path: the request target; bridge: a plain WebSocket client of openline's bridge (or
+  // node_server.js's), connected at the 101, every frame after it given to onFrame.
+  constructor(o, address, path = "/socket.io/?EIO=4&transport=websocket", bridge = false) {
     this.o = o;
     this.address = address;
+    this.path = path;
+    this.bridge = bridge;
     this.socket = null;
     this.connected = false;
     this.onFrame = null; // (isBinary, payload) for every frame after the namespace CONNECT
@@ -54,7 +58,7 @@ class RawClient {
       socket.on("error", (err) => done(err));
       socket.on("close", () => done(new Error("closed while connecting")));
       socket.on("connect", () => {
-        socket.write(`GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: ${url.host}\r\n` +
+        socket.write(`GET ${this.path} HTTP/1.1\r\nHost: ${url.host}\r\n` +
           `Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${KEY}\r\n` +
           "Sec-WebSocket-Version: 13\r\n\r\n");
       });
@@ -70,6 +74,7 @@ class RawClient {
           }
           upgraded = true;
           buf = buf.subarray(end + 4);
+          if (this.bridge) done();
         }
         while (buf.length >= 2) {
           let len = buf[1] & 0x7f;
@@ -88,6 +93,7 @@ class RawClient {
 
   message(opcode, payload, done) {
     if (this.connected && (opcode === 0x1 || opcode === 0x2)) {
+      if (this.bridge) { if (this.onFrame) this.onFrame(opcode === 0x2, payload); return; }
       if (opcode === 0x1 && payload.length === 1 && payload[0] === 0x32) this.socket.write(frame("3"));
       else if (this.onFrame) this.onFrame(opcode === 0x2, payload);
       else if (opcode === 0x1 ? payload[0] === 0x34 && payload[1] === 0x33 : true) this.ack(opcode === 0x2, payload);

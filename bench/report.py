@@ -70,6 +70,8 @@ FEATURE_COSTS = (
     ("bcast_dps_nomet", "bcast_dps_met", "metrics on/off, broadcast"),
     ("echo_eps_met", "echo_eps_admin", "admin on/off, echo"),
     ("bcast_dps_met", "bcast_dps_admin", "admin on/off, broadcast"),
+    ("echo_eps_met", "echo_eps_redis", "redis manager on/off, echo"),
+    ("bcast_dps_met", "bcast_dps_redis", "redis manager on/off, broadcast"),
 )
 
 
@@ -221,14 +223,17 @@ def feature_table(rows: list[dict[str, Any]]) -> str:
         lines.append(f"| {r['figure']} | {cell(r['rate'], ' †' if r['starved'] else '')} | "
                      f"{cell(r['cpu'])} | {cell(r['vs_node'])} |")
     return "\n".join(lines) + ("\nmetrics: `--no-metrics` (off) against the default (on); admin: "
-                               "`--admin --admin-no-auth` with no UI logged in, metrics on in both; "
+                               "`--admin --admin-no-auth` with no UI logged in, metrics on in both; redis: "
+                               "`--redis-url` to a redis-server of its own on core 1; "
                                "JSON; openline/Node uses the throughput group's Node run.")
 
 
 def write_json(path: Path, meta: dict[str, Any], results: dict[str, Any],
-               table_rows: list[dict[str, Any]], cost_rows: list[dict[str, Any]] | None = None) -> None:
+               table_rows: list[dict[str, Any]], cost_rows: list[dict[str, Any]] | None = None,
+               extra: dict[str, Any] | None = None) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    doc = {"meta": meta, "rows": table_rows, "recovery_costs": cost_rows or [], "raw": results}
+    doc = {"meta": meta, "rows": table_rows, "recovery_costs": cost_rows or [], **(extra or {}),
+           "raw": results}
     path.write_text(json.dumps(doc, indent=2) + "\n")
 
 

@@ -16,12 +16,9 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import datetime
-import importlib.metadata
 import itertools
 import json
 import os
-import platform
 import resource
 import shlex
 import shutil
@@ -36,7 +33,9 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import report  # noqa: E402  (bench/ is not a package: run.py is run as a script)
+import matrix  # noqa: E402  (bench/ is not a package: run.py is run as a script)
+import report  # noqa: E402
+import run_meta  # noqa: E402
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
@@ -47,7 +46,7 @@ PARSERS = ("json", "msgpack")
 START_TIMEOUT_S = 30
 RECOVERY_WINDOW_S = 120  # echo/broadcast with recovery on (Node's default window too)
 MEMORY_WINDOW_S = 300  # session memory: long enough that no saved session expires meanwhile
-GROUPS = ("throughput", "connections", "recovery", "features")
+GROUPS = ("throughput", "connections", "recovery", "features", "matrix")
 
 
 @dataclass(frozen=True)
@@ -253,16 +252,27 @@ def _throughput_of(plan: Plan, parser: str, results: dict[str, Any], kind: str) 
 
 
 def features(plan: Plan, results: dict[str, Any]) -> None:
-    """openline's echo and broadcast (JSON) with metrics off, on (the default) and with
-    the admin UI on (no UI logged in), one right after the other: what each costs."""
-    runs = ((("--no-metrics",), "_nomet", " metrics off"), ((), "_met", " metrics on"),
-            (("--admin", "--admin-no-auth"), "_admin", " admin on"))
-    for extra, suffix, label in runs:
-        try:
-            with server("openline", "json", extra=extra) as srv:
-                _echo_broadcast(plan, "json", results, srv, suffix, label)
-        except ServerFailed as exc:
-            print(f"  openline json    FAILED{label}: {exc}", flush=True)
+    """openline's echo and broadcast (JSON) with metrics off, on (the default), with the
+    admin UI on (no UI logged in) and with the Redis manager on one node (a redis-server
+    of its own on a free port, core 1; skipped without redis-server), one right after the
+    other: what each costs."""
+    runs: list[tuple[tuple[str, ...], str, str]] = [
+        (("--no-metrics",), "_nomet", " metrics off"), ((), "_met", " metrics on"),
+        (("--admin", "--admin-no-auth"), "_admin", " admin on")]
+    with contextlib.ExitStack() as stack:
+        if shutil.which("redis-server"):
+            from redis_broadcast import redis_server  # a fresh redis-server on a free port
+
+            _pid, redis_url = stack.enter_context(redis_server())
+            runs.append((("--redis-url", redis_url), "_redis", " redis manager on"))
+        else:
+            print("  openline json    redis manager: skipped (no redis-server)", flush=True)
+        for extra, suffix, label in runs:
+            try:
+                with server("openline", "json", extra=tuple(extra)) as srv:
+                    _echo_broadcast(plan, "json", results, srv, suffix, label)
+            except ServerFailed as exc:
+                print(f"  openline json    FAILED{label}: {exc}", flush=True)
 
 
 def connections(plan: Plan, parser: str, results: dict[str, Any]) -> None:
@@ -320,44 +330,6 @@ def session_memory(clients: int, results: dict[str, Any], parser: str = "json",
             _store(results, parser, kind, figures, out, label)
 
 
-def _version(dist: str) -> str:
-    try:
-        return importlib.metadata.version(dist)
-    except importlib.metadata.PackageNotFoundError:
-        return "not installed"
-
-
-def _node_package(name: str) -> str:
-    path = BENCH / "node_modules" / name / "package.json"
-    return json.loads(path.read_text())["version"] if path.exists() else "not installed"
-
-
-def metadata(plan: Plan, fd_limit: int) -> dict[str, Any]:
-    cpu = "unknown"
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    node = subprocess.run(["node", "--version"], capture_output=True, text=True).stdout.strip()
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
-                            text=True).stdout.strip() or "unknown"
-    return {
-        "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        "mode": plan.mode, "cpu": cpu, "cores": os.cpu_count(), "kernel": platform.release(),
-        "server_core": SERVER_CORE, "load_core": LOAD_CORE, "fd_limit": fd_limit, "commit": commit,
-        "versions": {
-            "python": platform.python_version(), "node": node.lstrip("v"),
-            "socket.io": _node_package("socket.io"), "ws": _node_package("ws"),
-            "python-socketio": _version("python-socketio"), "python-engineio": _version("python-engineio"),
-            "aiohttp": _version("aiohttp"), "uvloop": _version("uvloop"),
-        },
-        "note": ("2 shared cores; other work may run at the same time, so figures are noisy"
-                 + (f"; the open-files hard limit ({fd_limit}) caps the large connection count at "
-                    f"{plan.big:,}" if plan.big < 20_000 else "")),
-    }
-
-
 def check_tools() -> str | None:
     for tool in ("node", "taskset"):
         if shutil.which(tool) is None:
@@ -373,10 +345,15 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="bench/run.py", description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="about a minute instead of about five")
     ap.add_argument("--record", action="store_true", help="append a --quick run to RESULTS.md too")
-    ap.add_argument("--only", "--scenario", dest="only", choices=GROUPS,
+    ap.add_argument("--only", choices=GROUPS,
                     help="run one group of scenarios (recovery: echo and broadcast with recovery "
                          "off and on, and the memory of dropped sessions; features: openline's "
-                         "echo and broadcast with metrics off and on and the admin UI on)")
+                         "echo and broadcast with metrics off and on, the admin UI on and the Redis "
+                         "manager on; matrix: the ways plugins are written, each against Node, plus "
+                         "idle memory per WebSocket, the features and recovery's JSON rows)")
+    ap.add_argument("--scenario", choices=matrix.NAMES, metavar="NAME",
+                    help="one row of the matrix group alone: " + ", ".join(matrix.NAMES))
+    ap.add_argument("--parser", choices=PARSERS, help="with --scenario: that parser only")
     ap.add_argument("--results-md", type=Path, default=BENCH / "RESULTS.md", help="where runs are recorded")
     args = ap.parse_args(argv)
 
@@ -386,11 +363,23 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     fd_limit = raise_fd_limit()
     plan = plans(fd_limit)["quick" if args.quick else "full"]
-    meta = metadata(plan, fd_limit)
+    meta = run_meta.metadata(plan.mode, plan.big, fd_limit, SERVER_CORE, LOAD_CORE)
     results: dict[str, Any] = {p: {k: {} for k in SERVERS} for p in PARSERS}
     started = time.monotonic()
     print(f"bench ({plan.mode}): servers on core {SERVER_CORE}, load on core {LOAD_CORE}", flush=True)
-    groups = GROUPS if args.only is None else (args.only,)
+    groups: tuple[str, ...] = GROUPS if args.only is None else (args.only,)
+    if args.scenario:
+        groups = ()
+        matrix.run(sys.modules[__name__], plan.mode, results, args.scenario,
+                   (args.parser,) if args.parser else None)
+    elif "matrix" in groups:
+        matrix.run(sys.modules[__name__], plan.mode, results)
+        if "connections" not in groups:  # else the connections group measures it
+            matrix.idle_memory(sys.modules[__name__], {"kb_small": plan.small, "kb_big": plan.big}
+                               if plan.mode == "full" else {"kb_small": plan.small}, results)
+        if args.only == "matrix":  # else the features and recovery groups run below
+            features(plan, results)
+            throughput(plan, "json", results, ("recovery",))
     for parser in PARSERS:
         if "throughput" in groups or "recovery" in groups:
             throughput(plan, parser, results, groups)
@@ -406,15 +395,20 @@ def main(argv: list[str] | None = None) -> int:
     table_rows = report.rows(results, figs)
     cost_rows = report.recovery_costs(results)
     feature_rows = report.feature_costs(results)
-    parts = [report.table(table_rows)] if table_rows else []  # none in the features group
+    matrix_rows = matrix.rows(results, report.SERVER_STARVED, report.LOADGEN_BUSY)
+    parts = [matrix.table(matrix_rows, report.SERVER_STARVED)] if matrix_rows else []
+    if table_rows:  # none in the features group
+        parts.append(report.table(table_rows))
     if cost_rows:
         parts.append(report.cost_table(cost_rows))
     if feature_rows:
         parts.append(report.feature_table(feature_rows))
     text = "\n\n".join(parts)
     rate = {p: results[p]["node"].get("lat_rate") for p in PARSERS}
-    print(f"\n{text}\n\nequal load = 50% of Node's echo rate: {rate}; took {meta['seconds']} s")
-    report.write_json(OUT / "results.json", meta, results, table_rows, cost_rows)
+    shown = f"equal load = 50% of Node's echo rate: {rate}; " if any(rate.values()) else ""
+    print(f"\n{text}\n\n{shown}took {meta['seconds']} s")
+    report.write_json(OUT / "results.json", meta, results, table_rows, cost_rows,
+                      {"matrix": matrix_rows, "feature_costs": feature_rows})
     why_not = report.draw_chart(OUT / "chart.png", meta, table_rows)
     print(f"wrote {OUT / 'results.json'}" + (f"; {why_not}" if why_not else f", {OUT / 'chart.png'}"))
     if plan.mode == "full" or args.record:

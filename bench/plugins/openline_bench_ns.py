@@ -11,10 +11,21 @@ plain API so it costs what any plugin costs. bench/node_server.js mirrors it for
 - ``gc`` runs a full collection and acks ``true``; ``heap`` runs one and acks the bytes
   that objects allocated since the first ``heap`` still hold (tracemalloc, started by that
   first ``heap``: 0): the recovery memory scenario.
+
+The matrix group (bench/matrix.py, issue #15): the other ways a plugin answers.
+
+- ``emit_sid`` (payload): ``emit("echo", payload, to=sid)``;
+- ``send_sid`` (payload): ``send(payload, to=sid)`` (a ``message`` event);
+- ``room_skip`` (room, payload): ``emit("echo", payload, room=room, skip_sid=sid)``;
+- ``call`` (payload): ``call("ping", payload, to=sid)``, then acks what the client answered;
+- ``bg_all`` / ``bg_sids`` (count, payload): acks ``"ok"`` and starts a background task
+  (``start_background_task``) that ``count`` times emits ``tick`` with the payload to
+  everyone in /bench, or to each connected sid in turn, yielding to the loop in between.
 """
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import tracemalloc
 from typing import Any
@@ -46,6 +57,37 @@ class BenchNamespace(socketio.AsyncNamespace):
     async def on_session(self, sid: str, data: Any) -> str:
         await self.save_session(sid, data)
         return "ok"
+
+    async def on_emit_sid(self, sid: str, payload: Any) -> None:
+        await self.emit("echo", payload, to=sid)
+
+    async def on_send_sid(self, sid: str, payload: Any) -> None:
+        await self.send(payload, to=sid)
+
+    async def on_room_skip(self, sid: str, room: str, payload: Any) -> None:
+        await self.emit("echo", payload, room=room, skip_sid=sid)
+
+    async def on_call(self, sid: str, payload: Any) -> Any:
+        return await self.call("ping", payload, to=sid, timeout=30)
+
+    async def on_bg_all(self, sid: str, count: int, payload: Any) -> str:
+        self.server.start_background_task(self._to_all, count, payload)
+        return "ok"
+
+    async def on_bg_sids(self, sid: str, count: int, payload: Any) -> str:
+        self.server.start_background_task(self._to_sids, count, payload)
+        return "ok"
+
+    async def _to_all(self, count: int, payload: Any) -> None:
+        for _ in range(count):
+            await self.emit("tick", payload)
+            await asyncio.sleep(0)
+
+    async def _to_sids(self, count: int, payload: Any) -> None:
+        for _ in range(count):
+            for to, _eio_sid in list(self.server.manager.get_participants(self.namespace, None)):
+                await self.emit("tick", payload, to=to)
+            await asyncio.sleep(0)
 
     async def on_stats(self, sid: str) -> dict[str, int]:
         store = getattr(getattr(self.server, "recovery", None), "store", None)

@@ -46,12 +46,20 @@ def test_recovery_memory_help() -> None:
     assert "--clients" in done.stdout and "--window" in done.stdout
 
 
-def test_run_py_scenario_picks_the_recovery_group() -> None:
-    """--scenario is --only's other name; recovery is one of its groups."""
+def test_run_py_only_picks_a_group() -> None:
+    """--only takes a group name; recovery and matrix are among them."""
+    done = subprocess.run([sys.executable, str(BENCH / "run.py"), "--only", "nope"],
+                          capture_output=True, text=True, timeout=30 * UNIT)
+    assert done.returncode == 2
+    assert "'recovery'" in done.stderr and "'matrix'" in done.stderr
+
+
+def test_run_py_scenario_is_a_matrix_row() -> None:
+    """--scenario takes one matrix row's name and refuses others, naming the rows."""
     done = subprocess.run([sys.executable, str(BENCH / "run.py"), "--scenario", "nope"],
                           capture_output=True, text=True, timeout=30 * UNIT)
     assert done.returncode == 2
-    assert "'recovery'" in done.stderr
+    assert "'emit_sid'" in done.stderr and "'bridge_bcast'" in done.stderr
 
 
 def test_loadgen_frames_match_the_socket_io_wire_format() -> None:
