@@ -90,9 +90,18 @@ class ChatNamespace(socketio.AsyncNamespace):
         return await self.on_who(sid, room)
 
     async def on_who(self, sid: str, room: Any) -> dict[str, Any]:
+        """The room's members on every node (server.cluster; stock servers: this node)."""
         room = _room_name(room)
-        members = [await self._nickname(member)
-                   for member, _ in self.server.manager.get_participants(self.namespace, room)]
+        cluster = getattr(self.server, "cluster", None)
+        if cluster is None:
+            members = [await self._nickname(member)
+                       for member, _ in self.server.manager.get_participants(self.namespace, room)]
+            return {"room": room, "members": sorted(members)}
+        found = await cluster.fetch_sockets(room, namespace=self.namespace, with_data=True)
+        if found.missing:
+            log.warning("who %s: %d node(s) did not answer in time", room, len(found.missing))
+        members = [str((s.data or {}).get("nickname", "?")) if isinstance(s.data, dict) else "?"
+                   for s in found.sockets]
         return {"room": room, "members": sorted(members)}
 
     async def on_message(self, sid: str, data: Any) -> list[dict[str, Any]]:

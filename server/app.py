@@ -12,6 +12,8 @@ from . import app_hooks, clientjs, demo
 from .bridge.sessions import Bridge
 from .cluster import api
 from .cluster import redis_manager as cluster
+from .cluster.queries import Cluster
+from .cluster.requests import Link
 from .config import Config
 from .engine import Engine
 from .net import http_guard
@@ -27,6 +29,7 @@ log = logging.getLogger("openline.app")
 CONFIG_KEY = web.AppKey("config", Config)
 SIO_KEY = web.AppKey("sio", OpenlineServer)
 PLUGINS_KEY = web.AppKey("plugins", list)
+CLUSTER_KEY = web.AppKey("cluster", Cluster)
 DRAIN_KEY = web.AppKey("drain", list)  # drain(deadline) steps run by drain() below
 
 
@@ -41,11 +44,14 @@ def create_app(config: Config) -> web.Application:
                          recovery=store_for(config))
     for plugin in plugins:
         sio.register_namespace(plugin.namespace)
+    # the cluster-wide API plugins reach as self.server.cluster (server/cluster/queries.py)
+    sio.cluster = app_cluster = _cluster_api(sio, config)  # type: ignore[attr-defined]
 
     app = web.Application(client_max_size=config.max_payload)
     app[CONFIG_KEY] = config
     app[SIO_KEY] = sio
     app[PLUGINS_KEY] = plugins
+    app[CLUSTER_KEY] = app_cluster
     sio.attach(app, socketio_path=config.path.strip("/"))  # --path, /socket.io/ by default
     if config.serve_client:  # socket.io-client's bundles at <path>socket.io.js and the like
         clientjs.add_routes(app, config)
@@ -76,6 +82,19 @@ def create_app(config: Config) -> web.Application:
     return app
 
 
+def _cluster_api(sio: OpenlineServer, config: Config) -> Cluster:
+    """``server.cluster``; with --redis-url its requests go to every node (requests.py)."""
+    manager = sio.manager
+    if not isinstance(manager, cluster.RedisManager):
+        return Cluster(sio, config)
+    api = Cluster(sio, config, node=manager.host_id)
+    api.link = Link(manager.redis_url, api.node, api.local.answer, channel=manager.channel,
+                    heartbeat=config.cluster_heartbeat,
+                    heartbeat_timeout=config.cluster_heartbeat_timeout,
+                    publish_timeout=config.redis_publish_timeout)
+    return api
+
+
 async def _cluster(app: web.Application) -> AsyncIterator[None]:
     """Subscribe to Redis before taking clients; unsubscribe and close at the end."""
     sio = app[SIO_KEY]
@@ -83,7 +102,12 @@ async def _cluster(app: web.Application) -> AsyncIterator[None]:
     if isinstance(manager, cluster.RedisManager):
         sio.manager_initialized = True
         await manager.start()
+        link = app[CLUSTER_KEY].link
+        if link is not None:
+            await link.start(app[CONFIG_KEY].redis_connect_timeout)
         yield
+        if link is not None:
+            await link.stop()
         await manager.stop()
     else:
         yield

@@ -109,6 +109,9 @@ class Config:
     redis_connect_timeout: float = 5.0  # at start: no answer by then is exit status 2
     redis_start_anyway: bool = False  # at start: serve without Redis, join when it answers
     cluster_format: str = "auto"  # batch (openline peers), stock (single), auto: detected
+    cluster_timeout: float = 5.0  # a cluster-wide request waits this long for the nodes
+    cluster_heartbeat: float = 5.0  # seconds between a node's heartbeats (Node's 5 s)
+    cluster_heartbeat_timeout: float = 10.0  # silent this long: a node is gone (Node's 10 s)
     api_token: str | None = None
     api_max_failures: int = 10  # wrong tokens (Admin UI logins too) per minute per address
     # Operations (server/ops: /metrics, /healthz, /readyz, /status)
@@ -150,6 +153,9 @@ class Config:
                               "in with, or --admin-no-auth for a UI without a login", "no password")
         if self.admin_no_auth and self.admin_password is not None:
             raise ConfigError("--admin-no-auth", "no --admin-password beside it", "a password")
+        if self.cluster_heartbeat_timeout <= self.cluster_heartbeat:
+            raise ConfigError("--cluster-heartbeat-timeout", "more seconds than --cluster-heartbeat "
+                              f"({self.cluster_heartbeat:g})", self.cluster_heartbeat_timeout)
 
 
 @dataclass(frozen=True)
@@ -302,6 +308,15 @@ OPTIONS: tuple[Option, ...] = (
            "messages to other nodes: batch (many emits per PUBLISH, openline nodes only), stock "
            "(one per PUBLISH, python-socketio's format), auto: stock whenever a "
            "python-socketio node listens on the channel, checked at each publish", "FORMAT"),
+    Option("cluster_timeout", _positive_seconds, "seconds > 0 (fractions allowed)",
+           "how long a cluster-wide request (fetch_sockets, server-side emit with acks, ...) "
+           "waits for the other nodes; the nodes that did not answer are reported", "SECONDS"),
+    Option("cluster_heartbeat", _positive_seconds, "seconds > 0 (fractions allowed)",
+           "seconds between the heartbeats a node publishes so the others know it is alive",
+           "SECONDS"),
+    Option("cluster_heartbeat_timeout", _positive_seconds, "seconds > 0 (fractions allowed)",
+           "a node silent this long is dropped from cluster-wide requests (more than "
+           "--cluster-heartbeat)", "SECONDS"),
     Option("api_max_failures", _count, "an integer >= 1",
            "wrong API tokens (or Admin UI logins) per minute from one address before it is "
            "refused for a while", "N"),

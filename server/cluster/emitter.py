@@ -17,6 +17,17 @@ and for plain scripts (a cron job, a Celery task)::
 ``emit`` returns how many nodes received the message (0: no node is listening; Redis
 pub/sub keeps nothing for later). Each positional argument after the event name is one
 Socket.IO argument. Unreachable Redis raises ``ClusterError``.
+
+Room-wide operations go on the request channel (requests.py), fire-and-forget as Node's
+``@socket.io/redis-emitter``: every node applies them to its own sockets and answers
+nothing; the return value is again the number of nodes that received the request::
+
+    await out.sockets_join("vip", room="lobby", namespace="/chat")
+    await out.sockets_leave("vip", room="lobby", namespace="/chat")
+    await out.disconnect_sockets(room="banned", namespace="/chat")
+
+``room`` / ``rooms`` select the sockets in any of them (none: the whole namespace),
+``except_rooms`` leaves out those in any of them; a sid is a room of its own.
 """
 
 from __future__ import annotations
@@ -25,10 +36,11 @@ import asyncio
 import uuid
 from typing import Any
 
-from ..errors import ClusterError
+from ..errors import ClusterError, EventError
 from ..net.redis_url import client
 from ..realtime.parsers import JsonPacket
 from .redis_manager import CHANNEL, emit_message, redact, redis_options
+from .requests import request_channel, request_message
 
 
 class Emitter:
@@ -51,9 +63,41 @@ class Emitter:
         return await self._publish({"method": "disconnect", "sid": sid, "namespace": namespace,
                                     "host_id": self.host_id})
 
+    async def sockets_join(self, targets: str | list[str], *, namespace: str = "/",
+                           room: str | None = None, rooms: tuple[str, ...] | list[str] = (),
+                           except_rooms: tuple[str, ...] | list[str] = ()) -> int:
+        """Every selected socket, on every node, joins ``targets`` (a room or rooms)."""
+        return await self._request("sockets_join", namespace, room, rooms, except_rooms,
+                                   targets=_names(targets, "targets"))
+
+    async def sockets_leave(self, targets: str | list[str], *, namespace: str = "/",
+                            room: str | None = None, rooms: tuple[str, ...] | list[str] = (),
+                            except_rooms: tuple[str, ...] | list[str] = ()) -> int:
+        """Every selected socket, on every node, leaves ``targets``."""
+        return await self._request("sockets_leave", namespace, room, rooms, except_rooms,
+                                   targets=_names(targets, "targets"))
+
+    async def disconnect_sockets(self, *, namespace: str = "/", room: str | None = None,
+                                 rooms: tuple[str, ...] | list[str] = (),
+                                 except_rooms: tuple[str, ...] | list[str] = ()) -> int:
+        """Disconnect every selected socket on every node."""
+        return await self._request("disconnect_sockets", namespace, room, rooms, except_rooms)
+
+    async def _request(self, kind: str, namespace: str, room: str | None, rooms: Any,
+                       except_rooms: Any, **extra: Any) -> int:
+        if not isinstance(namespace, str) or not namespace.startswith("/"):
+            raise EventError(f"namespace: expected a string starting with /, got {namespace!r}")
+        selected = ([] if room is None else _names(room, "room")) + _names(_listed(rooms), "rooms")
+        data = {"rooms": selected, "except": _names(_listed(except_rooms), "except_rooms"), **extra}
+        return await self._send(request_channel(self.channel),
+                                request_message(kind, self.host_id, namespace, data))
+
     async def _publish(self, message: dict[str, Any]) -> int:
+        return await self._send(self.channel, JsonPacket.json.dumps(message))
+
+    async def _send(self, channel: str, payload: str | bytes) -> int:
         try:
-            return int(await self._redis.publish(self.channel, JsonPacket.json.dumps(message)))
+            return int(await self._redis.publish(channel, payload))
         except Exception as exc:  # redis-py errors and OSError subclasses
             raise ClusterError(redact(self.redis_url), exc) from exc
 
@@ -65,6 +109,33 @@ class Emitter:
 
     async def __aexit__(self, *exc_info: Any) -> None:
         await self.aclose()
+
+
+def _names(value: Any, what: str) -> list[str]:
+    """A room name or a list of them, checked (EventError names the argument)."""
+    names = [value] if isinstance(value, str) else value
+    if not isinstance(names, list) or not all(isinstance(n, str) and n for n in names):
+        raise EventError(f"{what}: expected a room name or a list of them, got {value!r}")
+    return names
+
+
+def _listed(value: Any) -> Any:
+    return value if isinstance(value, str) else list(value)
+
+
+def room_op(redis_url: str, op: str, targets: list[str], *, namespace: str = "/",
+            room: str | None = None) -> int:
+    """``sockets_join`` / ``sockets_leave`` (of ``targets``) / ``disconnect_sockets`` for
+    code without an event loop (``openline emit --join``); returns the number of nodes."""
+
+    async def once() -> int:
+        async with Emitter(redis_url) as out:
+            if op == "disconnect_sockets":
+                return await out.disconnect_sockets(namespace=namespace, room=room)
+            change = out.sockets_join if op == "sockets_join" else out.sockets_leave
+            return await change(targets, namespace=namespace, room=room)
+
+    return asyncio.run(once())
 
 
 def emit(redis_url: str, event: str, *args: Any, namespace: str = "/", room: str | None = None,

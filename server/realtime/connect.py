@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from typing import Any
 
 import socketio
@@ -205,6 +206,8 @@ class ConnectPath(EventPath):
 
     async def _call_connect(self, namespace: str, sid: str, eio_sid: str, auth: Any) -> Any:
         environ = self.environ[eio_sid]
+        # when and with what auth it connected: server.cluster's fetch_sockets shows them
+        environ.setdefault("openline.handshake", {})[namespace] = (time.time(), auth)
         if not await self.connect_hooks(namespace, sid, environ, auth):  # namespaces.py
             return False
         handler = self._handler_for(namespace, "connect")

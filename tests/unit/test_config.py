@@ -44,6 +44,9 @@ BAD = {
     "redis_connect_timeout": ["0", "x"],
     "redis_start_anyway": ["maybe"],
     "cluster_format": ["single", ""],
+    "cluster_timeout": ["0", "-1", "x", "nan"],
+    "cluster_heartbeat": ["0", "x"],
+    "cluster_heartbeat_timeout": ["0", "x"],
     "log_level": ["verbose", "trace"],
     "log_format": ["xml", "JSONL", ""],
     "reload": ["perhaps"],
@@ -226,3 +229,11 @@ def test_empty_transports_refused_by_check():
     """A Config built directly with no transports is refused by check()."""
     with pytest.raises(ConfigError, match="--transports"):
         Config(transports=()).check()
+
+
+def test_heartbeat_timeout_must_exceed_heartbeat():
+    """check() refuses a --cluster-heartbeat-timeout not longer than --cluster-heartbeat."""
+    with pytest.raises(ConfigError) as info:
+        Config(cluster_heartbeat=5.0, cluster_heartbeat_timeout=5.0).check()
+    assert str(info.value) == ("--cluster-heartbeat-timeout: expected more seconds than "
+                               "--cluster-heartbeat (5), got 5.0")
