@@ -8,10 +8,10 @@ import base64
 import logging
 from collections.abc import Sequence
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 from socketio.packet import Packet
 
+from ..net.redis_url import shown as redact  # noqa: F401 (the URL without its password)
 from ..realtime.parsers import JsonPacket
 
 log = logging.getLogger("openline.cluster")
@@ -20,16 +20,6 @@ CHANNEL = "socketio"  # python-socketio's default, so its write-only managers re
 ARGS_KEY = "args"  # marks messages whose "data" is the exact argument list
 OFFSET_KEY = "offset"  # the event's recovery offset (server/recovery), logged by the sender
 BATCH_PREFIX = '{"method":"batch","host_id":"'  # + id + '","messages":[...]}'
-
-
-def redact(url: str) -> str:
-    """The URL without its password, for logs and error messages."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.rsplit("@", 1)[1]
-    user = f"{parts.username}:***@" if parts.username else ":***@"
-    return urlunsplit(parts._replace(netloc=user + netloc))
 
 
 def as_args(data: Any) -> list[Any]:
