@@ -28,7 +28,7 @@ const USAGE = `usage: node loadgen.js --scenario ${SCENARIOS.join("|")} --url ht
   --rooms N               sessions: rooms each client joins before it drops (3)
   --rounds N              sessions: times N fresh clients connect and drop for VmRSS (2),
                           then once more for the server's heap
-  --pattern NAME          matrix: ${matrix.PATTERNS.join(", ")}
+  --pattern NAME          matrix: ${matrix.PATTERNS.join(", ")} (all: with --mode check)
   --mode closed|open|check  matrix: closed loop (--window in flight per client), open loop
                           (--rate/s, latency from when each was due) or one request, printed
   --deflate               offer permessage-deflate (off by default)
@@ -66,7 +66,8 @@ function parseArgs(argv) {
   if (!["json", "msgpack"].includes(o.parser)) throw new Error("--parser must be json or msgpack");
   if (o.scenario === "latency" && !o.rate) throw new Error("--rate is required for latency");
   if (o.scenario === "matrix") {
-    if (!matrix.PATTERNS.includes(o.pattern)) throw new Error(`--pattern must be one of ${matrix.PATTERNS.join(", ")}`);
+    const all = o.pattern === "all" && o.mode === "check"; // every pattern, one request each
+    if (!all && !matrix.PATTERNS.includes(o.pattern)) throw new Error(`--pattern must be one of ${matrix.PATTERNS.join(", ")}`);
     if (!["closed", "open", "check"].includes(o.mode)) throw new Error("--mode must be closed, open or check");
     if (o.mode === "open" && !o.rate) throw new Error("--rate is required for --mode open");
   }
@@ -74,7 +75,7 @@ function parseArgs(argv) {
     throw new Error(`--pid is required for ${o.scenario}`);
   }
   if (o.clients === null) {
-    const fan = o.scenario === "matrix" && o.pattern in matrix.FANOUT;
+    const fan = o.scenario === "matrix" && matrix.FANOUT[o.pattern] !== undefined;
     o.clients = { echo: 100, latency: 100, broadcast: 1000, conns: 5000, sessions: 5000, matrix: fan ? 1000 : 100 }[o.scenario];
   }
   o.wsUrl = o.url.replace(/^http/, "ws").replace(/\/$/, "") + "/socket.io/?EIO=4&transport=websocket";

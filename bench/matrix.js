@@ -121,6 +121,7 @@ class PollClient {
           : reject(new Error(`${method} polling: HTTP ${res.statusCode}`))));
       });
       req.on("error", reject);
+      req.on("socket", (sock) => sock.setNoDelay(true));
       req.end(body);
     });
   }
@@ -367,7 +368,13 @@ async function fanout(o, h) {
   return { deliveries_per_s: Math.round(delivered / elapsed), delivered, loadgen_cpu: busy };
 }
 
-function matrix(o, h) {
+// --pattern all (with --mode check): every pattern in turn, {received: {pattern: [...]}}.
+async function matrix(o, h) {
+  if (o.pattern === "all") {
+    const received = {};
+    for (const pattern of PATTERNS) received[pattern] = (await matrix({ ...o, pattern }, h)).received;
+    return { received };
+  }
   if (!PATTERNS.includes(o.pattern)) throw new Error(`--pattern must be one of ${PATTERNS.join(", ")}`);
   if (o.pattern in RATE) return rate(o, h);
   return fanout(o, h);

@@ -122,7 +122,7 @@ def idle_memory(h: ModuleType, counts: dict[str, int], results: dict[str, Any]) 
 
 def _cpu_us(slot: dict[str, Any], key: str) -> float | None:
     rate, busy = slot.get(key), slot.get(key + ":server_cpu")
-    return busy / rate * 1e6 if rate and busy else None
+    return busy * 1e6 / rate if rate and busy else None
 
 
 def rows(results: dict[str, Any], starved: float, busy: float) -> list[dict[str, Any]]:

@@ -158,9 +158,10 @@ def _wait_listening(proc: subprocess.Popen[str], kind: str) -> str:
 def _drain(proc: subprocess.Popen[str], kind: str) -> None:
     def pump() -> None:
         assert proc.stdout is not None
-        for line in proc.stdout:
-            if "Traceback" in line or "ERROR" in line or "Error" in line:
-                print(f"  [{kind}] {line.rstrip()}", file=sys.stderr)
+        with proc.stdout:  # closed at the server's exit
+            for line in proc.stdout:
+                if "Traceback" in line or "ERROR" in line or "Error" in line:
+                    print(f"  [{kind}] {line.rstrip()}", file=sys.stderr)
 
     threading.Thread(target=pump, daemon=True).start()
 
