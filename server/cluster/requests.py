@@ -85,10 +85,11 @@ class Gather:
 
     expected: set[str]
     answers: dict[str, Any] = field(default_factory=dict)
+    gone: set[str] = field(default_factory=set)  # dropped meanwhile: missing, not waited for
     done: asyncio.Event = field(default_factory=asyncio.Event)
 
     def check(self) -> None:
-        if self.expected <= set(self.answers):
+        if self.expected - self.gone <= set(self.answers):
             self.done.set()
 
 
@@ -189,10 +190,11 @@ class Link:
             return int(await self._redis.publish(channel, payload))
 
     def _dropped(self, node: str) -> None:
-        """A node left: the requests waiting on it stop waiting."""
+        """A node left: the requests waiting on it stop waiting (it is reported missing)."""
         for gather in self._pending.values():
-            gather.expected.discard(node)
-            gather.check()
+            if node in gather.expected:
+                gather.gone.add(node)
+                gather.check()
 
     # --- listening -----------------------------------------------------------------------
 
