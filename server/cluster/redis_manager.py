@@ -57,6 +57,7 @@ from ..errors import ClusterError
 from ..net.redis_url import REDIS_OPTIONS, client, reach, redis_options  # noqa: F401 (re-exported)
 from ..realtime.manager import FastEmitManager
 from ..realtime.parsers import JsonPacket
+from ..realtime.write_scope import in_write_scope
 from .compat import PUBLISH_SCRIPT, FormatWatch, marker
 from .health import BACKOFF_FIRST, BACKOFF_MAX, DROP_LOG_INTERVAL, RedisHealth, _jitter
 from .messages import (
@@ -144,8 +145,9 @@ class RedisManager(socketio.AsyncRedisManager, FastEmitManager, RedisHealth):
         if not self._started:
             self._started = True
             # Our own tasks, not stock's server.start_background_task: the engine's
-            # shutdown waits for its background tasks, and these live until stop().
-            self.thread = asyncio.ensure_future(self._thread())
+            # shutdown waits for its background tasks, and these live until stop(). In
+            # a write scope: a batch from another node is written once per socket.
+            self.thread = asyncio.ensure_future(in_write_scope(self._thread(), self.server.eio))
             self._publisher = asyncio.ensure_future(self._publish_batches())
 
     async def start(self) -> None:

@@ -47,7 +47,7 @@ from .packet_rules import (
     json_may_nest,
     msgpack_may_nest,
 )
-from .parsers import JsonPacket, MsgPackPacket, ext_hook
+from .parsers import JsonPacket, MsgPackPacket, ext_hook, fast_frame
 
 log = logging.getLogger("openline.realtime")
 
@@ -322,21 +322,8 @@ class EventPath(NamespacePaths):
             and eio_sid not in self._held and eio_sid not in self._foreign else None
         if session is None:
             return None
-        parser = session.parser
-        try:
-            if parser is JsonPacket:
-                # orjson refuses bytes (attachments), big ints and non-str keys
-                text = "4" + str(ptype) + ("" if namespace == "/" else namespace + ",") \
-                    + ("" if ack_id is None else str(ack_id)) + orjson.dumps(data).decode()
-                return session, Frame(text, text.encode(), False)
-            if parser is MsgPackPacket:
-                packet = {"type": ptype, "nsp": namespace, "data": data}
-                if ack_id is not None:
-                    packet["id"] = ack_id
-                return session, Frame(None, msgpack.packb(packet), True)
-        except TypeError:
-            pass
-        return None
+        frame = fast_frame(session.parser, ptype, namespace, data, ack_id)
+        return None if frame is None else (session, frame)
 
     async def _send_direct(self, eio_sid: str, ptype: int, namespace: str, data: Any,
                            ack_id: int | None = None) -> None:

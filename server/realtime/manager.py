@@ -32,8 +32,11 @@ from engineio import packet as eio_packet
 from socketio import packet as sio_packet
 
 from ..config import Config
+from ..engine import Engine
+from ..engine.packets import Frame, message
 from ..errors import EventError
 from ..logsafe import about
+from .parsers import fast_frame
 
 log = logging.getLogger("openline.realtime")
 
@@ -169,9 +172,18 @@ class FastEmitManager(socketio.AsyncManager):
         to: Any = None,
         **kwargs: Any,
     ) -> None:
+        """Every emit's way out, whoever emits (a handler, a background task, another node's
+        message): the packet is encoded once per parser in use (``fast_frame``) and each
+        recipient's engine session takes the frame at once, in this call, with no Packet
+        object, no task and no await per recipient. Only recipients whose frames must be
+        looked at on their way (a connect holding its packets, a recovered session
+        comparing offsets, a bridge session) go through ``_send_eio_packet``, after the
+        others, each in order."""
         room = to or room
-        recovery = getattr(self.server, "recovery", None) if callback is None else None
-        if namespace not in self.rooms and recovery is None:
+        server = self.server
+        recovery = getattr(server, "recovery", None) if callback is None else None
+        ns_rooms = self.rooms.get(namespace)
+        if ns_rooms is None and recovery is None:
             return
         if isinstance(data, tuple):
             args = list(data)
@@ -179,7 +191,7 @@ class FastEmitManager(socketio.AsyncManager):
             args = [data]
         else:
             args = []
-        skip = set(skip_sid) if isinstance(skip_sid, list) else {skip_sid}
+        skip = None if skip_sid is None else set(skip_sid) if isinstance(skip_sid, list) else {skip_sid}
         offset = kwargs.get("offset")
         if recovery is not None:
             # logged for sockets that drop and come back (realtime/resume.py), the offset
@@ -187,40 +199,60 @@ class FastEmitManager(socketio.AsyncManager):
             # restored), nor one that carries its offset already (another node logged it:
             # "" when it went out unlogged, so no node logs it after all)
             if offset is None:
-                offset = await self.log_emit(recovery.store, event, args, namespace, room, skip)
+                offset = await self.log_emit(recovery.store, event, args, namespace, room,
+                                             skip or {None})
             if offset:
                 args = [*args, offset]
-            if namespace not in self.rooms:
+            ns_rooms = self.rooms.get(namespace)
+            if ns_rooms is None:
                 return
-        recipients = [(sid, eio_sid) for sid, eio_sid in self.get_participants(namespace, room)
-                      if sid not in skip]
-        server = self.server
+        assert ns_rooms is not None
+        participants = _participants(ns_rooms, room)
+        if not participants:
+            return
         if callback is not None:
             # each recipient needs its own ack id, hence its own packet
-            for sid, eio_sid in recipients:
-                ack_id = self._generate_ack_id(sid, callback)
-                await server._send_packet(eio_sid, server.packet_class(
-                    sio_packet.EVENT, namespace=namespace, data=[event, *args], id=ack_id))
+            for sid, eio_sid in list(participants):
+                if skip is None or sid not in skip:
+                    await server._send_direct(eio_sid, sio_packet.EVENT, namespace, [event, *args],
+                                              self._generate_ack_id(sid, callback))
             return
-        encoded: dict[type, list[eio_packet.Packet]] = {}
-        parser_of, send = server.parser_of, server._send_eio_packet  # hoisted: per-recipient loop
-        for _sid, eio_sid in recipients:
-            parser = parser_of(eio_sid)
-            frames = encoded.get(parser)
-            if frames is None:
+        engine = server.eio
+        sessions = engine.sessions if type(engine) is Engine else None
+        held, replayed, parser_of = server._held, server._replayed, server.parser_of
+        by_parser: dict[type, _Encoded] = {}
+        later: list[tuple[str, _Encoded]] | None = None
+        # No await in this loop (send_nowait never waits), so the room is read in place.
+        for sid, eio_sid in participants:
+            if skip is not None and sid in skip:
+                continue
+            session = sessions.get(eio_sid) if sessions is not None else None
+            parser = session.parser if session is not None else None
+            if parser is None:
+                parser = parser_of(eio_sid)
+            encoded = by_parser.get(parser)
+            if encoded is None:
                 # plain-WebSocket bridge clients cannot recover: no offset for them
                 sent = args if not offset or getattr(parser, "recovers", True) else args[:-1]
-                frames = encoded[parser] = server.eio_frames(parser(
-                    sio_packet.EVENT, namespace=namespace, data=[event, *sent]))
-                if offset:  # a replay skips what it held and what it covered (server.py)
-                    for frame in frames:
-                        frame.openline_offset = offset
-                        frame.openline_namespace = namespace
+                encoded = by_parser[parser] = _Encoded(parser, namespace, [event, *sent], offset)
+            if session is None or eio_sid in held or (replayed and eio_sid in replayed):
+                if later is None:
+                    later = []
+                later.append((eio_sid, encoded))
+                continue
+            frames = encoded.frames
+            if frames is None:
+                frames = encoded.engine_frames()
             if len(frames) == 1:
-                await send(eio_sid, frames[0])
+                session.send_nowait(frames[0])
             else:  # a packet with binary attachments: the header frame, then each attachment
                 for frame in frames:
-                    await send(eio_sid, frame)
+                    session.send_nowait(frame)
+        if later is not None:
+            send = server._send_eio_packet
+            for eio_sid, encoded in later:
+                for pkt in encoded.eio_packets():
+                    await send(eio_sid, pkt)
 
     @staticmethod
     async def log_emit(store: Any, event: str, args: list[Any], namespace: str, room: Any,
@@ -229,6 +261,63 @@ class FastEmitManager(socketio.AsyncManager):
         (it goes out without one). ``skip``: the sids left out (None among them is ignored)."""
         audience = None if room is None else frozenset(room if isinstance(room, list) else (room,))
         return str(await store.append(namespace, audience, frozenset(skip - {None}), [event, *args]))
+
+
+def _participants(ns_rooms: dict[Any, Any], room: Any) -> Any:
+    """The (sid, eio_sid) pairs of a room (None: the namespace), or of a list of rooms in
+    the order python-socketio's ``get_participants`` gives them, without copying one room."""
+    if room is None or isinstance(room, str) or not hasattr(room, "__len__"):
+        members = ns_rooms.get(room)
+        return members.items() if members else None
+    union: dict[str, str] = {}
+    for each in room:
+        members = ns_rooms.get(each)
+        if members:
+            union.update(members.items())
+    return union.items()
+
+
+class _Encoded:
+    """One emit's packet for one parser: its engine frames, and the Engine.IO packets of
+    ``_send_eio_packet`` (made only for recipients that take that way)."""
+
+    __slots__ = ("namespace", "offset", "frames", "raw", "packets")
+
+    def __init__(self, parser: type[sio_packet.Packet], namespace: str, data: list[Any],
+                 offset: str | None) -> None:
+        self.namespace, self.offset = namespace, offset
+        self.packets: list[eio_packet.Packet] | None = None
+        frame = fast_frame(parser, sio_packet.EVENT, namespace, data)
+        self.frames: list[Frame] | None = None if frame is None else [frame]
+        self.raw: list[Any] | None = None  # the parser's own encoding, when it made one
+        if frame is None:
+            encoded = parser(sio_packet.EVENT, namespace=namespace, data=data).encode()
+            self.raw = encoded if isinstance(encoded, list) else [encoded]
+
+    def engine_frames(self) -> list[Frame]:
+        if self.frames is None:
+            assert self.raw is not None
+            self.frames = [message(each) for each in self.raw]
+        return self.frames
+
+    def eio_packets(self) -> list[eio_packet.Packet]:
+        """Made once, shared by every recipient that takes them (the engine keeps a packet's
+        frame on it: server/engine/server.py ``send_packet``)."""
+        packets = self.packets
+        if packets is not None:
+            return packets
+        frames, raw = self.frames, self.raw
+        if raw is None:
+            assert frames is not None
+            raw = [f.text[1:] if f.text is not None else f.wire for f in frames]
+        packets = self.packets = [eio_packet.Packet(eio_packet.MESSAGE, data=each) for each in raw]
+        for i, pkt in enumerate(packets):
+            if frames is not None:
+                pkt._openline_frame = frames[i]  # type: ignore[attr-defined]
+            if self.offset:  # a replay skips what it held and what it covered (server.py)
+                pkt.openline_offset = self.offset  # type: ignore[attr-defined]
+                pkt.openline_namespace = self.namespace  # type: ignore[attr-defined]
+        return packets
 
 
 def _discard(pending: dict[str, set[str]], namespace: str, sid: str | None) -> None:

@@ -49,6 +49,8 @@ Public names relied on in a fragile way
 - socketio.BaseManager.callbacks (realtime/manager.py, cluster/): {0: id counter, ack id: callback}
 - socketio.BaseManager.basic_enter_room (realtime/manager.py): the one way into a room
 - socketio.BaseManager.basic_leave_room (realtime/manager.py): the one way out of a room
+- socketio.AsyncServer.emit (realtime/server.py): replaced: no INFO log call per emit
+- socketio.AsyncServer.start_background_task (realtime/server.py): tasks run in a write scope
 - socketio.AsyncPubSubManager.initialize (cluster/redis_manager.py): replaced: our own tasks
 - socketio.AsyncPubSubManager.emit (cluster/redis_manager.py): replaced: local first, then queued
 - socketio.AsyncPubSubManager.thread (cluster/redis_manager.py): the listener task, cancelled by stop
@@ -132,7 +134,7 @@ SEAMS: tuple[Seam, ...] = (
          "BaseServer.__init__ builds self.eio from it: openline's Engine, not python-engineio's "
          "(there is no public engine argument)"),
     Seam(SERVER, "_send_packet", "override",
-         "realtime/server.py OpenlineServer._send_packet; realtime/manager.py FastEmitManager.emit; "
+         "realtime/server.py OpenlineServer._send_packet; "
          "realtime/events.py EventPath._send_direct; bridge/sessions.py BridgeSession._relay",
          "stock encodes with the server-wide packet_class; openline re-encodes for each client's "
          "own parser and writes straight to its Engine session"),
@@ -290,6 +292,12 @@ SEAMS: tuple[Seam, ...] = (
          "cluster/redis_manager.py RedisManager.initialize",
          "replaced, not extended: the listener and publisher are openline's own tasks (the "
          "engine's shutdown waits for its tasks)"),
+    Seam(SERVER, "emit", "public",
+         "realtime/server.py OpenlineServer.emit",
+         "replaced: stock's minus its INFO log call per emit; the manager's emit does the rest"),
+    Seam(SERVER, "start_background_task", "public",
+         "realtime/server.py OpenlineServer.start_background_task",
+         "extended: a coroutine task runs in a write scope (realtime/write_scope.py)"),
     Seam(PUBSUB, "emit", "public",
          "cluster/redis_manager.py RedisManager.emit",
          "replaced, not extended: local clients first, then one queued message with exact "

@@ -16,6 +16,7 @@
 
 from __future__ import annotations
 
+import inspect
 import logging
 from typing import Any
 
@@ -46,6 +47,7 @@ from .packet_rules import (
 )
 from .parsers import PARSERS, JsonPacket, parser_for_first_packet, repack
 from .resume import Recovery
+from .write_scope import in_write_scope
 
 log = logging.getLogger("openline.realtime")
 
@@ -125,6 +127,20 @@ class OpenlineServer(ConnectPath):
             return
         for frame in self.eio_frames(pkt):
             await self._send_eio_packet(eio_sid, frame)
+
+    async def emit(self, event: str, data: Any = None, to: Any = None, room: Any = None,
+                   skip_sid: Any = None, namespace: str | None = None, callback: Any = None,
+                   ignore_queue: bool = False) -> None:
+        """Stock's, minus its INFO log call per emit (logger=False: never shown)."""
+        await self.manager.emit(event, data, namespace or "/", room=to or room,
+                                skip_sid=skip_sid, callback=callback, ignore_queue=ignore_queue)
+
+    def start_background_task(self, target: Any, *args: Any, **kwargs: Any) -> Any:
+        """Stock's, in a write scope (write_scope.py) as the client workers run: what the
+        task sends leaves when it suspends, one write per socket, as a handler's does."""
+        if type(self.eio) is not Engine or not inspect.iscoroutinefunction(target):
+            return super().start_background_task(target, *args, **kwargs)
+        return self.eio.start_background_task(in_write_scope, target(*args, **kwargs), self.eio)
 
     async def _send_eio_packet(self, eio_sid: str, eio_pkt: eio_packet.Packet) -> None:
         held = self._held.get(eio_sid)

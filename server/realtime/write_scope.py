@@ -48,3 +48,11 @@ class written_on_suspend:  # noqa: N801  (used like a function: await written_on
                 value, error = (yield yielded), None
             except BaseException as exc:  # cancellation, GeneratorExit: into the coroutine
                 value, error = None, exc
+
+
+def in_write_scope(coro: Coroutine[Any, Any, Any], engine: Any) -> Any:
+    """``coro`` in a write scope when ``engine`` has one (openline's Engine), else as is: for
+    tasks that emit outside any handler (background tasks, the cluster's listener)."""
+    if hasattr(engine, "pending_writes"):  # (whether a scope is open is seen when it runs)
+        return written_on_suspend(coro, engine)
+    return coro
