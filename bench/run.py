@@ -3,13 +3,16 @@
 Each server runs pinned to one core (taskset), the load generator (bench/loadgen.js) to
 another; servers are fresh for every memory figure. Prints one table with both servers
 and the ratio, writes bench/out/results.json and bench/out/chart.png, and appends the run
-to bench/RESULTS.md (full runs; --quick runs only with --record). Loopback only.
+to bench/RESULTS.md (full runs; --quick and --scenario runs only with --record). Loopback only.
 
 The recovery group runs echo and broadcast again with connection state recovery on in
 both servers (openline ``--recovery-window 120``, Node ``connectionStateRecovery:
 { maxDisconnectionDuration: 120000 }``), each right after the same server with it off,
 and the memory a dropped session holds while it waits to be recovered (session_memory;
 bench/recovery_memory.py runs that part alone).
+
+The matrix group (bench/matrix.py) measures the ways plugins are written, row by row
+against Node with the same semantics; ``--scenario NAME`` runs one of its rows.
 """
 
 from __future__ import annotations
@@ -345,7 +348,8 @@ def check_tools() -> str | None:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="bench/run.py", description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="about a minute instead of about five")
-    ap.add_argument("--record", action="store_true", help="append a --quick run to RESULTS.md too")
+    ap.add_argument("--record", action="store_true",
+                    help="append a --quick or a --scenario run to RESULTS.md too")
     ap.add_argument("--only", choices=GROUPS,
                     help="run one group of scenarios (recovery: echo and broadcast with recovery "
                          "off and on, and the memory of dropped sessions; features: openline's "
@@ -412,7 +416,7 @@ def main(argv: list[str] | None = None) -> int:
                       {"matrix": matrix_rows, "feature_costs": feature_rows})
     why_not = report.draw_chart(OUT / "chart.png", meta, table_rows)
     print(f"wrote {OUT / 'results.json'}" + (f"; {why_not}" if why_not else f", {OUT / 'chart.png'}"))
-    if plan.mode == "full" or args.record:
+    if (plan.mode == "full" and not args.scenario) or args.record:  # one row: only with --record
         if os.environ.get("MAKELEVEL"):  # set by make for the commands it runs
             command = "make bench" + (" ARGS=" + shlex.quote(" ".join(sys.argv[1:])) if sys.argv[1:] else "")
         else:

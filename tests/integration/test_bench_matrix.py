@@ -89,7 +89,9 @@ def test_matrix_rows_give_ratios_cpu_per_event_and_marks() -> None:
     (row,) = matrix.rows(results, starved=0.85, busy=0.9)
     assert (row["ratio"], row["p99_ratio"], row["node_cpu_us"], row["openline_cpu_us"]) == (
         0.8, 1.5, 10.0, 7.5)
-    assert (row["server_starved"], row["loadgen_busy"], row["eq_rate"]) == (True, True, 50_000)
+    assert (row["server_starved"], row["loadgen_busy"], row["eq_rate"], row["cpu_ratio"]) == (
+        True, True, 50_000, 0.75)
+    assert row["openline_saturated"] is False  # 80,000/s measured, 50,000/s offered
     line = matrix.table([row], 0.85).splitlines()[2]
     assert line == ("| emit_sid: reply by emit(to=sid) * † | json | replies/s | 100,000 | 80,000 | 0.80× "
-                    "| 4 ms @50,000/s | 6 ms | 1.50× | 10 | 7.5 |")
+                    "| 4 ms @50,000/s | 6 ms | 1.50× | 10 | 7.5 | 0.75× |")
