@@ -37,6 +37,7 @@ from ..engine import Engine
 from ..engine.packets import Frame
 from ..errors import EventError, ProtocolError
 from ..logsafe import about
+from .acks import settle
 from .client_steps import ClientSteps
 from .namespaces import NamespacePaths
 from .packet_rules import (
@@ -61,12 +62,12 @@ _DIGITS = frozenset("0123456789")
 _ID_DIGITS_MAX = 100  # python-socketio's Packet.decode refuses longer ids
 
 
-def decode_json_event(text: str) -> tuple[str | None, int | None, Any] | None:
-    """``(namespace, id, data)`` of a JSON-parser EVENT packet without attachments, as
-    python-socketio's ``Packet.decode`` reads it; None for any other packet, which the
-    parser class then decodes (a Packet object and its generic decode cost ~15% of the
-    echo bench). Raises ValueError (orjson's) for bad JSON, as the parser class does."""
-    if text[:1] != "2":
+def decode_json_event(text: str, kind: str = "2") -> tuple[str | None, int | None, Any] | None:
+    """``(namespace, id, data)`` of a JSON-parser EVENT packet (``kind`` "3": ACK) without
+    attachments, as python-socketio's ``Packet.decode`` reads it; None for any other packet,
+    which the parser class then decodes (a Packet object and its generic decode cost ~15%
+    of the echo bench). Raises ValueError (orjson's) for bad JSON, as the parser class does."""
+    if text[:1] != kind:
         return None
     pos = 1
     namespace = None
@@ -130,12 +131,16 @@ class EventPath(NamespacePaths):
         """Queue the frame's event for its handler if it is a plain EVENT packet of the
         session's parser; False leaves the frame to the general path."""
         parser = session.parser
+        ptype = sio_packet.EVENT
         if parser is JsonPacket:
             if type(data) is not str:
                 return False
             event = decode_json_event(data)
             if event is None:
-                return False
+                event = decode_json_event(data, "3") if data[:1] == "3" else None
+                if event is None:
+                    return False
+                ptype = sio_packet.ACK
             namespace, ack_id, args = event
             if len(data) >= self._json_nests and json_may_nest(data, self._max_depth):
                 check_depth(args, self._max_depth)
@@ -143,7 +148,10 @@ class EventPath(NamespacePaths):
             if type(data) is str:
                 return False
             decoded = msgpack.unpackb(data, ext_hook=ext_hook)
-            if type(decoded) is not dict or decoded.get("type") != sio_packet.EVENT:
+            if type(decoded) is not dict:
+                return False
+            ptype = decoded.get("type")
+            if ptype != sio_packet.EVENT and ptype != sio_packet.ACK:
                 return False
             namespace, ack_id, args = decoded["nsp"], decoded.get("id"), decoded.get("data")
             check_namespace(namespace)
@@ -152,6 +160,9 @@ class EventPath(NamespacePaths):
                 check_depth(args, self._max_depth)
         else:
             return False
+        if ptype == sio_packet.ACK:  # a call()'s answer, settled now (acks.py)
+            sid = self.manager.sid_from_eio_sid(eio_sid, namespace or "/")
+            return sid is not None and settle(self.manager, sid, ack_id, args)
         check_event(args)
         namespace = namespace or "/"
         sid = self.manager.sid_from_eio_sid(eio_sid, namespace)

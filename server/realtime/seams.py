@@ -50,6 +50,7 @@ Public names relied on in a fragile way
 - socketio.BaseManager.basic_enter_room (realtime/manager.py): the one way into a room
 - socketio.BaseManager.basic_leave_room (realtime/manager.py): the one way out of a room
 - socketio.AsyncServer.emit (realtime/server.py): replaced: no INFO log call per emit
+- socketio.AsyncServer.call (realtime/server.py): replaced: no task per call (realtime/acks.py)
 - socketio.AsyncServer.start_background_task (realtime/server.py): tasks run in a write scope
 - socketio.AsyncPubSubManager.initialize (cluster/redis_manager.py): replaced: our own tasks
 - socketio.AsyncPubSubManager.emit (cluster/redis_manager.py): replaced: local first, then queued
@@ -295,6 +296,10 @@ SEAMS: tuple[Seam, ...] = (
     Seam(SERVER, "emit", "public",
          "realtime/server.py OpenlineServer.emit",
          "replaced: stock's minus its INFO log call per emit; the manager's emit does the rest"),
+    Seam(SERVER, "call", "public",
+         "realtime/server.py OpenlineServer.call",
+         "replaced: the same checks, result and TimeoutError, without wait_for's task; the ACK "
+         "of a call is settled as it is parsed (realtime/acks.py)"),
     Seam(SERVER, "start_background_task", "public",
          "realtime/server.py OpenlineServer.start_background_task",
          "extended: a coroutine task runs in a write scope (realtime/write_scope.py)"),

@@ -32,7 +32,7 @@ from ..engine.packets import message as message_frame
 from ..errors import ProtocolError
 from ..logsafe import about
 from ..recovery import Missed, Saved, Store
-from . import connlog, protocol_v4
+from . import acks, connlog, protocol_v4
 from .client_steps import ClientSteps
 from .connect import ConnectPath
 from .manager import FastEmitManager
@@ -134,6 +134,12 @@ class OpenlineServer(ConnectPath):
         """Stock's, minus its INFO log call per emit (logger=False: never shown)."""
         await self.manager.emit(event, data, namespace or "/", room=to or room,
                                 skip_sid=skip_sid, callback=callback, ignore_queue=ignore_queue)
+
+    async def call(self, event: str, data: Any = None, to: Any = None, sid: Any = None,
+                   namespace: str | None = None, timeout: float | None = 60,
+                   ignore_queue: bool = False) -> Any:
+        """Stock's, without a task per call, its answer settled as it is parsed (acks.py)."""
+        return await acks.call(self, event, data, to or sid, namespace, timeout, ignore_queue)
 
     def start_background_task(self, target: Any, *args: Any, **kwargs: Any) -> Any:
         """Stock's, in a write scope (write_scope.py) as the client workers run: what the
