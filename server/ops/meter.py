@@ -166,12 +166,21 @@ def _sent(manager: Any, meter: Meter) -> None:
     rooms = manager.rooms
     emit = manager.emit
 
+    spaces = meter.spaces
+
     def emit_counted(event: str, data: Any, namespace: str, room: Any = None,
                      skip_sid: Any = None, callback: Any = None, to: Any = None,
                      **kwargs: Any) -> Any:
-        ns_rooms = rooms.get(namespace or "/")
+        namespace = namespace or "/"
+        ns_rooms = rooms.get(namespace)
         if ns_rooms:
-            meter.space(namespace or "/").sent += audience(ns_rooms, to or room, skip_sid)
+            target = to or room
+            if skip_sid is None and type(target) is str:  # one sid or room: no call
+                members = ns_rooms.get(target)  # (a bidict's truth is a Python __len__)
+                count = 0 if members is None else len(members)
+            else:
+                count = audience(ns_rooms, target, skip_sid)
+            (spaces.get(namespace) or meter.space(namespace)).sent += count
         return emit(event, data, namespace, room=room, skip_sid=skip_sid, callback=callback,
                     to=to, **kwargs)
 

@@ -207,7 +207,11 @@ class FastEmitManager(socketio.AsyncManager):
             if ns_rooms is None:
                 return
         assert ns_rooms is not None
-        participants = _participants(ns_rooms, room)
+        if type(room) is str:  # a sid or a room (the everyday case: no call)
+            members = ns_rooms.get(room)  # (a bidict's truth is a Python __len__: not asked)
+            participants = None if members is None else members.items()
+        else:
+            participants = _participants(ns_rooms, room)
         if not participants:
             return
         if callback is not None:
