@@ -347,7 +347,7 @@ def check_tools() -> str | None:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="bench/run.py", description=__doc__.split("\n\n")[0])
-    ap.add_argument("--quick", action="store_true", help="about a minute instead of about five")
+    ap.add_argument("--quick", action="store_true", help="a few minutes instead of about sixteen")
     ap.add_argument("--record", action="store_true",
                     help="append a --quick or a --scenario run to RESULTS.md too")
     ap.add_argument("--only", choices=GROUPS,
