@@ -57,7 +57,7 @@ fmt: install
 	$(BIN)/ruff check --fix server namespaces tests
 
 # The full comparison with Node.js socket.io (~16 min, 10 of them the matrix);
-# `make bench ARGS=--quick` (~3 min);
+# `make bench ARGS=--quick` (~4 min);
 # `make bench ARGS="--only recovery"` (~2 min): connection state recovery's rows alone.
 # `make bench ARGS="--only matrix"` (~10 min): the ways plugins are written, each against
 # Node (bench/matrix.py); `ARGS="--scenario emit_sid --parser json"`: one row of it.
