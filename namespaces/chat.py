@@ -60,7 +60,7 @@ class ChatNamespace(socketio.AsyncNamespace):
         room = auth.get("room")
         if room is not None:
             try:
-                await self.on_join(sid, room)
+                await self._enter(sid, _room_name(room))  # no member list: nobody asked
             except EventError as exc:
                 raise ConnectionRefusedError(str(exc)) from None
 
@@ -76,10 +76,13 @@ class ChatNamespace(socketio.AsyncNamespace):
 
     async def on_join(self, sid: str, room: Any) -> dict[str, Any]:
         room = _room_name(room)
+        await self._enter(sid, room)
+        return await self.on_who(sid, room)
+
+    async def _enter(self, sid: str, room: str) -> None:
         await self.enter_room(sid, room)
         await self.emit("presence", {"room": room, "nickname": await self._nickname(sid),
                                      "action": "join"}, room=room, skip_sid=sid)
-        return await self.on_who(sid, room)
 
     async def on_leave(self, sid: str, room: Any) -> dict[str, Any]:
         room = _room_name(room)

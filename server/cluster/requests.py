@@ -40,7 +40,7 @@ log = logging.getLogger("openline.cluster.requests")
 
 VERSION = 1
 LIVENESS = ("hello", "heartbeat", "bye")
-MAX_PENDING_REQUESTS = 10_000  # requests of this node waiting for answers at once
+MAX_PENDING_REQUESTS = 10_000  # requests waiting for answers (and being answered) at once
 
 
 def request_channel(channel: str = CHANNEL) -> str:
@@ -119,6 +119,7 @@ class Link:
         self._redis: Any = None
         self._pubsub: Any = None
         self._subscribed = asyncio.Event()
+        self._stopping = False
         self._bad = Throttle(log, logging.WARNING)
         self._failed = Throttle(log, logging.WARNING)
 
@@ -138,16 +139,18 @@ class Link:
         with contextlib.suppress(Exception):
             await self._publish(request_channel(self.channel),
                                 request_message("bye", self.node, "/", None))
-        for task in [*self._tasks, *self._answering]:
+        self._stopping = True
+        tasks = [*self._tasks, *self._answering]
+        for task in tasks:
             task.cancel()
-        await asyncio.gather(*self._tasks, *self._answering, return_exceptions=True)
+        if tasks:  # bounded: redis-py may swallow a cancellation mid-command
+            await asyncio.wait(tasks, timeout=self.publish_timeout + 1)
         for gather in self._pending.values():
             gather.done.set()
-        if self._pubsub is not None:
-            with contextlib.suppress(Exception):
-                await self._pubsub.aclose()
-        if self._redis is not None:
-            await self._redis.aclose()
+        for closing in (self._pubsub, self._redis):
+            if closing is not None:
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(closing.aclose(), self.publish_timeout)
 
     # --- asking ------------------------------------------------------------------------
 
@@ -158,6 +161,8 @@ class Link:
         expected = self.nodes.live()
         if not expected:
             return {}, []
+        if not self._subscribed.is_set():  # our subscription is down: no answer can reach us
+            return {}, sorted(expected)
         if len(self._pending) >= MAX_PENDING_REQUESTS:
             self._failed.note("cluster: %d requests waiting already; %s not sent",
                               len(self._pending), kind)
@@ -182,7 +187,10 @@ class Link:
             return await self._publish(request_channel(self.channel),
                                        request_message(kind, self.node, namespace, data))
         except Exception as exc:
-            self._failed.note("cluster: %s request not sent: %s", kind, exc)
+            if kind in LIVENESS:  # Redis away: the broadcast side logs the outage once
+                log.debug("cluster: %s not sent: %s", kind, exc)
+            else:
+                self._failed.note("cluster: %s request not sent: %s", kind, exc)
             return 0
 
     async def _publish(self, channel: str, payload: bytes) -> int:
@@ -199,8 +207,8 @@ class Link:
     # --- listening -----------------------------------------------------------------------
 
     async def _beat(self) -> None:
-        await self._subscribed.wait()
-        while True:
+        while not self._stopping:
+            await self._subscribed.wait()
             await asyncio.sleep(self.heartbeat)
             self.nodes.prune()
             await self.tell("heartbeat", "/", None)
@@ -208,7 +216,7 @@ class Link:
     async def _listen(self) -> None:
         channels = (request_channel(self.channel), response_channel(self.node, self.channel))
         delay = BACKOFF_FIRST
-        while True:
+        while not self._stopping:
             try:
                 await self._pubsub.subscribe(*channels)
                 async for message in self._pubsub.listen():
@@ -223,6 +231,7 @@ class Link:
                 raise
             except Exception as exc:  # Redis away: the broadcast side logs the outage
                 log.debug("cluster requests: subscription failed: %s", exc)
+                self._subscribed.clear()
                 with contextlib.suppress(Exception):
                     await self._pubsub.aclose()
                 await asyncio.sleep(_jitter(delay))
@@ -250,6 +259,10 @@ class Link:
                 self.nodes.seen(sender)
                 gather.answers[sender] = message.get("data")
                 gather.check()
+            return
+        if len(self._answering) >= MAX_PENDING_REQUESTS:
+            self._failed.note("cluster: %d requests being answered already; a %s request "
+                              "from %s is dropped", len(self._answering), kind, sender)
             return
         self._spawn(self._answer(message))
 
