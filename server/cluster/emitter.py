@@ -25,6 +25,7 @@ nothing; the return value is again the number of nodes that received the request
     await out.sockets_join("vip", room="lobby", namespace="/chat")
     await out.sockets_leave("vip", room="lobby", namespace="/chat")
     await out.disconnect_sockets(room="banned", namespace="/chat")
+    await out.server_side_emit("reload", 42, namespace="/chat")  # server_on_reload
 
 ``room`` / ``rooms`` select the sockets in any of them (none: the whole namespace),
 ``except_rooms`` leaves out those in any of them; a sid is a room of its own.
@@ -39,6 +40,7 @@ from typing import Any
 from ..errors import ClusterError, EventError
 from ..net.redis_url import client
 from ..realtime.parsers import JsonPacket
+from .local_ops import pack
 from .redis_manager import CHANNEL, emit_message, redact, redis_options
 from .requests import request_channel, request_message
 
@@ -82,6 +84,14 @@ class Emitter:
                                  except_rooms: tuple[str, ...] | list[str] = ()) -> int:
         """Disconnect every selected socket on every node."""
         return await self._request("disconnect_sockets", namespace, room, rooms, except_rooms)
+
+    async def server_side_emit(self, event: str, *args: Any, namespace: str = "/") -> int:
+        """``server_on_<event>(node, *args)`` on every node's ``namespace`` (``node``: this
+        emitter's id); no acks, as Node's emitter."""
+        if not isinstance(event, str) or not event:
+            raise EventError("event: expected a non-empty string")
+        return await self._request("server_side_emit", namespace, None, (), (),
+                                   event=event, args=pack(args))
 
     async def _request(self, kind: str, namespace: str, room: str | None, rooms: Any,
                        except_rooms: Any, **extra: Any) -> int:

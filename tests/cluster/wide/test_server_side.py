@@ -4,6 +4,8 @@ gathered from each node."""
 
 from __future__ import annotations
 
+from openline import Emitter
+
 from tests.cluster.wide.conftest import OPS, ops_client, until
 
 
@@ -41,3 +43,14 @@ async def test_an_event_without_a_handler_answers_none(cluster):
     answer = await n2.do("server_side_emit", "unknown", namespace=OPS, ack=True)
     assert answer["result"] == {"replies": {n1.node: None}, "missing": []}
     assert answer["seconds"] < 0.5
+
+
+async def test_emitter_server_side_emit_reaches_every_node(cluster, redis):
+    """Emitter.server_side_emit calls server_on_<event> on every node, the emitter's id as
+    the sender."""
+    n1, n2 = await cluster(2)
+    async with Emitter(redis.url) as out:
+        assert await out.server_side_emit("ping", "from outside", namespace=OPS) == 2
+        for member in (n1, n2):
+            await until(lambda m=member: m.ask("seen"), "the node handles it")
+            assert await member.ask("seen") == [[out.host_id, "from outside"]]
