@@ -41,6 +41,7 @@ from .envelope import CLOSE_GOING_AWAY, BridgePacket, Close, decode_frame
 from .handshake import SUBPROTOCOLS, quiet_unknown_subprotocols, refuse_disabled
 
 log = logging.getLogger("openline.bridge")
+_OUT_LIMIT = 1 << 16  # gathered bytes written at once (as engine/session.py's)
 
 TRANSPORT_NAME = "websocket-bridge"
 SHUTTING_DOWN = "server shutting down"  # the engine's Reason.SERVER_SHUTTING_DOWN
@@ -78,7 +79,8 @@ class BridgeSession:
     trace = False  # TracedBridgeSession: every frame logged at DEBUG
 
     def __init__(self, ws: web.WebSocketResponse, eio_sid: str, namespace: str,
-                 tcp: Any = None, send_budget: int = 0, stalls: StallWatch | None = None) -> None:
+                 tcp: Any = None, send_budget: int = 0, stalls: StallWatch | None = None,
+                 scope: Any = None) -> None:
         self.ws = ws
         self.eio_sid = eio_sid
         self.namespace = namespace
@@ -95,6 +97,8 @@ class BridgeSession:
         self.dropped = False  # closed for not reading
         self.shutting_down = False  # closed by the drain: its disconnect reason says so
         self.task: asyncio.Task[Any] | None = None  # the handler serving it (Bridge.serve)
+        self.out: bytearray | None = None  # frames gathered this turn, as engine sessions'
+        self.scope = scope  # the Engine: ``out`` is written when its write scope ends
 
     trace = False  # TracedBridgeSession: frames logged at DEBUG
 
@@ -141,8 +145,26 @@ class BridgeSession:
         elif tcp.is_closing():
             return  # the peer went away mid-broadcast: its reader ends the session
         else:
-            tcp.write(websocket_header(binary, len(wire)) + wire)  # type: ignore[operator]
+            out = self.out
+            if out is None:
+                out = self.out = bytearray()
+                pending = getattr(self.scope, "pending_writes", None)
+                if pending is not None:
+                    pending.append(self)
+                else:
+                    asyncio.get_running_loop().call_soon(self.write_out)
+            out += websocket_header(binary, len(wire))
+            out += wire  # type: ignore[arg-type]
             self.written += len(wire)
+            if len(out) > _OUT_LIMIT:  # a burst is counted against the budget as it goes
+                self.write_out()
+
+    def write_out(self) -> None:
+        """Write the frames ``take`` gathered (before anything that must follow them)."""
+        out, self.out = self.out, None
+        tcp = self.tcp
+        if out and tcp is not None and not tcp.is_closing():
+            tcp.write(bytes(out))
 
     async def _flush(self) -> None:
         ws = self.ws
@@ -164,14 +186,15 @@ class BridgeSession:
     # what the engine's StallWatch reads (server/engine/stall.py)
     def unsent(self) -> int:
         tcp = self.tcp
-        held = self.backlogged
+        held = self.backlogged + (len(self.out) if self.out else 0)
         if tcp is not None and not tcp.is_closing():
             held += held_by(tcp)
         return held
 
     def drained(self) -> int:
         tcp = self.tcp
-        return self.written - (tcp.get_write_buffer_size() if tcp is not None else 0)
+        return self.written - (len(self.out) if self.out else 0) \
+            - (tcp.get_write_buffer_size() if tcp is not None else 0)
 
     def stall(self, unsent: int, seconds: float) -> None:
         if self.stalls is not None:
@@ -187,6 +210,7 @@ class BridgeSession:
         log.warning("session %s closing: %s", self.eio_sid, why, extra=about(self.eio_sid))
         self.backlog.clear()
         self.backlogged = 0
+        self.out = None
         if self.flusher is not None:
             self.flusher.cancel()
         if self.tcp is not None:
@@ -207,6 +231,7 @@ class BridgeSession:
         """Start the close handshake without waiting for it: the caller may be an emit
         inside a handler, which must not stall for a client's round trip."""
         if self.closing is None and not self.closed:
+            self.write_out()  # the frames taken before go first
             self.closing = asyncio.ensure_future(self._close(close))
 
     async def _close(self, close: Close) -> None:
@@ -389,7 +414,7 @@ class Bridge:
         engine = self.sio.eio
         session = self.session_class(ws, "b" + secrets.token_urlsafe(15), request.path,
                                 request.transport, config.send_budget,
-                                getattr(engine, "stalls", None))
+                                getattr(engine, "stalls", None), engine)
         auth = {key: request.query[key] for key in request.query.keys()}
         session.task = asyncio.current_task()
         self.sessions.add(session)
