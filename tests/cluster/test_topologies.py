@@ -36,7 +36,8 @@ class RedisWith(RedisServer):
 
     async def start(self) -> None:
         argv = [self.executable, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-                "--appendonly", "no", *self.extra]
+                "--appendonly", "no", "--dir", str(self.folder), *self.extra]  # a replica's sync file
+        # lands in --dir: without it, dump.rdb appeared in the checkout
         ready = "Ready to accept connections"
         if self.sentinel_of is not None:
             conf = self.folder / "sentinel.conf"  # sentinel rewrites it: a file of its own
