@@ -104,7 +104,9 @@ async def _cluster(app: web.Application) -> AsyncIterator[None]:
         await manager.start()
         link = app[CLUSTER_KEY].link
         if link is not None:
-            await link.start(app[CONFIG_KEY].redis_connect_timeout)
+            # Redis answered the manager: the link's subscription follows at once; with
+            # --redis-start-anyway and Redis away, no second wait (it joins when Redis does)
+            await link.start(app[CONFIG_KEY].redis_connect_timeout if manager.up.is_set() else 0)
         yield
         if link is not None:
             await link.stop()

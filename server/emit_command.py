@@ -44,7 +44,9 @@ def add_parser(commands: Any) -> None:
     emit_cmd = commands.add_parser(
         "emit", help="publish one event to the cluster through Redis, then exit",
         description="Publish EVENT with JSON arguments to the clients of every node sharing "
-                    "the Redis at --redis-url. Quote strings as JSON: '\"text\"'.")
+                    "the Redis at --redis-url. Quote strings as JSON: '\"text\"'. With --join, "
+                    "--leave or --disconnect (and no EVENT) the sockets of --room, --to or the "
+                    "whole --namespace join or leave a room, or are disconnected, on every node.")
     redis_opt = OPTIONS_BY_NAME["redis_url"]
     emit_cmd.add_argument("--redis-url", metavar="URL",
                           help=f"the cluster's Redis [env {redis_opt.env}]")
