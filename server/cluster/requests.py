@@ -169,11 +169,13 @@ class Link:
             return {}, sorted(expected)
         request_id = uuid.uuid4().hex
         gather = self._pending[request_id] = Gather(expected)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout  # the publish counts against the timeout too
         try:
             await self._publish(request_channel(self.channel),
                                 request_message(kind, self.node, namespace, data, request_id))
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(gather.done.wait(), timeout)
+                await asyncio.wait_for(gather.done.wait(), max(0.0, deadline - loop.time()))
         except Exception as exc:  # redis-py's errors, OSError: Redis is away
             self._failed.note("cluster: %s request not sent: %s", kind, exc)
         finally:
