@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from . import app_hooks, clientjs, demo
-from .bridge.sessions import Bridge
+from .bridge.route import Bridge
 from .cluster import api
 from .cluster import redis_manager as cluster
 from .cluster.queries import Cluster

@@ -21,7 +21,7 @@ from typing import Any
 
 from aiohttp import web
 
-from ..bridge.sessions import Bridge
+from ..bridge.route import Bridge
 from ..config import Config
 from . import health, metrics, status
 from .meter import Meter, install

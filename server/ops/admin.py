@@ -35,7 +35,7 @@ from typing import Any
 import socketio
 from aiohttp import web
 
-from ..bridge.sessions import Bridge
+from ..bridge.route import Bridge
 from ..config import Config
 from ..errors import EventError, PluginError
 from ..logsafe import Throttle

@@ -17,7 +17,8 @@ import time
 from typing import Any
 from urllib.parse import parse_qs
 
-from ..bridge.sessions import TRANSPORT_NAME, Bridge
+from ..bridge.route import Bridge
+from ..bridge.sessions import TRANSPORT_NAME
 from . import census
 
 HOSTNAME = socket_module.gethostname()

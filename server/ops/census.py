@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..bridge.sessions import TRANSPORT_NAME, Bridge
+from ..bridge.route import Bridge
+from ..bridge.sessions import TRANSPORT_NAME
 
 
 def namespaces(sio: Any) -> list[str]:

@@ -9,7 +9,7 @@ from typing import Any
 
 from aiohttp import web
 
-from ..bridge.sessions import Bridge
+from ..bridge.route import Bridge
 from ..cluster.redis_manager import RedisManager
 from ..config import Config
 from .meter import Meter
