@@ -91,7 +91,8 @@ def _cluster_api(sio: OpenlineServer, config: Config) -> Cluster:
     api.link = Link(manager.redis_url, api.node, api.local.answer, channel=manager.channel,
                     heartbeat=config.cluster_heartbeat,
                     heartbeat_timeout=config.cluster_heartbeat_timeout,
-                    publish_timeout=config.redis_publish_timeout)
+                    publish_timeout=config.redis_publish_timeout,
+                    max_requests=config.cluster_max_requests)
     return api
 
 

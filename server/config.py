@@ -112,6 +112,7 @@ class Config:
     cluster_timeout: float = 5.0  # a cluster-wide request waits this long for the nodes
     cluster_heartbeat: float = 5.0  # seconds between a node's heartbeats (Node's 5 s)
     cluster_heartbeat_timeout: float = 10.0  # silent this long: a node is gone (Node's 10 s)
+    cluster_max_requests: int = 10_000  # cluster-wide requests waiting (and being answered) at once
     api_token: str | None = None
     api_max_failures: int = 10  # wrong tokens (Admin UI logins too) per minute per address
     # Operations (server/ops: /metrics, /healthz, /readyz, /status)
@@ -317,6 +318,10 @@ OPTIONS: tuple[Option, ...] = (
     Option("cluster_heartbeat_timeout", _positive_seconds, "seconds > 0 (fractions allowed)",
            "a node silent this long is dropped from cluster-wide requests (more than "
            "--cluster-heartbeat)", "SECONDS"),
+    Option("cluster_max_requests", _count, "an integer >= 1",
+           "cluster-wide requests a node keeps waiting for answers at once, and as many from "
+           "other nodes being answered; past it a request is not sent (every node is reported "
+           "missing) or another node's is dropped, with a rate-limited warning", "N"),
     Option("api_max_failures", _count, "an integer >= 1",
            "wrong API tokens (or Admin UI logins) per minute from one address before it is "
            "refused for a while", "N"),

@@ -40,7 +40,8 @@ log = logging.getLogger("openline.cluster.requests")
 
 VERSION = 1
 LIVENESS = ("hello", "heartbeat", "bye")
-MAX_PENDING_REQUESTS = 10_000  # requests waiting for answers (and being answered) at once
+MAX_PENDING_REQUESTS = 10_000  # --cluster-max-requests' default: requests waiting for answers
+# (and, apart, requests from other nodes being answered) at once
 
 
 def request_channel(channel: str = CHANNEL) -> str:
@@ -104,13 +105,14 @@ class Link:
 
     def __init__(self, redis_url: str, node: str, handler: Handler, *, channel: str = CHANNEL,
                  heartbeat: float = 5.0, heartbeat_timeout: float = 10.0,
-                 publish_timeout: float = 2.0) -> None:
+                 publish_timeout: float = 2.0, max_requests: int = MAX_PENDING_REQUESTS) -> None:
         self.redis_url = redis_url
         self.node = node
         self.handler = handler
         self.channel = channel
         self.heartbeat = heartbeat
         self.publish_timeout = publish_timeout
+        self.max_requests = max_requests
         self.nodes = Nodes(node, heartbeat_timeout, self._dropped)
         self._requests = request_channel(channel).encode()
         self._pending: dict[str, Gather] = {}
@@ -163,7 +165,7 @@ class Link:
             return {}, []
         if not self._subscribed.is_set():  # our subscription is down: no answer can reach us
             return {}, sorted(expected)
-        if len(self._pending) >= MAX_PENDING_REQUESTS:
+        if len(self._pending) >= self.max_requests:
             self._failed.note("cluster: %d requests waiting already; %s not sent",
                               len(self._pending), kind)
             return {}, sorted(expected)
@@ -262,7 +264,7 @@ class Link:
                 gather.answers[sender] = message.get("data")
                 gather.check()
             return
-        if len(self._answering) >= MAX_PENDING_REQUESTS:
+        if len(self._answering) >= self.max_requests:
             self._failed.note("cluster: %d requests being answered already; a %s request "
                               "from %s is dropped", len(self._answering), kind, sender)
             return

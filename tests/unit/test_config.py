@@ -47,6 +47,7 @@ BAD = {
     "cluster_timeout": ["0", "-1", "x", "nan"],
     "cluster_heartbeat": ["0", "x"],
     "cluster_heartbeat_timeout": ["0", "x"],
+    "cluster_max_requests": ["0", "-1", "x", "1.5"],
     "log_level": ["verbose", "trace"],
     "log_format": ["xml", "JSONL", ""],
     "reload": ["perhaps"],
