@@ -180,6 +180,24 @@ def dumps(obj: Any) -> str:
         return _stdlib_json.dumps(obj, default=_binary_default, separators=(",", ":"))
 
 
+def encode_event(data: list[Any], ack_id: int | None = None) -> str | bytes:
+    """The frame of an event (``data``: its name, then its arguments); ``ack_id``: the
+    server wants an ack. What ``BridgePacket.encode`` returns for an EVENT, without the
+    packet (a session's direct send: BridgeSession.send_now)."""
+    if (len(data) == 2 and data[0] == "message" and ack_id is None
+            and isinstance(data[1], (str, bytes, bytearray, memoryview))):
+        return data[1] if isinstance(data[1], str) else bytes(data[1])
+    envelope: dict[str, Any] = {"event": data[0], "data": data[1:]}
+    if ack_id is not None:
+        envelope["id"] = ack_id
+    return dumps(envelope)
+
+
+def encode_ack(data: Any, ack_id: int | None) -> str:
+    """The frame of an ack of the client's event ``ack_id``, as ``BridgePacket.encode``'s."""
+    return dumps({"ack": ack_id, "data": data})
+
+
 class BridgePacket(sio_packet.Packet):
     """The "parser" of bridge sessions: python-socketio builds these for them, and the
     manager encodes one per broadcast for all bridge recipients, as for JSON or msgpack.
@@ -195,15 +213,9 @@ class BridgePacket(sio_packet.Packet):
     def encode(self) -> Any:  # type: ignore[override]
         ptype, data = self.packet_type, self.data
         if ptype in (sio_packet.EVENT, sio_packet.BINARY_EVENT):
-            if (len(data) == 2 and data[0] == "message" and self.id is None
-                    and isinstance(data[1], (str, bytes, bytearray, memoryview))):
-                return data[1] if isinstance(data[1], str) else bytes(data[1])
-            envelope: dict[str, Any] = {"event": data[0], "data": data[1:]}
-            if self.id is not None:
-                envelope["id"] = self.id
-            return dumps(envelope)
+            return encode_event(data, self.id)
         if ptype in (sio_packet.ACK, sio_packet.BINARY_ACK):
-            return dumps({"ack": self.id, "data": data})
+            return encode_ack(data, self.id)
         if ptype == sio_packet.CONNECT_ERROR:
             message = data.get("message") if isinstance(data, dict) else None
             message = str(message) if message is not None else "Connection rejected by server"

@@ -30,7 +30,7 @@ from ..engine.stall import StallWatch
 from ..errors import EnvelopeError
 from ..logsafe import about, preview
 from ..realtime.server import OpenlineServer
-from .envelope import CLOSE_GOING_AWAY, BridgePacket, Close, decode_frame
+from .envelope import CLOSE_GOING_AWAY, BridgePacket, Close, decode_frame, encode_ack, encode_event
 from .outbound import BridgeOutbound
 
 log = logging.getLogger("openline.bridge")
@@ -89,6 +89,22 @@ class BridgeSession(BridgeOutbound):
         if self.closed:
             return
         self.take(frame)
+
+    def send_now(self, ptype: int, data: Any, ack_id: int | None) -> bool:
+        """An event or an ack straight from the Socket.IO layer (EventPath._send_direct),
+        encoded as BridgePacket would encode it but with no packet objects, engine packet
+        or coroutine on the way: True once taken; False (other packet types) leaves it to
+        the general way. Encoding errors propagate, as from the general way."""
+        frame: str | bytes
+        if ptype == sio_packet.ACK:
+            frame = encode_ack(data, ack_id)
+        elif ptype == sio_packet.EVENT:
+            frame = encode_event(data, ack_id)
+        else:
+            return False
+        if not self.closed:
+            self.take(frame)
+        return True
 
     async def disconnect(self, eio_sid: str) -> None:
         self.close(Close(1000, "closed by server"))

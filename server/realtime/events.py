@@ -343,6 +343,11 @@ class EventPath(NamespacePaths):
         per event: building a Packet for it cost ~8% of the echo bench."""
         found = self._direct_frame(eio_sid, ptype, namespace, data, ack_id)
         if found is None:
+            # a bridge session encodes its own (BridgeSession.send_now): no packet objects
+            foreign = self._foreign.get(eio_sid) if self._foreign else None
+            if foreign is not None and eio_sid not in self._held \
+                    and foreign.send_now(ptype, data, ack_id):
+                return
             await self._send_packet(eio_sid, self.packet_class(
                 ptype, namespace=namespace, data=data, id=ack_id))
         elif not found[0].send_nowait(found[1]):

@@ -226,7 +226,8 @@ class OpenlineServer(ConnectPath):
 
     # --- foreign sessions (server/bridge/sessions.py) ----------------------------------
     # Plain-WebSocket bridge sessions are not Engine.IO's: each registers here with the
-    # engine calls it answers (send_packet, disconnect, get_session, transport) and its
+    # engine calls it answers (send_packet, disconnect, get_session, transport; send_now:
+    # an event or ack it encodes itself, EventPath._send_direct) and its
     # packet class, then goes through _handle_eio_connect/_handle_connect/_handle_event
     # like any session, so namespaces, rooms and broadcasts treat both kinds alike.
 
