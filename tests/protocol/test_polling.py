@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+from collections.abc import AsyncIterator
 
 import aiohttp
 import msgpack
@@ -81,6 +82,31 @@ async def test_post_over_max_payload_closes_session(http: aiohttp.ClientSession,
     sid = await open_polling(http, target)
     status, _ = await post_text(http, target.url(sid=sid), "4" + "x" * 10000)
     assert status == 413
+    status, body = await get_text(http, target.url(sid=sid))
+    assert status == 400 and json.loads(body) == error(1)
+
+
+async def test_chunked_post_over_max_payload_closes_session(http: aiohttp.ClientSession,
+                                                             target: Target) -> None:
+    """maxPayload: a chunked POST (no Content-Length) over it is refused with 413, session closed."""
+    sid = await open_polling(http, target)
+
+    async def chunks() -> AsyncIterator[bytes]:
+        yield b"4" + b"x" * 10000
+
+    status, _ = await post_text(http, target.url(sid=sid), chunks(),
+                                headers={"Content-Type": "text/plain;charset=UTF-8"})
+    assert status == 413
+    status, body = await get_text(http, target.url(sid=sid))
+    assert status == 400 and json.loads(body) == error(1)
+
+
+async def test_post_not_utf8_closes_session(http: aiohttp.ClientSession, target: Target) -> None:
+    """A POST body that is not UTF-8 is refused with 400 and the session closed."""
+    sid = await open_polling(http, target)
+    status, body = await post_text(http, target.url(sid=sid), b"4\xff\xfe",
+                                   headers={"Content-Type": "text/plain;charset=UTF-8"})
+    assert status == 400 and json.loads(body) == error(3)
     status, body = await get_text(http, target.url(sid=sid))
     assert status == 400 and json.loads(body) == error(1)
 
