@@ -3,6 +3,7 @@ time (the share of samples where the function itself was running).
 
     .venv/bin/python bench/profile.py --scenario echo --parser json [--top 25]
     .venv/bin/python bench/profile.py --scenario latency --offered 53000 (equal load)
+    .venv/bin/python bench/profile.py --scenario matrix --pattern poll_echo (a matrix row)
 
 The server is pinned and started exactly as bench/run.py does; py-spy samples it while
 the load generator runs the scenario, and its collapsed stacks go to bench/out/.
@@ -54,7 +55,10 @@ def _short(frame: str) -> str:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--scenario", choices=("echo", "latency", "broadcast", "conns"), default="echo")
+    ap.add_argument("--scenario", choices=("echo", "latency", "broadcast", "conns", "matrix"),
+                    default="echo")
+    ap.add_argument("--pattern", choices=run.matrix.NAMES, default="ack",
+                    help="matrix: the row to run (bench/matrix.py)")
     ap.add_argument("--offered", type=int, default=53_000,
                     help="latency: events/s offered (make bench uses 50%% of Node's echo rate)")
     ap.add_argument("--parser", choices=run.PARSERS, default="json")
@@ -69,7 +73,8 @@ def main() -> int:
         return 2
     run.raise_fd_limit()
     run.OUT.mkdir(exist_ok=True)
-    collapsed = run.OUT / f"profile-{args.scenario}-{args.parser}.txt"
+    name = args.pattern if args.scenario == "matrix" else args.scenario
+    collapsed = run.OUT / f"profile-{name}-{args.parser}.txt"
     with run.server("openline", args.parser) as srv:
         spy = subprocess.Popen([py_spy, "record", "--pid", str(srv.proc.pid), "--format", "raw",
                                 "--rate", str(args.rate), "--nonblocking", "--output", str(collapsed)],
@@ -80,6 +85,14 @@ def main() -> int:
         elif args.scenario == "latency":
             out = run.loadgen("latency", srv, args.parser, rate=args.offered,
                               duration=args.seconds, warmup=0.5)
+        elif args.scenario == "matrix":
+            row = next(r for r in run.matrix.ROWS if r.name == args.pattern)
+            if row.fanout:
+                out = run.loadgen("matrix", srv, args.parser, pattern=row.name, clients=row.clients,
+                                  count=100)
+            else:
+                out = run.loadgen("matrix", srv, args.parser, pattern=row.name, clients=row.clients,
+                                  duration=args.seconds, warmup=0.5)
         elif args.scenario == "broadcast":
             out = run.loadgen("broadcast", srv, args.parser, clients=1000, count=300)
         else:
