@@ -25,7 +25,7 @@ from aiohttp import WSMsgType, web
 from engineio import packet as eio_packet
 from socketio import packet as sio_packet
 
-from ..engine.direct import ClosingWebSocket, close_note
+from ..engine.direct import DirectQueue, DirectWebSocketResponse, close_note
 from ..engine.stall import StallWatch
 from ..errors import EnvelopeError
 from ..logsafe import about, preview
@@ -39,8 +39,9 @@ TRANSPORT_NAME = "websocket-bridge"
 SHUTTING_DOWN = "server shutting down"  # the engine's Reason.SERVER_SHUTTING_DOWN
 
 
-class BridgeSocket(ClosingWebSocket):
-    """aiohttp's WebSocket with Engine.IO's heartbeat rule.
+class BridgeSocket(DirectWebSocketResponse):
+    """aiohttp's WebSocket with Engine.IO's heartbeat rule, its messages offered to the
+    session as they are parsed (server/engine/direct.py, BridgeSession.offered).
 
     aiohttp waits ``heartbeat / 2`` for a pong; Engine.IO waits ``pingTimeout``, and both
     kinds of client should be dropped after the same silence.
@@ -76,6 +77,7 @@ class BridgeSession(BridgeOutbound):
         self.closing: asyncio.Task[Any] | None = None
         self.shutting_down = False  # closed by the drain: its disconnect reason says so
         self.task: asyncio.Task[Any] | None = None  # the handler serving it (Bridge.serve)
+        self.sio: OpenlineServer | None = None  # while relaying: messages offered (offered)
 
     # --- the engine interface (see OpenlineServer's foreign sessions) ---------
 
@@ -162,10 +164,51 @@ class BridgeSession(BridgeOutbound):
                          extra=about(self.eio_sid))
                 await sio._handle_eio_disconnect(self.eio_sid, reason)
 
+    def offered(self, *parts: Any) -> bool:
+        """A message as aiohttp parses it (DirectQueue.feed_data; the message is the last
+        argument): a client's event is decoded and queued for its handler here, with no
+        wake of the read loop; False leaves the message to ``_relay`` (acks, malformed
+        envelopes, control frames, a client with its bound of events waiting)."""
+        msg = parts[-1]
+        kind = msg.type
+        sio = self.sio
+        if (kind is not WSMsgType.TEXT and kind is not WSMsgType.BINARY) \
+                or self.closing is not None or self.closed or sio is None:
+            return False
+        data = msg.data
+        try:
+            inbound = decode_frame(data, sio.config.max_json_depth)
+        except EnvelopeError:
+            return False  # decoded again by the read loop, which answers it
+        if inbound.ack or not sio.take_decoded_event(
+                self.eio_sid, self.namespace, inbound.id, [inbound.name, *inbound.args], len(data)):
+            return False
+        if self.trace:
+            log.debug("session %s received %s", self.eio_sid, preview(data), extra=about(self.eio_sid))
+        return True
+
     async def _relay(self, sio: OpenlineServer) -> Any:
         ws, namespace, eio_sid = self.ws, self.namespace, self.eio_sid
+        queue: Any = ws._reader
+        direct = isinstance(queue, DirectQueue)
+        if direct:
+            self.sio = sio
+            queue.take = self.offered
+        try:
+            return await self._read(sio, ws, namespace, eio_sid, queue if direct else None)
+        finally:
+            if direct:
+                queue.take = None
+                self.sio = None
+
+    async def _read(self, sio: OpenlineServer, ws: web.WebSocketResponse, namespace: str,
+                    eio_sid: str, queue: Any) -> Any:
         while True:
+            if queue is not None:
+                queue.busy = False
             msg = await ws.receive()
+            if queue is not None:
+                queue.busy = True  # until the next receive(): later messages queue behind
             kind = msg.type
             if kind is WSMsgType.TEXT or kind is WSMsgType.BINARY:
                 if self.trace:

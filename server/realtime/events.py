@@ -196,6 +196,23 @@ class EventPath(NamespacePaths):
         self._steps.add(eio_sid, self._handle_event_internal,
                         (self, sid, eio_sid, data, namespace, id), linger=True, size=size)
 
+    def take_decoded_event(self, eio_sid: str, namespace: str, id: int | None, data: list[Any],
+                           size: int) -> bool:
+        """``_handle_event`` without waiting, for a frame another layer decoded as it was
+        parsed (a bridge's: BridgeSession.offered): queued, or dropped over the rate, and
+        True; False when it must go the general way (the client has its bound of events
+        waiting, or no sid on the namespace), which then waits for room."""
+        if self._steps.full(eio_sid) or eio_sid not in self.environ:
+            return False
+        sid = self.manager.sid_from_eio_sid(eio_sid, namespace)
+        if sid is None:
+            return False
+        if self._rate is not None and not self._admit(eio_sid, sid, namespace):
+            return True
+        return self._steps.add(eio_sid, self._handle_event_internal,
+                               (self, sid, eio_sid, data, namespace, id), linger=True,
+                               size=size, unless_full=True)
+
     def _admit(self, eio_sid: str, sid: str, namespace: str) -> bool:
         """Take a token from the client's bucket; False: the event is over the rate."""
         now = time.monotonic()

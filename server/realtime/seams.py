@@ -136,7 +136,7 @@ SEAMS: tuple[Seam, ...] = (
          "(there is no public engine argument)"),
     Seam(SERVER, "_send_packet", "override",
          "realtime/server.py OpenlineServer._send_packet; "
-         "realtime/events.py EventPath._send_direct; bridge/sessions.py BridgeSession._relay",
+         "realtime/events.py EventPath._send_direct; bridge/sessions.py BridgeSession._read",
          "stock encodes with the server-wide packet_class; openline re-encodes for each client's "
          "own parser and writes straight to its Engine session"),
     Seam(SERVER, "_send_eio_packet", "override",
@@ -170,7 +170,7 @@ SEAMS: tuple[Seam, ...] = (
          ("namespace", "args")),
     Seam(SERVER, "_handle_event", "override",
          "realtime/events.py EventPath._handle_event; realtime/server.py OpenlineServer._dispatch; "
-         "bridge/sessions.py BridgeSession._relay",
+         "bridge/sessions.py BridgeSession._read",
          "an event is queued in the client's ordered steps (back-pressure, --rate-limit) instead "
          "of a task per event"),
     Seam(SERVER, "_handle_event_internal", "override",
@@ -199,7 +199,7 @@ SEAMS: tuple[Seam, ...] = (
          "confirmation, unpacks batches, skips its own"),
     # --- called or read ----------------------------------------------------------
     Seam(SERVER, "_handle_ack", "call",
-         "realtime/server.py OpenlineServer._dispatch; bridge/sessions.py BridgeSession._relay",
+         "realtime/server.py OpenlineServer._dispatch; bridge/sessions.py BridgeSession._read",
          "a client's ACK reaches manager.trigger_callback (no public entry for it)",
          ("eio_sid", "namespace", "id", "data")),
     Seam(SERVER, "_handle_disconnect", "call",
