@@ -138,12 +138,14 @@ async def test_bridge_refusals_log_the_reason_and_the_close_code_sent(node):
     server = await node()
     closes = []
     async with aiohttp.ClientSession() as http:
-        for path in ("/chat", "/nowhere"):
+        for path, code in (("/chat", 4403), ("/nowhere", 4404)):
             ws = await http.ws_connect(ws_url(server.url, path))
             msg = await ws.receive(timeout=5 * UNIT)
             closes.append((msg.data, msg.extra))
+            # the server logs "closed" once the close handshake is done: the next session's
+            # "open" line must not race it
+            await server.wait_for(f"(close code {code} sent)")
     assert closes == [(4403, "nickname required"), (4404, "Invalid namespace")]
-    await server.wait_for("(close code 4404 sent)")
     ids = [m.group(1) for line in server.lines() if (m := BRIDGE_OPEN.search(line))]
     assert len(ids) == 2
     assert server.about(*ids) == [
