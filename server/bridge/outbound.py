@@ -55,7 +55,10 @@ class BridgeOutbound:
         binary = not isinstance(frame, str)
         wire = frame if binary else frame.encode()  # type: ignore[union-attr]
         tcp = self.tcp
-        unsent = self.unsent()
+        out = self.out
+        unsent = self.backlogged + (len(out) if out else 0)  # self.unsent(), inlined: per frame
+        if tcp is not None and not tcp.is_closing():
+            unsent += held_by(tcp)
         if unsent:
             # behind already: what this client holds counts against its budget, and the
             # StallWatch follows it (a client that keeps up pays one look per frame)
@@ -76,7 +79,6 @@ class BridgeOutbound:
         elif tcp.is_closing():
             return  # the peer went away mid-broadcast: its reader ends the session
         else:
-            out = self.out
             if out is None:
                 out = self.out = bytearray()
                 pending = getattr(self.scope, "pending_writes", None)
