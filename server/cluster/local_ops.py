@@ -34,6 +34,7 @@ from urllib.parse import parse_qs
 
 from socketio.packet import Packet
 
+from ..realtime.connect import handshake_of
 from ..realtime.packet_rules import RESERVED_EVENTS
 from ..realtime.parsers import JsonPacket
 
@@ -41,7 +42,6 @@ log = logging.getLogger("openline.cluster.ops")
 
 HIDDEN_HEADERS = frozenset({"cookie", "authorization"})  # never leave the node
 HANDLER_PREFIX = "server_on_"  # a client's event reaches on_<event> only, never these
-HANDSHAKE_KEY = "openline.handshake"  # environ: namespace -> (connect time, auth); connect.py
 
 
 def pack(args: Iterable[Any]) -> dict[str, Any]:
@@ -81,7 +81,7 @@ def handshake(environ: dict[str, Any], namespace: str) -> dict[str, Any]:
             headers[name] = "(hidden)" if name in HIDDEN_HEADERS else value
     query = {k: v[0] if len(v) == 1 else v
              for k, v in parse_qs(environ.get("QUERY_STRING", "")).items()}
-    connected, auth = environ.get(HANDSHAKE_KEY, {}).get(namespace, (None, None))
+    connected, auth = handshake_of(environ, namespace)
     return {"address": environ.get("REMOTE_ADDR", ""), "headers": headers, "query": query,
             "time": connected, "auth": auth, "secure": environ.get("wsgi.url_scheme") == "https",
             "url": environ.get("RAW_URI", environ.get("PATH_INFO", ""))}

@@ -260,7 +260,7 @@ class Engine:
                 # it no longer needs (the query, the CORS headers) and runs the session
                 # here rather than one coroutine level down: ~0.5 KB of an idle
                 # connection's 13.8 KB (tracemalloc at 5,000 clients).
-                del query, headers, transport
+                del query, headers, transport, allowed
                 sid = self.generate_id()  # now: the 101 carries the --cookie
                 ws, head = await websocket.accept(self, request, hold_head=True, sid=sid)
                 session = await self.open_session(request, "websocket", ws, head, sid)

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import WSCloseCode, WSMessage, WSMsgType, web
 from aiohttp.http_websocket import _INTERNAL_RECEIVE_TYPES, WebSocketError
 from aiohttp.streams import EofStream
+from multidict import CIMultiDict, CIMultiDictProxy
 
 from ..errors import ProtocolError
 from ..logsafe import about, preview
@@ -54,7 +55,7 @@ async def accept(engine: Host, request: web.Request, *, hold_head: bool = False,
     shed_http_state(request)
     # the 101 response's headers stay on the response after they are sent (~0.45 KB per
     # connection, tracemalloc at 5,000 clients); aiohttp reads them only to send them
-    ws._headers = type(ws._headers)()  # an empty one, of the kind aiohttp uses
+    ws._headers = _NO_HEADERS  # type: ignore[assignment]  # shared, read-only: a write raises
     writer = ws._writer
     if not ws.compress and type(getattr(writer, "_background_tasks", None)) is set:
         # aiohttp's writer keeps its compressing sends' tasks in a set of its own, an
@@ -79,6 +80,10 @@ def _take_head(ws: web.WebSocketResponse) -> bytes | None:
 
 
 _BACKGROUND_TASKS: set[asyncio.Task[None]] = set()
+_NO_HEADERS = CIMultiDictProxy(CIMultiDict[str]())
+# the addresses sockets were accepted on, one tuple each for every connection (bounded)
+_SOCKNAMES: dict[Any, Any] = {}
+_SOCKNAMES_MAX = 64
 
 
 class _NoMessages(list):  # type: ignore[type-arg]
@@ -89,6 +94,14 @@ class _NoMessages(list):  # type: ignore[type-arg]
 
     def popleft(self) -> Any:
         return self.pop(0)
+
+    def append(self, item: Any) -> None:
+        # one instance serves every upgraded connection (_NO_MESSAGES), so it stays empty:
+        # aiohttp queues requests only while it parses HTTP, which shed_http_state ended
+        raise RuntimeError("an HTTP request queued on a connection that became a WebSocket")
+
+
+_NO_MESSAGES = _NoMessages()
 
 
 def shed_http_state(request: web.Request) -> None:
@@ -109,8 +122,27 @@ def shed_http_state(request: web.Request) -> None:
         protocol._parser = None
     messages = getattr(protocol, "_messages", None)
     if type(messages) is deque and not messages:
-        protocol._messages = _NoMessages()  # type: ignore[assignment]
+        protocol._messages = _NO_MESSAGES  # type: ignore[assignment]
     forget_request_properties(request)
+    share_sockname(request, protocol)
+
+
+def share_sockname(request: web.Request, protocol: Any) -> None:
+    """The request and its connection each keep the address the socket was accepted on
+    (a tuple, ~0.14 KB per connection): every connection accepted on one listener shares
+    one equal tuple instead."""
+    own = getattr(request, "_transport_sockname", None)
+    if type(own) is not tuple:
+        return
+    shared = _SOCKNAMES.get(own)
+    if shared is None:
+        if len(_SOCKNAMES) >= _SOCKNAMES_MAX:
+            return
+        shared = _SOCKNAMES[own] = own
+    request._transport_sockname = shared  # type: ignore[attr-defined]
+    cache = getattr(protocol, "_cache", None)
+    if type(cache) is dict and cache.get("sockname") == shared:
+        cache["sockname"] = shared
 
 
 def forget_request_properties(request: web.Request) -> None:
@@ -214,7 +246,7 @@ async def read(engine: Host, session: Session, ws: web.WebSocketResponse) -> Non
         decode, unwrap, direct = eio3.decode_record, eio3.websocket_message, False
     trace = engine.trace
     if take_message is not None and direct:
-        queue.take = offer(take_message, session, trace)
+        offer(queue, take_message, session, trace)
     msg: Any = None
     data: Any = None
     try:
@@ -282,7 +314,7 @@ async def read(engine: Host, session: Session, ws: web.WebSocketResponse) -> Non
         raise
     finally:
         if direct:
-            queue.take = None
+            queue.take = queue.session = None
     await engine.close(session, reason)
     # the handler must not return before the socket has finished closing
     if session.closing is not None:

@@ -24,7 +24,11 @@ def _trusted(address: str, trusted: Sequence[Network]) -> bool:
 
 def client_address(request: web.BaseRequest, trusted: Sequence[Network]) -> tuple[str, int]:
     """(address, port) of the client; port is 0 when it comes from X-Forwarded-For."""
-    peer = request.transport.get_extra_info("peername") if request.transport else None
+    # the connection's own cached peername (aiohttp's RequestHandler.peername, which the
+    # request keeps too) rather than a fresh tuple: one copy of the address per connection
+    peer = getattr(request.protocol, "peername", None) if request.transport else None
+    if not isinstance(peer, tuple):
+        peer = request.transport.get_extra_info("peername") if request.transport else None
     host, port = (peer[0], int(peer[1])) if peer else ("", 0)
     if not trusted or not _trusted(host, trusted):
         return host, port

@@ -39,7 +39,7 @@ def _parser_with(taken: list[str | bytes], accept: bool = True) -> tuple[DirectQ
         taken.append(data)
         return accept
 
-    queue.take = offer(take_message, _Session())
+    offer(queue, take_message, _Session())
     return queue, WebSocketReader(queue, 1 << 20, False, True)
 
 

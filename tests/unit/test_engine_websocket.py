@@ -13,6 +13,7 @@ import pytest
 from aiohttp import WSMsgType, web
 from aiohttp.test_utils import TestServer
 from openline.config import Config
+from openline.engine import websocket
 from openline.engine.server import Engine
 
 from tests.conftest import UNIT
@@ -87,6 +88,11 @@ async def test_accepted_websocket_drops_http_state(running: _Running):
         assert protocol._parser is None
         assert type(protocol._messages).__name__ == "_NoMessages" and not protocol._messages
         assert not session.ws._headers and not session.ws._req._cache
+        # shared, not per connection: the empty headers, request queue and local address
+        assert session.ws._headers is websocket._NO_HEADERS
+        assert protocol._messages is websocket._NO_MESSAGES
+        sockname = session.ws._req._transport_sockname
+        assert sockname == ("127.0.0.1", running.port) and websocket._SOCKNAMES[sockname] is sockname
         await ws.send_str("4hello")  # and the socket still works both ways
         await ws.close()
     await running.gone()
