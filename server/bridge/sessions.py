@@ -164,12 +164,11 @@ class BridgeSession(BridgeOutbound):
                          extra=about(self.eio_sid))
                 await sio._handle_eio_disconnect(self.eio_sid, reason)
 
-    def offered(self, *parts: Any) -> bool:
-        """A message as aiohttp parses it (DirectQueue.feed_data; the message is the last
-        argument): a client's event is decoded and queued for its handler here, with no
-        wake of the read loop; False leaves the message to ``_relay`` (acks, malformed
-        envelopes, control frames, a client with its bound of events waiting)."""
-        msg = parts[-1]
+    def offered(self, msg: Any) -> bool:
+        """A message as aiohttp parses it (DirectQueue.feed_data, through ``_offered``): a
+        client's event is decoded and queued for its handler here, with no wake of the
+        read loop; False leaves the message to ``_read`` (acks, malformed envelopes,
+        control frames, a client with its bound of events waiting)."""
         kind = msg.type
         sio = self.sio
         if (kind is not WSMsgType.TEXT and kind is not WSMsgType.BINARY) \
@@ -191,14 +190,15 @@ class BridgeSession(BridgeOutbound):
         ws, namespace, eio_sid = self.ws, self.namespace, self.eio_sid
         queue: Any = ws._reader
         direct = isinstance(queue, DirectQueue)
-        if direct:
+        if direct:  # the queue's own slots: no bound method per session
             self.sio = sio
-            queue.take = self.offered
+            queue.session = self
+            queue.take = _offered
         try:
             return await self._read(sio, ws, namespace, eio_sid, queue if direct else None)
         finally:
             if direct:
-                queue.take = None
+                queue.take = queue.session = None
                 self.sio = None
 
     async def _read(self, sio: OpenlineServer, ws: web.WebSocketResponse, namespace: str,
@@ -235,6 +235,12 @@ class BridgeSession(BridgeOutbound):
                 return sio.reason.TRANSPORT_ERROR
             else:  # CLOSED, CLOSING
                 return sio.reason.TRANSPORT_CLOSE
+
+
+def _offered(take_message: Any, session: BridgeSession, msg: Any) -> bool:
+    """DirectQueue's ``take`` for a bridge session (its ``take_message`` is the engine's,
+    unused here)."""
+    return session.offered(msg)
 
 
 class TracedBridgeSession(BridgeSession):
