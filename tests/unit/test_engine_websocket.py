@@ -82,6 +82,7 @@ async def _open(http: aiohttp.ClientSession, running: _Running) -> tuple[Any, An
 
 async def test_accepted_websocket_drops_http_state(running: _Running):
     """Once accepted, the connection keeps no HTTP parser, request queue or sent headers."""
+    websocket._SOCKNAMES.clear()  # a bounded cache: earlier tests' servers may have filled it
     async with aiohttp.ClientSession() as http:
         ws, session = await _open(http, running)
         protocol = session.ws._req.protocol
