@@ -204,4 +204,13 @@ async def test_sentinel_failover(servers, start_node, py_client):
                             rf"127\.0\.0\.1 {replica.port}")
     for node in (n1, n2):
         await asyncio.wait_for(node.manager.up.wait(), 15 * UNIT)
-    await chat_across(py_client, n1, n2)
+    # Pub/sub is at most once across an outage: a node's first publish after the switch
+    # can still be lost (seen about 1 run in 5: its send hit --redis-publish-timeout and
+    # was counted as dropped). Sharing must resume within a few attempts.
+    for attempt in range(3):
+        try:
+            await chat_across(py_client, n1, n2)
+            break
+        except TimeoutError:
+            if attempt == 2:
+                raise
