@@ -113,7 +113,8 @@ class NodeCollector:
         yield family
 
     def _namespaces(self, sio: Any, meter: Meter) -> Iterator[Metric]:
-        spaces = {ns: meter.spaces.get(ns) for ns in census.namespaces(sio)} | meter.spaces
+        spaces = {ns: meter.spaces.get(ns) for ns in census.namespaces(sio)} \
+            | {ns: meter.spaces.get(ns) for ns in meter.sent} | meter.spaces
         connects = CounterMetricFamily(P + "connects", "Connects accepted", labels=["namespace"])
         received = CounterMetricFamily(P + "events_received", "Events from clients that "
                                        "reached their handler's turn", labels=["namespace"])
@@ -127,8 +128,9 @@ class NodeCollector:
                                           labels=["namespace"])
         for namespace, space in spaces.items():
             labels = [namespace]
+            sent.add_metric(labels, meter.sent.get(namespace, 0))
             if space is None:
-                for family in (connects, received, sent):
+                for family in (connects, received):
                     family.add_metric(labels, 0)
                 errors.add_metric([namespace, "exception"], 0)
                 errors.add_metric([namespace, "refused"], 0)
@@ -136,7 +138,6 @@ class NodeCollector:
                 continue
             connects.add_metric(labels, space.connects)
             received.add_metric(labels, space.received)
-            sent.add_metric(labels, space.sent)
             errors.add_metric([namespace, "exception"], space.errors)
             errors.add_metric([namespace, "refused"], space.refusals)
             durations.add_metric(labels, _buckets(space.buckets), space.seconds)

@@ -48,6 +48,10 @@ class FastEmitManager(socketio.AsyncManager):
     recipient; openline clients each have their own parser, and a task per recipient
     costs more than the write it wraps."""
 
+    # namespace -> events sent to this node's clients, one per recipient: a dict while
+    # metrics are on (server/ops/meter.py), None (nothing counted) with --no-metrics
+    sent: dict[str, int] | None = None
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         # namespace -> sid -> {room: None}: rooms joined, besides None and the sid's own
@@ -209,11 +213,16 @@ class FastEmitManager(socketio.AsyncManager):
         assert ns_rooms is not None
         if type(room) is str:  # a sid or a room (the everyday case: no call)
             members = ns_rooms.get(room)  # (a bidict's truth is a Python __len__: not asked)
-            participants = None if members is None else members.items()
+            if members is None:
+                return
+            participants = members.items()
         else:
             participants = _participants(ns_rooms, room)
         if not participants:
             return
+        sent = self.sent
+        if sent is not None:  # metrics on: one per recipient
+            sent[namespace] = sent.get(namespace, 0) + _audience(participants, skip)
         if callback is not None:
             # each recipient needs its own ack id, hence its own packet
             for sid, eio_sid in list(participants):
@@ -223,8 +232,10 @@ class FastEmitManager(socketio.AsyncManager):
             return
         engine = server.eio
         sessions = engine.sessions if type(engine) is Engine else None
-        held, replayed, parser_of = server._held, server._replayed, server.parser_of
-        by_parser: dict[type, _Encoded] = {}
+        held, replayed = server._held, server._replayed
+        # parser -> its Frame (the everyday case) or an _Encoded (several frames, or
+        # the parser's own encoding); made for the first recipient with that parser
+        by_parser: dict[type, Any] = {}
         later: list[tuple[str, _Encoded]] | None = None
         # No await in this loop (send_nowait never waits), so the room is read in place.
         for sid, eio_sid in participants:
@@ -233,24 +244,20 @@ class FastEmitManager(socketio.AsyncManager):
             session = sessions.get(eio_sid) if sessions is not None else None
             parser = session.parser if session is not None else None
             if parser is None:
-                parser = parser_of(eio_sid)
-            encoded = by_parser.get(parser)
+                parser = server.parser_of(eio_sid)
+            encoded: Any = by_parser.get(parser)
             if encoded is None:
-                # plain-WebSocket bridge clients cannot recover: no offset for them
-                sent = args if not offset or getattr(parser, "recovers", True) else args[:-1]
-                encoded = by_parser[parser] = _Encoded(parser, namespace, [event, *sent], offset)
+                encoded = by_parser[parser] = _encode(parser, namespace, event, args, offset)
             if session is None or eio_sid in held or (replayed and eio_sid in replayed):
                 if later is None:
                     later = []
+                if type(encoded) is Frame:  # its Engine.IO packets, shared from now on
+                    encoded = by_parser[parser] = _Encoded(parser, namespace, [], offset, encoded)
                 later.append((eio_sid, encoded))
-                continue
-            frames = encoded.frames
-            if frames is None:
-                frames = encoded.engine_frames()
-            if len(frames) == 1:
-                session.send_nowait(frames[0])
+            elif type(encoded) is Frame:
+                session.send_nowait(encoded)
             else:  # a packet with binary attachments: the header frame, then each attachment
-                for frame in frames:
+                for frame in encoded.engine_frames():
                     session.send_nowait(frame)
         if later is not None:
             send = server._send_eio_packet
@@ -281,6 +288,16 @@ def _participants(ns_rooms: dict[Any, Any], room: Any) -> Any:
     return union.items()
 
 
+def _audience(participants: Any, skip: set[str] | None) -> int:
+    """How many of ``participants`` (the (sid, eio_sid) items of a room's mapping) an emit
+    skipping ``skip`` reaches."""
+    count = len(participants)
+    if skip is not None:
+        members = participants.mapping  # dict_items' own dict: sid -> eio_sid
+        count -= sum(1 for sid in skip if sid in members)
+    return count
+
+
 class _Encoded:
     """One emit's packet for one parser: its engine frames, and the Engine.IO packets of
     ``_send_eio_packet`` (made only for recipients that take that way)."""
@@ -288,10 +305,11 @@ class _Encoded:
     __slots__ = ("namespace", "offset", "frames", "raw", "packets")
 
     def __init__(self, parser: type[sio_packet.Packet], namespace: str, data: list[Any],
-                 offset: str | None) -> None:
+                 offset: str | None, frame: Frame | None = None) -> None:
         self.namespace, self.offset = namespace, offset
         self.packets: list[eio_packet.Packet] | None = None
-        frame = fast_frame(parser, sio_packet.EVENT, namespace, data)
+        if frame is None:
+            frame = fast_frame(parser, sio_packet.EVENT, namespace, data)
         self.frames: list[Frame] | None = None if frame is None else [frame]
         self.raw: list[Any] | None = None  # the parser's own encoding, when it made one
         if frame is None:
@@ -322,6 +340,16 @@ class _Encoded:
                 pkt.openline_offset = self.offset  # type: ignore[attr-defined]
                 pkt.openline_namespace = self.namespace  # type: ignore[attr-defined]
         return packets
+
+
+def _encode(parser: type[sio_packet.Packet], namespace: str, event: str, args: list[Any],
+            offset: str | None) -> Frame | _Encoded:
+    """An emit's packet for one parser: its one Frame, or an _Encoded when it takes several
+    frames or the parser's own encoder."""
+    # plain-WebSocket bridge clients cannot recover: no offset for them
+    sent = args if not offset or getattr(parser, "recovers", True) else args[:-1]
+    frame = fast_frame(parser, sio_packet.EVENT, namespace, [event, *sent])
+    return frame if frame is not None else _Encoded(parser, namespace, [event, *sent], offset)
 
 
 def _discard(pending: dict[str, set[str]], namespace: str, sid: str | None) -> None:
