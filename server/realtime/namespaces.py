@@ -35,6 +35,8 @@ from typing import Any
 
 import socketio
 
+from . import namespace_emit
+
 Hook = Callable[[str, dict[str, Any], Any, str], "Awaitable[Any] | Any"]
 
 CATCH_ALL = "*"
@@ -136,6 +138,8 @@ class NamespacePaths(socketio.AsyncServer):
         pattern = compile_path(path) if path is not None else None
         check_hooks(namespace_handler)
         super().register_namespace(namespace_handler)
+        if isinstance(namespace_handler, socketio.AsyncNamespace):
+            namespace_emit.bind(self, namespace_handler)
         if pattern is not None:  # stock filed it under the pattern itself
             del self.namespace_handlers[path]
             self._patterns.append((pattern, namespace_handler))

@@ -134,8 +134,12 @@ class OpenlineServer(ConnectPath):
              ignore_queue: bool = False) -> Awaitable[None]:
         """Stock's coroutine, minus its INFO log call per emit (logger=False: never shown),
         and minus a coroutine of its own: the manager's emit is the awaitable returned."""
-        return self.manager.emit(event, data, namespace or "/", room=to or room,  # type: ignore[no-any-return]
-                                 skip_sid=skip_sid, callback=callback, ignore_queue=ignore_queue)
+        if ignore_queue:
+            return self.manager.emit(event, data, namespace or "/", to or room,  # type: ignore[no-any-return]
+                                     skip_sid, callback, ignore_queue=True)
+        # positional: a keyword call, and its dict for **kwargs, cost more than the rest
+        return self.manager.emit(event, data, namespace or "/", to or room,  # type: ignore[no-any-return]
+                                 skip_sid, callback)
 
     async def call(self, event: str, data: Any = None, to: Any = None, sid: Any = None,
                    namespace: str | None = None, timeout: float | None = 60,
