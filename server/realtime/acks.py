@@ -17,6 +17,10 @@ from typing import Any
 
 from socketio import exceptions
 
+from ..engine.deadlines import Deadlines
+
+MAX_TIMEOUTS = 64  # distinct call() timeouts with a Deadlines of their own, per server
+
 
 class Answer:
     """The callback of one ``call()``: the first ACK settles the future with its arguments."""
@@ -41,12 +45,38 @@ async def call(server: Any, event: str, data: Any, to: Any, namespace: str | Non
     answer = Answer(asyncio.get_running_loop().create_future())
     await server.emit(event, data=data, room=to, namespace=namespace, callback=answer,
                       ignore_queue=ignore_queue)
+    deadlines = _deadlines(server, timeout) if timeout is not None else None
     try:
-        async with asyncio.timeout(timeout):
-            args = await answer.future
+        if deadlines is not None:
+            deadlines.add(answer)
+            try:
+                args = await answer.future
+            finally:
+                deadlines.discard(answer)
+        else:
+            async with asyncio.timeout(timeout):
+                args = await answer.future
     except TimeoutError:
         raise exceptions.TimeoutError() from None
     return args if len(args) > 1 else args[0] if len(args) == 1 else None
+
+
+def _deadlines(server: Any, timeout: float) -> Deadlines[Answer] | None:
+    """The server's Deadlines for calls with this timeout; None past MAX_TIMEOUTS of them."""
+    by_timeout: dict[float, Deadlines[Answer]] | None = getattr(server, "_call_deadlines", None)
+    if by_timeout is None:
+        by_timeout = server._call_deadlines = {}
+    deadlines = by_timeout.get(timeout)
+    if deadlines is None:
+        if len(by_timeout) >= MAX_TIMEOUTS:
+            return None
+        deadlines = by_timeout[timeout] = Deadlines(timeout, _expired)
+    return deadlines
+
+
+def _expired(answer: Answer) -> None:
+    if not answer.future.done():
+        answer.future.set_exception(TimeoutError())
 
 
 def settle(manager: Any, sid: str, ack_id: Any, args: Any) -> bool:
