@@ -1,10 +1,11 @@
 """The path of a client's event, from its frame to its handler and back to its ack.
 
 Every plugin's events take this path, so it is kept short (bench/RESULTS.md has the
-profiles): an EVENT packet is decoded straight from its frame, its handler is found as
-python-socketio would find it, and its ack is encoded and written to the engine session
-in one step. Whatever does not fit (binary attachments, a first packet, an unusual
-handler set-up, an ack the encoders refuse) takes python-socketio's general path in
+profiles): an EVENT packet is decoded straight from its frame (a JSON client's binary
+packet from its header and attachments: server/realtime/binary_fast.py), its handler is
+found as python-socketio would find it, and its ack is encoded and written to the engine
+session in one step. Whatever does not fit (a first packet, an unusual handler set-up,
+an ack the encoders refuse) takes python-socketio's general path in
 ``server/realtime/server.py``, with the same outcome.
 
 One client's events run in the order sent (server/realtime/client_steps.py); other clients' run
@@ -38,6 +39,7 @@ from ..engine.packets import Frame
 from ..errors import EventError, ProtocolError
 from ..logsafe import about
 from .acks import settle
+from .binary_fast import Assembly, take_attachment, take_header
 from .client_steps import ClientSteps
 from .namespaces import NamespacePaths
 from .packet_rules import (
@@ -48,7 +50,7 @@ from .packet_rules import (
     json_may_nest,
     msgpack_may_nest,
 )
-from .parsers import JsonPacket, MsgPackPacket, ext_hook, fast_frame
+from .parsers import JsonPacket, MsgPackPacket, ext_hook, fast_frame, fast_frames
 
 log = logging.getLogger("openline.realtime")
 
@@ -120,10 +122,14 @@ class EventPath(NamespacePaths):
         a plain event is queued for its handler here; anything else, malformed packets
         included, is declined and reaches ``_handle_eio_message`` through the read loop."""
         eio_sid = session.sid
-        if eio_sid in self._binary_packet or eio_sid not in self.environ:
+        if eio_sid not in self.environ:
             return False
         try:
-            return self._take_event(eio_sid, session, data)
+            if eio_sid not in self._binary_packet:
+                return self._take_event(eio_sid, session, data)
+            # an attachment of a binary packet (binary_fast.py), unless stock's Packet waits
+            pending = self._binary_packet[eio_sid]
+            return type(pending) is Assembly and take_attachment(self, eio_sid, pending, data)
         except Exception:  # decoded again there, and answered by closing the connection
             return False
 
@@ -137,7 +143,10 @@ class EventPath(NamespacePaths):
                 return False
             event = decode_json_event(data)
             if event is None:
-                event = decode_json_event(data, "3") if data[:1] == "3" else None
+                kind = data[:1]
+                if kind == "5" or kind == "6":  # a binary packet's header (binary_fast.py)
+                    return take_header(self, eio_sid, data)
+                event = decode_json_event(data, "3") if kind == "3" else None
                 if event is None:
                     return False
                 ptype = sio_packet.ACK
@@ -341,16 +350,18 @@ class EventPath(NamespacePaths):
         return True
 
     def _direct_frame(self, eio_sid: str, ptype: int, namespace: str, data: Any,
-                      ack_id: int | None = None) -> tuple[Any, Frame] | None:
+                      ack_id: int | None = None) -> tuple[Any, Frame | list[Frame]] | None:
         """The client's engine session and a packet encoded for the session's parser, as
-        python-socketio's packet classes would encode it; None when it must go the
-        general way (a bridge or held session, binary data, or values only the stdlib
-        encoder takes)."""
+        python-socketio's packet classes would encode it (a list: a binary packet's
+        frames); None when it must go the general way (a bridge or held session, or
+        values only the stdlib encoder takes)."""
         session = self.eio.sessions.get(eio_sid) if type(self.eio) is Engine \
             and eio_sid not in self._held and eio_sid not in self._foreign else None
         if session is None:
             return None
-        frame = fast_frame(session.parser, ptype, namespace, data, ack_id)
+        frame: Frame | list[Frame] | None = fast_frame(session.parser, ptype, namespace, data, ack_id)
+        if frame is None:  # a binary packet's frames (the JSON parser's attachments)
+            frame = fast_frames(session.parser, ptype, namespace, data, ack_id)
         return None if frame is None else (session, frame)
 
     async def _send_direct(self, eio_sid: str, ptype: int, namespace: str, data: Any,
@@ -367,8 +378,14 @@ class EventPath(NamespacePaths):
                 return
             await self._send_packet(eio_sid, self.packet_class(
                 ptype, namespace=namespace, data=data, id=ack_id))
-        elif not found[0].send_nowait(found[1]):
-            await found[0].send(found[1])
+            return
+        session, frame = found
+        if type(frame) is Frame:
+            if not session.send_nowait(frame):
+                await session.send(frame)
+        else:  # a binary packet: the header, then each attachment, in one go
+            for each in frame:  # type: ignore[union-attr]  # a list (mypy narrows only `is`)
+                session.send_nowait(each)
 
     async def _send_error(self, sid: str, namespace: str, event: str, exc: Exception,
                           reply: dict[str, Any]) -> None:

@@ -36,7 +36,7 @@ from ..engine import Engine
 from ..engine.packets import Frame, message
 from ..errors import EventError
 from ..logsafe import about
-from .parsers import fast_frame
+from .parsers import fast_frame, fast_frames
 
 log = logging.getLogger("openline.realtime")
 
@@ -311,8 +311,10 @@ class _Encoded:
         if frame is None:
             frame = fast_frame(parser, sio_packet.EVENT, namespace, data)
         self.frames: list[Frame] | None = None if frame is None else [frame]
+        if frame is None:  # bytes in it: the JSON parser's header and attachments
+            self.frames = fast_frames(parser, sio_packet.EVENT, namespace, data)
         self.raw: list[Any] | None = None  # the parser's own encoding, when it made one
-        if frame is None:
+        if self.frames is None:
             encoded = parser(sio_packet.EVENT, namespace=namespace, data=data).encode()
             self.raw = encoded if isinstance(encoded, list) else [encoded]
 

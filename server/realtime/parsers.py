@@ -22,6 +22,10 @@ from ..engine.packets import Frame
 # ArrayBuffer holding 0 also reads as None: the only ambiguity, noted in the README.
 _UNDEFINED_EXT = b"\x00"
 
+# What the JSON parser sends as attachments, and the values its walk for them skips.
+_BINARY = (bytes, bytearray, memoryview)
+_LEAVES = frozenset({str, int, float, bool, type(None)})
+
 
 def ext_hook(code: int, data: bytes) -> Any:
     if code == 0:
@@ -53,9 +57,11 @@ class JsonPacket(sio_packet.Packet):
 
     Departs from stock python-socketio: bytes inside tuples become attachments too (stock
     looks into lists and dicts only, so a handler returning ``{"r": (b"..", 1)}`` or the
-    tuple ``call()`` returns failed in the JSON encoder), and the check walks the data
-    with a stack instead of recursing (stock hit RecursionError on a client's array
-    nested ~500 deep, which orjson accepts) and stops at the first binary item.
+    tuple ``call()`` returns failed in the JSON encoder), so does a ``memoryview`` (its
+    bytes: stock's JSON encoder refused it, the msgpack parser sends it as bin), and the
+    check walks the data with a stack instead of recursing (stock hit RecursionError on a
+    client's array nested ~500 deep, which orjson accepts) and stops at the first binary
+    item. ``binary_frames`` below writes the same packets without a Packet object.
     """
 
     json = _OrjsonModule
@@ -65,7 +71,7 @@ class JsonPacket(sio_packet.Packet):
         stack = [data]
         while stack:
             item = stack.pop()
-            if isinstance(item, (bytes, bytearray)):
+            if isinstance(item, _BINARY):
                 return True
             if isinstance(item, (list, tuple)):
                 stack.extend(item)
@@ -77,6 +83,8 @@ class JsonPacket(sio_packet.Packet):
     def _deconstruct_binary_internal(cls, data: Any, attachments: list[Any]) -> Any:
         if isinstance(data, tuple):
             data = list(data)
+        elif isinstance(data, memoryview):
+            data = bytes(data)
         return super()._deconstruct_binary_internal(data, attachments)
 
 
@@ -136,9 +144,9 @@ def fast_frame(parser: type[sio_packet.Packet], ptype: int, namespace: str, data
                ack_id: int | None = None) -> Frame | None:
     """The Engine.IO frame of one Socket.IO packet as ``parser`` encodes it, written without a
     Packet object for the JSON and msgpack parsers (building and encoding one cost ~8% of
-    the echo bench); None when only the parser class can encode it (binary data for JSON,
-    values orjson refuses, other parsers). Every ack and every emit's packet, once per
-    parser in use, is encoded here first."""
+    the echo bench); None when it takes several frames or only the parser class can encode
+    it (binary data for JSON: ``fast_frames``; values orjson refuses, other parsers). Every
+    ack and every emit's packet, once per parser in use, is encoded here first."""
     try:
         if parser is JsonPacket:
             # orjson refuses bytes (attachments), big ints and non-str keys: TypeError
@@ -153,3 +161,63 @@ def fast_frame(parser: type[sio_packet.Packet], ptype: int, namespace: str, data
     except TypeError:
         pass
     return None
+
+
+def fast_frames(parser: type[sio_packet.Packet], ptype: int, namespace: str, data: Any,
+                ack_id: int | None = None) -> list[Frame] | None:
+    """What ``fast_frame`` declined, when it is a JSON EVENT or ACK with binary data: its
+    frames (``binary_frames``); None leaves it to the parser class."""
+    if parser is JsonPacket and (ptype == sio_packet.EVENT or ptype == sio_packet.ACK):
+        return binary_frames(ptype, namespace, data, ack_id)
+    return None
+
+
+# --- the JSON parser's binary packets, without a Packet object ------------------------
+# (BINARY_EVENT / BINARY_ACK: "5N-" / "6N-" + namespace + id + JSON with placeholders, then
+# one binary frame per attachment; the header and the attachments in JsonPacket's order)
+
+def binary_frames(ptype: int, namespace: str, data: Any, ack_id: int | None = None) -> list[Frame] | None:
+    """The frames ``JsonPacket(ptype, data=data, namespace=namespace, id=ack_id).encode()``
+    gives for an EVENT or ACK, byte for byte; None when ``data`` holds no binary (the
+    caller's encoder refused something else) or a value orjson refuses (then the parser
+    class falls back to the stdlib encoder, or raises)."""
+    attachments: list[Any] = []
+    try:
+        data = _deconstruct(data, attachments)
+        if not attachments:
+            return None
+        body = orjson.dumps(data)
+    except (TypeError, RecursionError):
+        return None
+    text = ("45" if ptype == sio_packet.EVENT else "46") + str(len(attachments)) + "-" \
+        + ("" if namespace == "/" else namespace + ",") \
+        + ("" if ack_id is None else str(ack_id)) + body.decode()
+    frames = [Frame(text, text.encode(), False)]
+    for each in attachments:
+        frames.append(Frame(None, each if type(each) is bytes else bytes(each), True))
+    return frames
+
+
+def _deconstruct(data: Any, attachments: list[Any]) -> Any:
+    """``JsonPacket._deconstruct_binary_internal``: the same walk (lists, tuples and dicts,
+    isinstance as stock asks) and the same placeholders, in the same order; a list's
+    leaves and bytes are taken without a call."""
+    if type(data) is list or type(data) is tuple or isinstance(data, (list, tuple)):
+        out = []
+        for item in data:
+            kind = type(item)
+            if kind in _LEAVES:
+                out.append(item)
+            elif kind is bytes or kind is bytearray:
+                attachments.append(item)
+                out.append({"_placeholder": True, "num": len(attachments) - 1})
+            else:
+                out.append(_deconstruct(item, attachments))
+        return out
+    if isinstance(data, dict):
+        return {key: value if type(value) in _LEAVES else _deconstruct(value, attachments)
+                for key, value in data.items()}
+    if isinstance(data, _BINARY):
+        attachments.append(bytes(data) if type(data) is memoryview else data)
+        return {"_placeholder": True, "num": len(attachments) - 1}
+    return data

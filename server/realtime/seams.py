@@ -18,7 +18,7 @@ Overridden: openline's class defines python-socketio's private name, and python-
 - socketio.BaseServer._get_namespace_handler (realtime/namespaces.py): patterns between exact and "*"
 - socketio.AsyncServer._handle_event (realtime/events.py): ordered steps, back-pressure, rate limit
 - socketio.AsyncServer._handle_event_internal (realtime/events.py): error replies, the direct ack
-- socketio.Packet._deconstruct_binary_internal (realtime/parsers.py): bytes inside tuples too
+- socketio.Packet._deconstruct_binary_internal (realtime/parsers.py): bytes inside tuples, memoryviews too
 - socketio.Packet._to_dict (realtime/parsers.py): msgpack packets leave out data when there is none
 - socketio.AsyncPubSubManager._handle_emit (cluster/redis_manager.py): exact args, local delivery
 - socketio.AsyncPubSubManager._publish (cluster/redis_manager.py): a batching queue, never fails
@@ -28,7 +28,8 @@ Called or read: openline uses python-socketio's private name
 - socketio.AsyncServer._handle_ack (realtime/server.py, bridge/sessions.py): a client's ACK
 - socketio.AsyncServer._handle_disconnect (realtime/server.py): a client's DISCONNECT packet
 - socketio.AsyncServer._trigger_event (realtime/events.py): handler set-ups the fast path leaves
-- socketio.BaseServer._binary_packet (realtime/server.py, events.py): a packet awaiting attachments
+- socketio.BaseServer._binary_packet (realtime/server.py, events.py, binary_fast.py): a packet awaiting
+  attachments
 - socketio.BaseManager._generate_ack_id (realtime/manager.py, cluster/): an emit's ack id
 - socketio.AsyncPubSubManager._thread (cluster/redis_manager.py): stock's listener loop
 - socketio.AsyncPubSubManager._return_callback (cluster/redis_manager.py): a remote emit's ack
@@ -69,8 +70,13 @@ Public names relied on in a fragile way
 
 Mirrored: openline repeats python-socketio's logic; re-read it when upgrading
 - socketio.BaseServer._get_event_handler (realtime/events.py): openline's _handler_for, _run_handler
-- socketio.Packet.decode (realtime/events.py, protocol_v4.py): EVENT packets alike; CONNECT's query
-- socketio.Packet.encode (realtime/events.py, protocol_v4.py): EVENT/ACK alike; v4-protocol CONNECT
+- socketio.Packet.decode (realtime/events.py, protocol_v4.py, binary_fast.py): EVENT packets and
+  binary headers alike; CONNECT's query
+- socketio.Packet.encode (realtime/events.py, protocol_v4.py, parsers.py): EVENT/ACK and their binary
+  forms alike; v4-protocol CONNECT
+- socketio.Packet.add_attachment (realtime/binary_fast.py): Assembly completes and refuses as Packet does
+- socketio.Packet.reconstruct_binary (realtime/binary_fast.py): placeholders replaced as stock does
+- socketio.Packet._deconstruct_binary_internal (realtime/parsers.py): binary_frames walks as JsonPacket
 
 The engine surface: what python-socketio calls on ``self.eio``, openline's Engine (engine/server.py)
 - on, attach, send, send_packet, get_session, transport, shutdown, handle_request,
@@ -213,8 +219,10 @@ SEAMS: tuple[Seam, ...] = (
          ("event", "namespace", "args")),
     Seam(BASE_SERVER, "_binary_packet", "call",
          "realtime/server.py OpenlineServer._dispatch; realtime/server.py "
-         "OpenlineServer._handle_eio_message; realtime/events.py EventPath._take_message",
-         "eio_sid -> the BINARY_EVENT/ACK awaiting attachments; stock's disconnect clears it"),
+         "OpenlineServer._handle_eio_message; realtime/events.py EventPath._take_message; "
+         "realtime/binary_fast.py take_header; realtime/binary_fast.py take_attachment",
+         "eio_sid -> the BINARY_EVENT/ACK awaiting attachments (stock's Packet or openline's "
+         "Assembly); stock's disconnect clears it"),
     Seam(BASE_MANAGER, "_generate_ack_id", "call",
          "realtime/manager.py FastEmitManager.emit; cluster/redis_manager.py RedisManager.emit",
          "an emit with a callback gets its ack id in stock's callbacks table, where "
@@ -350,13 +358,25 @@ SEAMS: tuple[Seam, ...] = (
          "realtime/events.py EventPath._handler_for; realtime/events.py EventPath._run_handler",
          "openline finds handlers[namespace][event] itself; catch-alls go to stock"),
     Seam(PACKET, "decode", "mirror",
-         "realtime/events.py decode_json_event; realtime/protocol_v4.py LegacyPacket.decode",
+         "realtime/events.py decode_json_event; realtime/protocol_v4.py LegacyPacket.decode; "
+         "realtime/binary_fast.py decode_header",
          "an EVENT packet's namespace, id (up to 100 digits) and JSON data, read as stock reads them; "
-         "a v4-protocol CONNECT's query, which stock cuts off the namespace at '?'"),
+         "a v4-protocol CONNECT's query, which stock cuts off the namespace at '?'; a binary "
+         "header's attachment count (up to 10 digits, before the first '-')"),
     Seam(PACKET, "encode", "mirror",
-         "realtime/events.py EventPath._direct_frame; realtime/protocol_v4.py LegacyPacket.encode",
+         "realtime/events.py EventPath._direct_frame; realtime/protocol_v4.py LegacyPacket.encode; "
+         "realtime/parsers.py binary_frames",
          "'4' + type + namespace + ',' + id + JSON, and msgpack's type/nsp/data/id map; CONNECT "
-         "and CONNECT_ERROR in Socket.IO protocol v4's forms"),
+         "and CONNECT_ERROR in Socket.IO protocol v4's forms; '5N-'/'6N-' binary headers"),
+    Seam(PACKET, "add_attachment", "mirror",
+         "realtime/binary_fast.py Assembly.add_attachment; realtime/binary_fast.py take_attachment",
+         "a binary packet completes with its count of attachments; one more is refused"),
+    Seam(PACKET, "reconstruct_binary", "mirror",
+         "realtime/binary_fast.py reconstruct",
+         "a truthy '_placeholder' with a 'num' becomes attachments[num], in lists and dicts"),
+    Seam(PACKET, "_deconstruct_binary_internal", "mirror",
+         "realtime/parsers.py _deconstruct",
+         "the same walk (JsonPacket's: tuples and memoryviews too), the same placeholders, in order"),
 )
 
 ENGINE_SURFACE: tuple[EngineName, ...] = (

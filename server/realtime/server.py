@@ -34,6 +34,7 @@ from ..errors import ProtocolError
 from ..logsafe import about
 from ..recovery import Missed, Saved, Store
 from . import acks, connlog, protocol_v4
+from .binary_fast import Assembly, take_attachment
 from .client_steps import ClientSteps
 from .connect import ConnectPath
 from .manager import FastEmitManager
@@ -265,8 +266,12 @@ class OpenlineServer(ConnectPath):
         if eio_sid not in self.environ:
             return  # the rest of a polling payload whose session was closed
         try:
-            if eio_sid in self._binary_packet \
-                    or not self._take_event(eio_sid, self._session_of(eio_sid), data):
+            pending = self._binary_packet.get(eio_sid)
+            if pending is None:
+                taken = self._take_event(eio_sid, self._session_of(eio_sid), data)
+            else:  # an attachment: binary_fast.py's packet, or stock's (in _dispatch)
+                taken = type(pending) is Assembly and take_attachment(self, eio_sid, pending, data)
+            if not taken:
                 await self._dispatch(eio_sid, data)
         except (ProtocolError, ValueError, KeyError, TypeError, IndexError, RecursionError) as exc:
             # The peer broke the protocol (or nested data past Python's recursion limit):
