@@ -3,8 +3,8 @@
 Counts that exist anyway stay where they are and are read at scrape time (census.py):
 clients, rooms, unsent bytes, bytes sent (``Session.written``), slow consumers closed
 (``StallWatch``), Redis's ``published``/``dropped_publishes``, recovery's ``attempts``/
-``successes``. What nothing counted yet (events, handler time, disconnect reasons) is
-counted here, and only with metrics on: ``install`` wraps a handful of the server's
+``successes``, ``call()``s that timed out (``sio.calls_timed_out``, realtime/acks.py).
+What nothing counted yet (events, handler time, disconnect reasons) is counted here, and only with metrics on: ``install`` wraps a handful of the server's
 methods on the instance, as python-socketio's own admin instrumentation does, so with
 ``--no-metrics`` none of it runs per event (the manager tests one attribute per emit). With
 metrics on, the cost per event is a few integer additions, one ``perf_counter()`` pair
@@ -19,7 +19,6 @@ engine reads its hand-offs as each session starts):
 - ``sio._send_error``: handler errors, by namespace and kind (``EventError`` and
   wrong argument counts are "refused", anything else "exception");
 - ``sio._trigger_event``: the "disconnect" handler call, with its reason;
-- ``sio.call``: acks that timed out;
 - ``manager.connect``: accepted connects, by namespace;
 - events sent, by namespace, one per local recipient (a broadcast to a room of N counts N;
   a cross-node emit is counted on the node whose clients get it), are not wrapped:
@@ -38,8 +37,6 @@ from __future__ import annotations
 from bisect import bisect_left
 from time import perf_counter
 from typing import Any
-
-import socketio
 
 from ..errors import EventError
 
@@ -67,7 +64,6 @@ class Meter:
     def __init__(self) -> None:
         self.spaces: dict[str, Space] = {}
         self.disconnects: dict[tuple[str, str], int] = {}  # (namespace, reason) -> count
-        self.acks_timed_out = 0
         self.received_bytes = 0  # Engine.IO message bytes (text: UTF-8), framing excluded
         # namespace -> events sent to this node's clients, one per recipient (counted by
         # the manager's emit: realtime/manager.py)
@@ -114,18 +110,8 @@ def _events(sio: Any, meter: Meter) -> None:
             space.errors += 1
         return send_error(sid, namespace, event, exc, reply)
 
-    call = sio.call
-
-    async def call_counted(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return await call(*args, **kwargs)
-        except socketio.exceptions.TimeoutError:
-            meter.acks_timed_out += 1
-            raise
-
     sio._handle_event_internal = handle_event
     sio._send_error = error
-    sio.call = call_counted
 
 
 def _connects(sio: Any, meter: Meter) -> None:

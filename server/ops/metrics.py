@@ -88,7 +88,7 @@ class NodeCollector:
                        "with their headers, long-polling bodies, bridge frames",
                        census.sent_bytes(sio, bridge))
         yield _counter("acks_timed_out", "Server call()s whose ack did not come in time",
-                       meter.acks_timed_out)
+                       getattr(sio, "calls_timed_out", 0))  # counted by realtime/acks.py
         unsent = GaugeMetricFamily(P + "send_buffer_bytes", "Bytes accepted for clients and "
                                    "not yet taken by the kernel (bounded per client by --send-budget)")
         unsent.add_metric([], census.unsent_bytes(sio, bridge))

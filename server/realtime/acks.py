@@ -57,6 +57,8 @@ async def call(server: Any, event: str, data: Any, to: Any, namespace: str | Non
             async with asyncio.timeout(timeout):
                 args = await answer.future
     except TimeoutError:
+        # a count that exists anyway, read by /metrics (acks_timed_out_total)
+        server.calls_timed_out = getattr(server, "calls_timed_out", 0) + 1
         raise exceptions.TimeoutError() from None
     return args if len(args) > 1 else args[0] if len(args) == 1 else None
 

@@ -1,4 +1,4 @@
-"""A registered namespace object's ``emit`` and ``send``, one layer shorter than stock's.
+"""A registered namespace object's ``emit``, ``send`` and ``call``, one layer shorter than stock's.
 
 python-socketio's ``AsyncNamespace.emit`` is a coroutine that awaits ``server.emit`` (and
 ``send`` one that awaits ``server.send``, which awaits ``server.emit``): each layer a
@@ -7,7 +7,8 @@ coroutine frame and a keyword call, ~5,700 CPU instructions of an emit's ~30,000
 whose class keeps stock's methods a plain function of its own for each, with stock's
 signature and defaults, returning ``server.emit``'s awaitable (the manager's coroutine):
 ``await self.emit(...)`` and ``await self.send(...)`` do exactly what stock's do.
-A class that defines its own ``emit`` or ``send`` keeps it.
+``call`` likewise returns ``server.call``'s coroutine. A class that defines its own
+``emit``, ``send`` or ``call`` keeps it.
 """
 
 from __future__ import annotations
@@ -19,10 +20,12 @@ import socketio
 
 _STOCK_EMIT = socketio.AsyncNamespace.emit
 _STOCK_SEND = socketio.AsyncNamespace.send
+_STOCK_CALL = socketio.AsyncNamespace.call
 
 
 def bind(server: Any, ns: socketio.AsyncNamespace) -> None:
-    """Set ``ns.emit`` and ``ns.send`` (see the module doc) where its class keeps stock's."""
+    """Set ``ns.emit``, ``ns.send`` and ``ns.call`` (see the module doc) where its class
+    keeps stock's."""
     # server.emit is read per call (whatever wraps it later is honoured): OpenlineServer's
     # is a plain function returning the manager's coroutine
     if type(ns).emit is _STOCK_EMIT:
@@ -42,3 +45,12 @@ def bind(server: Any, ns: socketio.AsyncNamespace) -> None:
                         ignore_queue)
 
         ns.send = ns_send  # type: ignore[method-assign]
+
+    if type(ns).call is _STOCK_CALL:
+        def ns_call(event: str, data: Any = None, to: Any = None, sid: Any = None,
+                    namespace: str | None = None, timeout: float | None = None,
+                    ignore_queue: bool = False) -> Awaitable[Any]:
+            return server.call(event, data, to, sid, namespace or ns.namespace, timeout,
+                               ignore_queue)
+
+        ns.call = ns_call  # type: ignore[method-assign]

@@ -142,11 +142,12 @@ class OpenlineServer(ConnectPath):
         return self.manager.emit(event, data, namespace or "/", to or room,  # type: ignore[no-any-return]
                                  skip_sid, callback)
 
-    async def call(self, event: str, data: Any = None, to: Any = None, sid: Any = None,
-                   namespace: str | None = None, timeout: float | None = 60,
-                   ignore_queue: bool = False) -> Any:
-        """Stock's, without a task per call, its answer settled as it is parsed (acks.py)."""
-        return await acks.call(self, event, data, to or sid, namespace, timeout, ignore_queue)
+    def call(self, event: str, data: Any = None, to: Any = None, sid: Any = None,
+             namespace: str | None = None, timeout: float | None = 60,
+             ignore_queue: bool = False) -> Awaitable[Any]:
+        """Stock's coroutine, without a task per call, its answer settled as it is parsed
+        (acks.py), and without a coroutine of its own: acks.call's is the awaitable returned."""
+        return acks.call(self, event, data, to or sid, namespace, timeout, ignore_queue)
 
     def start_background_task(self, target: Any, *args: Any, **kwargs: Any) -> Any:
         """Stock's, in a write scope (write_scope.py) as the client workers run: what the

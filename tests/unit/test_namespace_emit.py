@@ -51,6 +51,38 @@ def test_bound_emit_and_send_pass_what_stocks_would() -> None:
     assert got[2]["event"] == "message" and got[2]["namespace"] == "/n"
 
 
+def test_bound_call_passes_what_stocks_would() -> None:
+    """ns.call reaches server.call with stock's arguments (its timeout default None included)."""
+    calls: dict[str, list[dict[str, Any]]] = {"ours": [], "stock": []}
+    signature = inspect.signature(OpenlineServer.call)
+
+    def recorder(sio: OpenlineServer, into: list[dict[str, Any]]) -> None:
+        async def call(*args: Any, **kwargs: Any) -> str:
+            bound = signature.bind(sio, *args, **kwargs)
+            bound.apply_defaults()
+            into.append({k: v for k, v in bound.arguments.items() if k != "self"})
+            return "answer"
+
+        sio.call = call  # type: ignore[method-assign]
+
+    ours, stock = OpenlineServer(Config()), OpenlineServer(Config())
+    mine, theirs = socketio.AsyncNamespace("/n"), socketio.AsyncNamespace("/n")
+    ours.register_namespace(mine)
+    stock.register_namespace(theirs)
+    theirs.call = socketio.AsyncNamespace.call.__get__(theirs)  # type: ignore[method-assign]
+    recorder(ours, calls["ours"])
+    recorder(stock, calls["stock"])
+
+    async def run(ns: socketio.AsyncNamespace) -> list[Any]:
+        return [await ns.call("ping", 1, to="sid1"),
+                await ns.call("ping", (1, 2), sid="s", namespace="/o", timeout=3, ignore_queue=True)]
+
+    assert asyncio.run(run(mine)) == asyncio.run(run(theirs)) == ["answer", "answer"]
+    assert calls["ours"] == calls["stock"]
+    assert calls["ours"][0] == {"event": "ping", "data": 1, "to": "sid1", "sid": None, "namespace": "/n",
+                                "timeout": None, "ignore_queue": False}
+
+
 def test_a_class_with_its_own_emit_or_send_keeps_them() -> None:
     """A namespace class that overrides emit or send is not rebound."""
     class Own(socketio.AsyncNamespace):
