@@ -4,29 +4,33 @@ Counts that exist anyway stay where they are and are read at scrape time (census
 clients, rooms, unsent bytes, bytes sent (``Session.written``), slow consumers closed
 (``StallWatch``), Redis's ``published``/``dropped_publishes``, recovery's ``attempts``/
 ``successes``, ``call()``s that timed out (``sio.calls_timed_out``, realtime/acks.py).
-What nothing counted yet (events, handler time, disconnect reasons) is counted here, and only with metrics on: ``install`` wraps a handful of the server's
-methods on the instance, as python-socketio's own admin instrumentation does, so with
-``--no-metrics`` none of it runs per event (the manager tests one attribute per emit). With
-metrics on, the cost per event is a few integer additions, one ``perf_counter()`` pair
-and one coroutine frame around the handler: no lock, no prometheus-client object, no
-label look-up (each namespace's counts are made once, on its first event).
+What nothing counted yet (events, handler time, disconnect reasons) is counted here, and
+only with metrics on, so with ``--no-metrics`` none of it runs per event: the counting that
+runs per event tests one attribute (``sio.counts``, ``manager.sent``: None without metrics)
+and is done in place; the rarer counts wrap a method on the instance, as python-socketio's
+own admin instrumentation does. With metrics on, the cost per event is a few integer
+additions and one ``perf_counter()`` pair: no wrapper, no lock, no prometheus-client
+object, no label look-up (each namespace's counts are made once, on its first event).
 
-What is wrapped, on the instances ``create_app`` built (before any client, since the
-engine reads its hand-offs as each session starts):
+Counted in place, on the instances ``create_app`` built (before any client):
 
-- ``sio._handle_event_internal``: events received and handler duration, by namespace
-  (both event paths queue this very attribute: realtime/events.py);
+- events received, handler duration by namespace, and the bytes of the messages the
+  engine hands off as it parses them: ``EventPath._handle_event_internal`` and
+  ``_take_message`` (realtime/events.py) into ``sio.counts`` (this ``Meter``), against
+  a wrapper coroutine around each handler that cost ~4,500 instructions per event;
+- events sent, by namespace, one per local recipient (a broadcast to a room of N counts N;
+  a cross-node emit is counted on the node whose clients get it): ``FastEmitManager.emit``
+  into ``manager.sent`` (``Meter.sent``), against a wrapper that cost as much as the
+  manager's own loop (~7,600 instructions per emit).
+
+Wrapped:
+
 - ``sio._send_error``: handler errors, by namespace and kind (``EventError`` and
   wrong argument counts are "refused", anything else "exception");
 - ``sio._trigger_event``: the "disconnect" handler call, with its reason;
 - ``manager.connect``: accepted connects, by namespace;
-- events sent, by namespace, one per local recipient (a broadcast to a room of N counts N;
-  a cross-node emit is counted on the node whose clients get it), are not wrapped:
-  ``FastEmitManager.emit`` counts them into ``manager.sent`` (``Meter.sent``) when it is
-  a dict, as it is with metrics on: one test per emit with ``--no-metrics``, against a
-  wrapper that cost as much as the manager's own loop (~7,600 instructions per emit);
-- ``engine.take_message`` and ``engine.direct_message``: bytes of Engine.IO messages
-  received (a message goes through exactly one of them).
+- ``engine.direct_message``: bytes of the Engine.IO messages the engine did not hand off
+  (a message is counted by exactly one of it and ``_take_message``).
 
 tests/integration/test_metrics.py drives every one of them with exact deltas, so a
 refactor that stops calling one fails there.
@@ -34,46 +38,24 @@ refactor that stops calling one fails there.
 
 from __future__ import annotations
 
-from bisect import bisect_left
-from time import perf_counter
 from typing import Any
 
 from ..errors import EventError
+from ..realtime.event_counts import BOUNDS, EventCounts, Space
 
-# Handler duration buckets, seconds (upper bounds; +Inf is the last count).
-BOUNDS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
-
-
-class Space:
-    """One namespace's counts."""
-
-    __slots__ = ("received", "connects", "buckets", "seconds", "errors", "refusals")
-
-    def __init__(self) -> None:
-        self.received = 0  # events that reached their handler's turn
-        self.connects = 0
-        self.buckets = [0] * (len(BOUNDS) + 1)  # handler durations per bucket, +Inf last
-        self.seconds = 0.0  # their sum
-        self.errors = 0  # handlers that raised (answered "internal server error")
-        self.refusals = 0  # EventError, or the wrong number of arguments
+__all__ = ["BOUNDS", "Meter", "Space", "install", "size"]
 
 
-class Meter:
-    """Every count /metrics reads that the server does not keep by itself."""
+class Meter(EventCounts):
+    """Every count /metrics reads that the server does not keep by itself: the event
+    path's (``EventCounts``: events, handler time, bytes received), and these."""
 
     def __init__(self) -> None:
-        self.spaces: dict[str, Space] = {}
+        super().__init__()
         self.disconnects: dict[tuple[str, str], int] = {}  # (namespace, reason) -> count
-        self.received_bytes = 0  # Engine.IO message bytes (text: UTF-8), framing excluded
         # namespace -> events sent to this node's clients, one per recipient (counted by
         # the manager's emit: realtime/manager.py)
         self.sent: dict[str, int] = {}
-
-    def space(self, namespace: str) -> Space:
-        space = self.spaces.get(namespace)
-        if space is None:
-            space = self.spaces[namespace] = Space()
-        return space
 
 
 def install(sio: Any, meter: Meter) -> None:
@@ -85,21 +67,9 @@ def install(sio: Any, meter: Meter) -> None:
 
 
 def _events(sio: Any, meter: Meter) -> None:
-    spaces = meter.spaces
-    handle = sio._handle_event_internal
-
-    async def handle_event(server: Any, sid: str, eio_sid: str, data: list[Any],
-                           namespace: str, id: int | None) -> None:
-        space = spaces.get(namespace) or meter.space(namespace)
-        space.received += 1
-        started = perf_counter()
-        try:
-            await handle(server, sid, eio_sid, data, namespace, id)
-        finally:
-            elapsed = perf_counter() - started
-            space.seconds += elapsed
-            space.buckets[bisect_left(BOUNDS, elapsed)] += 1
-
+    # events received, their handlers' time and the bytes of messages the engine hands
+    # off are counted by the event path itself (realtime/events.py) into this
+    sio.counts = meter
     send_error = sio._send_error
 
     def error(sid: str, namespace: str, event: str, exc: Exception, reply: Any) -> Any:
@@ -110,7 +80,6 @@ def _events(sio: Any, meter: Meter) -> None:
             space.errors += 1
         return send_error(sid, namespace, event, exc, reply)
 
-    sio._handle_event_internal = handle_event
     sio._send_error = error
 
 
@@ -149,21 +118,14 @@ def size(data: str | bytes) -> int:
 
 
 def _received_bytes(engine: Any, meter: Meter) -> None:
-    take = getattr(engine, "take_message", None)
     direct = getattr(engine, "direct_message", None)
-    if take is None or direct is None:
+    if direct is None:
         return  # python-engineio's server (OPENLINE_PROTOCOL_ENGINE=stock): not counted
 
-    def take_message(session: Any, data: str | bytes) -> bool:
-        if take(session, data):  # size() inlined: this runs for every event
-            meter.received_bytes += len(data) if type(data) is not str or data.isascii() \
-                else len(data.encode())
-            return True
-        return False  # the read loop hands it to direct_message below
-
+    # what the engine hands off as it parses (take_message) is counted by the event path
+    # (EventPath._take_message); what it declines reaches this instead
     def direct_message(sid: str, data: str | bytes) -> Any:
         meter.received_bytes += size(data)
         return direct(sid, data)
 
-    engine.take_message = take_message
     engine.direct_message = direct_message

@@ -27,10 +27,11 @@ import asyncio
 import inspect
 import logging
 import time
+from bisect import bisect_left
+from time import perf_counter
 from typing import Any
 
 import msgpack
-import orjson
 import socketio
 from socketio import packet as sio_packet
 
@@ -41,6 +42,7 @@ from ..logsafe import about
 from .acks import settle
 from .binary_fast import Assembly, take_attachment, take_header
 from .client_steps import ClientSteps
+from .event_counts import BOUNDS, EventCounts
 from .namespaces import NamespacePaths
 from .packet_rules import (
     check_depth,
@@ -50,7 +52,7 @@ from .packet_rules import (
     json_may_nest,
     msgpack_may_nest,
 )
-from .parsers import JsonPacket, MsgPackPacket, ext_hook, fast_frame, fast_frames
+from .parsers import JsonPacket, MsgPackPacket, decode_json_event, ext_hook, fast_frame, fast_frames
 
 log = logging.getLogger("openline.realtime")
 
@@ -60,34 +62,6 @@ UNENCODABLE = (TypeError, ValueError, OverflowError, RecursionError)
 
 _NAMESPACE_TRIGGER = socketio.AsyncNamespace.trigger_event
 _SIO_TRIGGER_EVENT = socketio.AsyncServer._trigger_event
-_DIGITS = frozenset("0123456789")
-_ID_DIGITS_MAX = 100  # python-socketio's Packet.decode refuses longer ids
-
-
-def decode_json_event(text: str, kind: str = "2") -> tuple[str | None, int | None, Any] | None:
-    """``(namespace, id, data)`` of a JSON-parser EVENT packet (``kind`` "3": ACK) without
-    attachments, as python-socketio's ``Packet.decode`` reads it; None for any other packet,
-    which the parser class then decodes (a Packet object and its generic decode cost ~15%
-    of the echo bench). Raises ValueError (orjson's) for bad JSON, as the parser class does."""
-    if text[:1] != kind:
-        return None
-    pos = 1
-    namespace = None
-    if text[1:2] == "/":
-        comma = text.find(",", 2)
-        if comma == -1:
-            return None
-        namespace = text[1:comma]
-        if "?" in namespace:
-            return None
-        pos = comma + 1
-    end = pos
-    size = len(text)
-    while end < size and text[end] in _DIGITS:
-        end += 1
-    if end - pos >= _ID_DIGITS_MAX or text[end:end + 1] != "[":
-        return None
-    return namespace, int(text[pos:end]) if end > pos else None, orjson.loads(text[end:])
 
 
 class _Bucket:
@@ -116,6 +90,7 @@ class EventPath(NamespacePaths):
     _rate: float | None  # --rate-limit; None: off
     _burst: int  # --rate-burst
     _buckets: dict[str, _Bucket]  # eio_sid -> its bucket, while the rate limit is on
+    counts: EventCounts | None  # what /metrics reads (ops/meter.py); None: --no-metrics
 
     def _take_message(self, session: Any, data: str | bytes) -> bool:
         """The engine's hand-off of a message as it is parsed (server/engine/direct.py):
@@ -126,12 +101,17 @@ class EventPath(NamespacePaths):
             return False
         try:
             if eio_sid not in self._binary_packet:
-                return self._take_event(eio_sid, session, data)
-            # an attachment of a binary packet (binary_fast.py), unless stock's Packet waits
-            pending = self._binary_packet[eio_sid]
-            return type(pending) is Assembly and take_attachment(self, eio_sid, pending, data)
+                taken = self._take_event(eio_sid, session, data)
+            else:  # an attachment of a binary packet (binary_fast.py), unless stock's Packet waits
+                pending = self._binary_packet[eio_sid]
+                taken = type(pending) is Assembly and take_attachment(self, eio_sid, pending, data)
         except Exception:  # decoded again there, and answered by closing the connection
             return False
+        counts = self.counts
+        if taken and counts is not None:  # else the read loop's path counts it (ops/meter.py)
+            counts.received_bytes += len(data) if type(data) is not str or data.isascii() \
+                else len(data.encode())  # isascii is O(1) in CPython
+        return taken
 
     def _take_event(self, eio_sid: str, session: Any, data: str | bytes) -> bool:
         """Queue the frame's event for its handler if it is a plain EVENT packet of the
@@ -256,6 +236,9 @@ class EventPath(NamespacePaths):
 
     async def _handle_event_internal(self, server: Any, sid: str, eio_sid: str, data: list[Any],
                                      namespace: str, id: int | None) -> None:
+        """Run the event's handler and send its ack: one coroutine frame per event, with
+        the common handler set-up resolved inline (``_run_handler`` has the rest) and the
+        counts for /metrics kept here (event_counts.py)."""
         # checked when the event's turn comes, after any CONNECT queued before it
         if not self.manager.is_connected(sid, namespace):
             # the peer's doing (an event after a refused or left namespace): no WARNING
@@ -265,36 +248,72 @@ class EventPath(NamespacePaths):
         if event == "error":  # a client may send these in a loop: DEBUG, not WARNING
             log.debug("ignoring an 'error' event sent by client %s [%s]", sid, namespace)
             return
-        try:
-            result = await self._run_handler(event, namespace, sid, data[1:])
-        except EventError as exc:
-            log.debug("sid %s (session %s): %r in %s refused: %s", sid, eio_sid, event, namespace,
-                      exc.message, extra=about(eio_sid))
-            await self._send_error(sid, namespace, event, exc, {"message": exc.message})
-            return
-        except TypeError as exc:
-            if not self._arguments_fit(event, namespace, sid, data[1:]):
-                # the client sent more or fewer arguments than the handler takes: its
-                # mistake, answered like an EventError, not our traceback
-                log.debug("%s sent %d arguments for %r [%s]", sid, len(data) - 1, event, namespace)
-                refusal = EventError(f"wrong number of arguments for {event[:64]!r}")
-                await self._send_error(sid, namespace, event, refusal, {"message": refusal.message})
-                return
-            log.exception("handler for event %r failed (sid %s, namespace %s)", event, sid, namespace)
-            await self._send_error(sid, namespace, event, exc, dict(INTERNAL_ERROR))
-            return
-        except Exception as exc:
-            log.exception("handler for event %r failed (sid %s, namespace %s)", event, sid, namespace)
-            await self._send_error(sid, namespace, event, exc, dict(INTERNAL_ERROR))
-            return
-        if result is not self.not_handled and id is not None:
-            args = [] if result is None else list(result) if isinstance(result, tuple) else [result]
+        counts = self.counts
+        started = 0.0
+        if counts is not None:
+            space = counts.spaces.get(namespace) or counts.space(namespace)
+            space.received += 1
+            started = perf_counter()
+        try:  # the counts' finally: the handler's time, its ack's or error's included
             try:
-                await self._send_direct(eio_sid, sio_packet.ACK, namespace, args, id)
-            except UNENCODABLE as exc:  # the parser refused the value
-                log.exception("ack of event %r cannot be encoded (sid %s, namespace %s)",
+                ns = self.namespace_handlers.get(namespace)
+                handler = None
+                # _run_handler's common case, inline: a namespace class keeping its
+                # trigger_event, no decorator handlers, a handler known to be a coroutine or not
+                if ns is not None and not self.handlers \
+                        and type(ns).trigger_event is _NAMESPACE_TRIGGER:
+                    handler = getattr(ns, "on_" + event, None)
+                is_coroutine = None if handler is None \
+                    else self._coroutine_handlers.get(getattr(handler, "__func__", handler))
+                if is_coroutine is None:
+                    result = await self._run_handler(event, namespace, sid, data[1:])
+                elif not is_coroutine:
+                    result = handler(sid, *data[1:])  # type: ignore[misc]  # not None here
+                else:
+                    try:
+                        result = await handler(sid, *data[1:])  # type: ignore[misc]
+                    except asyncio.CancelledError:  # as AsyncNamespace.trigger_event does
+                        result = None
+            except EventError as exc:
+                log.debug("sid %s (session %s): %r in %s refused: %s", sid, eio_sid, event,
+                          namespace, exc.message, extra=about(eio_sid))
+                await self._send_error(sid, namespace, event, exc, {"message": exc.message})
+                return
+            except TypeError as exc:
+                if not self._arguments_fit(event, namespace, sid, data[1:]):
+                    # the client sent more or fewer arguments than the handler takes: its
+                    # mistake, answered like an EventError, not our traceback
+                    log.debug("%s sent %d arguments for %r [%s]", sid, len(data) - 1, event,
+                              namespace)
+                    refusal = EventError(f"wrong number of arguments for {event[:64]!r}")
+                    await self._send_error(sid, namespace, event, refusal,
+                                           {"message": refusal.message})
+                    return
+                log.exception("handler for event %r failed (sid %s, namespace %s)",
                               event, sid, namespace)
                 await self._send_error(sid, namespace, event, exc, dict(INTERNAL_ERROR))
+                return
+            except Exception as exc:
+                log.exception("handler for event %r failed (sid %s, namespace %s)",
+                              event, sid, namespace)
+                await self._send_error(sid, namespace, event, exc, dict(INTERNAL_ERROR))
+                return
+            if result is not self.not_handled and id is not None:
+                args = [] if result is None else list(result) if isinstance(result, tuple) \
+                    else [result]
+                try:
+                    if not self._send_now(eio_sid, sio_packet.ACK, namespace, args, id):
+                        await self._send_packet(eio_sid, self.packet_class(
+                            sio_packet.ACK, namespace=namespace, data=args, id=id))
+                except UNENCODABLE as exc:  # the parser refused the value
+                    log.exception("ack of event %r cannot be encoded (sid %s, namespace %s)",
+                                  event, sid, namespace)
+                    await self._send_error(sid, namespace, event, exc, dict(INTERNAL_ERROR))
+        finally:
+            if counts is not None:
+                elapsed = perf_counter() - started
+                space.seconds += elapsed
+                space.buckets[bisect_left(BOUNDS, elapsed)] += 1
 
     async def _run_handler(self, event: str, namespace: str, sid: str, args: Any) -> Any:
         """Call the handler python-socketio's ``_trigger_event`` would call, with the same
@@ -364,28 +383,31 @@ class EventPath(NamespacePaths):
             frame = fast_frames(session.parser, ptype, namespace, data, ack_id)
         return None if frame is None else (session, frame)
 
-    async def _send_direct(self, eio_sid: str, ptype: int, namespace: str, data: Any,
-                           ack_id: int | None = None) -> None:
-        """Send a packet encoded by ``_direct_frame``, without a coroutine when the socket
-        takes it at once; the general way when it cannot be encoded here. An ack is sent
-        per event: building a Packet for it cost ~8% of the echo bench."""
+    def _send_now(self, eio_sid: str, ptype: int, namespace: str, data: Any,
+                  ack_id: int | None = None) -> bool:
+        """Send a packet encoded by ``_direct_frame`` (or by a bridge session) at once;
+        False: it must take the general way, ``_send_packet``. A sync call, not a
+        coroutine, per ack: building a Packet for each cost ~8% of the echo bench."""
         found = self._direct_frame(eio_sid, ptype, namespace, data, ack_id)
         if found is None:
             # a bridge session encodes its own (BridgeSession.send_now): no packet objects
             foreign = self._foreign.get(eio_sid) if self._foreign else None
-            if foreign is not None and eio_sid not in self._held \
-                    and foreign.send_now(ptype, data, ack_id):
-                return
-            await self._send_packet(eio_sid, self.packet_class(
-                ptype, namespace=namespace, data=data, id=ack_id))
-            return
+            return foreign is not None and eio_sid not in self._held \
+                and foreign.send_now(ptype, data, ack_id)
         session, frame = found
         if type(frame) is Frame:
-            if not session.send_nowait(frame):
-                await session.send(frame)
+            session.send_nowait(frame)  # it never waits (engine/session.py)
         else:  # a binary packet: the header, then each attachment, in one go
             for each in frame:  # type: ignore[union-attr]  # a list (mypy narrows only `is`)
                 session.send_nowait(each)
+        return True
+
+    async def _send_direct(self, eio_sid: str, ptype: int, namespace: str, data: Any,
+                           ack_id: int | None = None) -> None:
+        """``_send_now``, or else the general way, for callers that await."""
+        if not self._send_now(eio_sid, ptype, namespace, data, ack_id):
+            await self._send_packet(eio_sid, self.packet_class(
+                ptype, namespace=namespace, data=data, id=ack_id))
 
     async def _send_error(self, sid: str, namespace: str, event: str, exc: Exception,
                           reply: dict[str, Any]) -> None:

@@ -358,7 +358,7 @@ SEAMS: tuple[Seam, ...] = (
          "realtime/events.py EventPath._handler_for; realtime/events.py EventPath._run_handler",
          "openline finds handlers[namespace][event] itself; catch-alls go to stock"),
     Seam(PACKET, "decode", "mirror",
-         "realtime/events.py decode_json_event; realtime/protocol_v4.py LegacyPacket.decode; "
+         "realtime/parsers.py decode_json_event; realtime/protocol_v4.py LegacyPacket.decode; "
          "realtime/binary_fast.py decode_header",
          "an EVENT packet's namespace, id (up to 100 digits) and JSON data, read as stock reads them; "
          "a v4-protocol CONNECT's query, which stock cuts off the namespace at '?'; a binary "

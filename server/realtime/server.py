@@ -77,6 +77,7 @@ class OpenlineServer(ConnectPath):
         self._rate = config.rate_limit
         self._burst = config.rate_burst
         self._buckets = {}
+        self.counts = None  # set by ops/meter.install when metrics are on
         cors: Any = None if config.cors_origins is None else (
             "*" if config.cors_origins == ("*",) else list(config.cors_origins))
         super().__init__(

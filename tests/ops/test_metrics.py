@@ -214,5 +214,9 @@ async def test_no_metrics_serves_no_route_and_wraps_nothing(start_server):
     assert {"connect", "emit", "_handle_emit"} & set(vars(sio.manager)) == set()
     assert sio.eio.take_message == sio._take_message  # the server's own hand-off
     assert sio.eio.direct_message == sio._handle_eio_message
-    on = create_app(Config(plugins_dirs=(TEST_PLUGINS,)))[SIO_KEY]
-    assert type(on) is OpenlineServer and "_handle_event_internal" in vars(on)
+    assert (sio.counts, sio.manager.sent) == (None, None)  # the in-place counts are off
+    on_app = create_app(Config(plugins_dirs=(TEST_PLUGINS,)))
+    on = on_app[SIO_KEY]
+    assert type(on) is OpenlineServer and "_send_error" in vars(on)
+    assert on.counts is on_app[NODE_KEY].meter and on.manager.sent is on.counts.sent
+    assert on.eio.take_message == on._take_message  # counted in place, not wrapped

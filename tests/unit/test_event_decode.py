@@ -4,8 +4,7 @@ Packet.decode does, or hands it back (None) to the parser class."""
 from __future__ import annotations
 
 import pytest
-from openline.realtime.events import decode_json_event
-from openline.realtime.parsers import JsonPacket
+from openline.realtime.parsers import JsonPacket, decode_json_event
 
 DECODED = [
     '2["echo"]',
