@@ -83,6 +83,7 @@ class Config:
     max_attachments: int = 10  # binary attachments per packet (as Node's socket.io-parser)
     max_queued_events: int = 256  # events waiting for a client's handler: then back-pressure
     max_queued_bytes: int = 4 << 20  # frame bytes of those events: the same
+    handler_overlap: int = 1  # a client's events whose handlers may run at once (1: in turn)
     max_rooms: int = 1000  # rooms one client (sid) may be in
     max_namespaces: int = 32  # namespaces one session may connect to
     rate_limit: float | None = None  # events per second per client (token bucket); None: off
@@ -277,6 +278,8 @@ OPTIONS: tuple[Option, ...] = (
            "events a client may have waiting for its handler before it is not read from", "N"),
     Option("max_queued_bytes", _bytes, "an integer number of bytes >= 1",
            "frame bytes of a client's waiting events before it is not read from", "BYTES"),
+    Option("handler_overlap", _count, "an integer >= 1",
+           "a client's events whose handlers may run at once, started in the order sent", "N"),
     Option("max_rooms", _count, "an integer >= 1", "rooms one client may be in", "N"),
     Option("max_namespaces", _count, "an integer >= 1",
            "namespaces one connection may join", "N"),

@@ -7,6 +7,13 @@ per event (task creation and its registration were ~12% of the equal-load latenc
 bench, bench/RESULTS.md); a worker parked through two sweeps (1-2 s) ends. A worker
 whose last step was a connect ends at once, so idle connections hold no task.
 
+With ``overlap`` above 1 (--handler-overlap) a client's events still start in the order
+sent, but up to ``overlap`` of them run at once, each in a task of its own (as
+python-socketio's and Node's handlers do, which have no bound): an event whose handler
+awaits (a ``call()`` to its client, I/O) no longer holds up the next. Its other steps
+(connect, disconnect) still wait for every event before them to finish, and the worker
+parks or ends only once its events have.
+
 Each worker runs in a write scope (server/realtime/write_scope.py): the frames its steps send
 leave when it suspends, so the acks of events that arrived together share one write.
 
@@ -47,7 +54,7 @@ class _Client:
     """One client's queued steps and the worker running them."""
 
     __slots__ = ("steps", "task", "wake", "linger", "parked_at", "ended", "capacity", "size",
-                 "room")
+                 "room", "running")
 
     def __init__(self, capacity: int) -> None:
         self.steps: collections.deque[Step] = collections.deque()
@@ -59,18 +66,20 @@ class _Client:
         self.linger = False  # park when idle (it has run an event) rather than end
         self.parked_at = 0
         self.ended = False  # the session is gone: finish the queue, then end
+        self.running: set[asyncio.Task[None]] = set()  # its events' tasks (overlap > 1)
 
 
 class ClientSteps:
     def __init__(self, engine: Any, max_queued: int = sys.maxsize,
                  on_flood: Callable[[str], None] | None = None,
-                 max_bytes: int = sys.maxsize) -> None:
+                 max_bytes: int = sys.maxsize, overlap: int = 1) -> None:
         self.engine = engine  # the write scope's engine; None: frames go out as usual
         self.max_queued = max_queued
         self.max_bytes = max_bytes
         self.hard = max_queued * 2 if max_queued < sys.maxsize // 2 else sys.maxsize
         self.hard_bytes = max_bytes * 2 if max_bytes < sys.maxsize // 2 else sys.maxsize
         self.on_flood = on_flood
+        self.overlap = overlap  # a client's events that may run at once (module doc)
         self.flooded: set[str] = set()  # over max_queued, until end(): events dropped
         self.clients: dict[str, _Client] = {}
         self.parked: set[_Client] = set()
@@ -167,7 +176,7 @@ class ClientSteps:
             await self._run(eio_sid, client)
 
     async def _run(self, eio_sid: str, client: _Client) -> None:
-        steps = client.steps
+        steps, running, overlap = client.steps, client.running, self.overlap
         loop = asyncio.get_running_loop()
         try:
             while True:
@@ -177,6 +186,13 @@ class ClientSteps:
                         client.size -= size
                         if client.room is not None:
                             self._made_room(client)
+                        if overlap > 1:  # its own task, once fewer than overlap run
+                            self._start(eio_sid, client, step, args, settled)
+                            if len(running) >= overlap:
+                                await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+                            continue
+                    if running:  # a connect or disconnect: after the events before it
+                        await asyncio.wait(running)
                     try:  # each step stands alone, as a task of its own did
                         await step(*args)
                     except asyncio.CancelledError:
@@ -188,14 +204,16 @@ class ClientSteps:
                     finally:
                         if settled is not None and not settled.done():
                             settled.set_result(None)
-                if client.ended or not client.linger:
+                if running:  # parked until its events have run (_finished) or more come
+                    pass
+                elif client.ended or not client.linger:
                     return
                 client.wake = loop.create_future()
                 client.parked_at = self.sweeps
                 self.parked.add(client)
                 if self.sweeper is None:
                     self.sweeper = loop.call_later(SWEEP_INTERVAL, self._sweep)
-                if not await client.wake and not steps:
+                if not await client.wake and not steps and not running:
                     return
         finally:
             if self.clients.get(eio_sid) is client:
@@ -206,6 +224,30 @@ class ClientSteps:
             for _, _, settled, _ in steps:  # cancelled with steps queued
                 if settled is not None and not settled.done():
                     settled.set_result(None)
+
+    def _start(self, eio_sid: str, client: _Client, step: Any, args: tuple[Any, ...],
+               settled: asyncio.Future[None] | None) -> None:
+        task = asyncio.get_running_loop().create_task(self._overlapping(eio_sid, step, args, settled))
+        client.running.add(task)
+        task.add_done_callback(lambda done: self._finished(client, done))
+
+    def _finished(self, client: _Client, task: asyncio.Task[None]) -> None:
+        client.running.discard(task)
+        if not client.running and client.wake is not None:
+            self._unpark(client, True)  # its worker may end now (or park as usual)
+
+    @staticmethod
+    async def _overlapping(eio_sid: str, step: Any, args: tuple[Any, ...],
+                           settled: asyncio.Future[None] | None) -> None:
+        """One event's step in a task of its own (overlap > 1), failing as the worker's do."""
+        try:
+            await step(*args)
+        except Exception:
+            log.exception("session %s: step %s failed", eio_sid, getattr(step, "__name__", step),
+                          extra=about(eio_sid))
+        finally:
+            if settled is not None and not settled.done():
+                settled.set_result(None)
 
     def _sweep(self) -> None:
         """End the workers parked since before the previous sweep."""

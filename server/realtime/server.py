@@ -95,7 +95,7 @@ class OpenlineServer(ConnectPath):
         )
         self._steps = ClientSteps(self.eio if type(self.eio) is Engine else None,
                                   config.max_queued_events, self._flooded,
-                                  config.max_queued_bytes)
+                                  config.max_queued_bytes, config.handler_overlap)
         if type(self.eio) is Engine:
             self.eio.take_message = self._take_message
 

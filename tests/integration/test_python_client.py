@@ -200,6 +200,17 @@ async def test_one_clients_events_run_in_order(server_url, py_client):
     assert await client.call("order", namespace="/test", timeout=5 * UNIT) == ["a", "b", "c", "d"]
 
 
+async def test_handler_overlap_lets_a_clients_next_event_pass_a_waiting_one(start_server, py_client):
+    """--handler-overlap 2: the same client's echo is answered while its earlier handler waits."""
+    client, _ = await connect(py_client, await start_server(handler_overlap=2))
+    pending = asyncio.ensure_future(client.call("block", "overlap", namespace="/test",
+                                                timeout=10 * UNIT))
+    assert await client.call("echo", "passes", namespace="/test", timeout=5 * UNIT) == "passes"
+    assert not pending.done()
+    assert await client.call("release", "overlap", namespace="/test", timeout=5 * UNIT) is True
+    assert await pending == "released"
+
+
 async def test_clients_do_not_wait_for_each_other(server_url, py_client):
     """A blocked handler of one client does not hold up another client's events."""
     slow, _ = await connect(py_client, server_url)

@@ -169,3 +169,89 @@ async def test_end_settles_a_waiting_room():
     assert room is not None
     steps.end("a")
     await asyncio.wait_for(room, 1)
+
+
+async def _gated(log: list[str], text: str, gate: asyncio.Future[None] | None = None) -> None:
+    log.append(text + " started")
+    if gate is not None:
+        await gate
+    log.append(text + " done")
+
+
+async def test_overlap_starts_events_in_order_and_lets_later_ones_finish_first():
+    """overlap 3: a client's second and third events run while its first one waits."""
+    loop = asyncio.get_running_loop()
+    steps, log, gate = ClientSteps(None, overlap=3), [], loop.create_future()
+    steps.add("a", _gated, (log, "e1", gate), linger=True)
+    steps.add("a", _gated, (log, "e2"), linger=True)
+    third = loop.create_future()
+    steps.add("a", _gated, (log, "e3"), linger=True, settled=third)
+    await asyncio.wait_for(third, 5)
+    assert log == ["e1 started", "e2 started", "e2 done", "e3 started", "e3 done"]
+    gate.set_result(None)
+    while len(log) < 6:
+        await asyncio.sleep(0)
+    assert log[5] == "e1 done"
+    for _ in range(5):  # its task's done callback
+        await asyncio.sleep(0)
+    assert steps.clients["a"].running == set()
+    steps.end("a")
+
+
+async def test_overlap_bounds_the_events_running_at_once():
+    """overlap 2: a third event starts only once one of the two running has finished."""
+    loop = asyncio.get_running_loop()
+    steps, log = ClientSteps(None, overlap=2), []
+    gates = [loop.create_future() for _ in range(3)]
+    last = loop.create_future()
+    for n, gate in enumerate(gates, 1):
+        steps.add("a", _gated, (log, f"e{n}", gate), linger=True, settled=last if n == 3 else None)
+    for _ in range(20):
+        await asyncio.sleep(0)
+    assert log == ["e1 started", "e2 started"]
+    gates[1].set_result(None)
+    for _ in range(20):
+        await asyncio.sleep(0)
+    assert log == ["e1 started", "e2 started", "e2 done", "e3 started"]
+    gates[0].set_result(None)
+    gates[2].set_result(None)
+    await asyncio.wait_for(last, 5)
+    assert sorted(log[4:]) == ["e1 done", "e3 done"]
+
+
+async def test_overlap_runs_a_disconnect_after_the_events_before_it():
+    """overlap 4: a step that is not an event (a disconnect) waits for every running event."""
+    loop = asyncio.get_running_loop()
+    steps, log, gate = ClientSteps(None, overlap=4), [], loop.create_future()
+    steps.add("a", _gated, (log, "e1", gate), linger=True)
+    steps.add("a", _gated, (log, "e2"), linger=True)
+    done = loop.create_future()
+    steps.add("a", _gated, (log, "disconnect"), settled=done)
+    steps.add("a", _gated, (log, "e3"), linger=True)
+    for _ in range(20):
+        await asyncio.sleep(0)
+    assert log == ["e1 started", "e2 started", "e2 done"]
+    gate.set_result(None)
+    await asyncio.wait_for(done, 5)
+    assert log[3:6] == ["e1 done", "disconnect started", "disconnect done"]
+
+
+async def test_overlap_worker_outlives_its_running_events_and_logs_their_failures(caplog, fast_sweeps):
+    """overlap 2: a failing event is logged and the next still runs; the worker ends only
+    once no event of its client runs."""
+    loop = asyncio.get_running_loop()
+    steps, log, gate = ClientSteps(None, overlap=2), [], loop.create_future()
+
+    async def fails() -> None:
+        raise RuntimeError("boom")
+
+    steps.add("a", _gated, (log, "e1", gate), linger=True)
+    steps.add("a", fails, (), linger=True)
+    worker = steps.clients["a"].task
+    for _ in range(50):
+        await asyncio.sleep(0.01)  # five sweeps: a worker parked with nothing running would end
+    assert not worker.done() and log == ["e1 started"]
+    assert "step fails failed" in caplog.text and "RuntimeError: boom" in caplog.text
+    gate.set_result(None)
+    await asyncio.wait_for(worker, 5)
+    assert log == ["e1 started", "e1 done"] and "a" not in steps.clients

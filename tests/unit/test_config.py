@@ -55,6 +55,7 @@ BAD = {
     "send_grace": ["0", "never"],
     "max_attachments": ["0", "-3", "ten"],
     "max_queued_events": ["0", "many"],
+    "handler_overlap": ["0", "-1", "two"],
     "max_queued_bytes": ["0", "4MiB"],
     "max_rooms": ["0", "x"],
     "max_namespaces": ["0", "x"],
