@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING
+from functools import partial
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
@@ -69,19 +70,34 @@ async def _poll(engine: Host, session: Session, request: web.Request,
         return _payload(session.take_payload(NOOP_FRAME), headers)
     if not session.queue:
         poll = session.poll = asyncio.get_running_loop().create_future()
+        # as Node's engine.io ("poll connection closed prematurely"): a client that drops
+        # its waiting GET ends the session now, not at the ping timeout (net/http_guard.py)
+        protocol: Any = request.protocol
+        watch = hasattr(protocol, "on_lost")  # served by net/listen.py's GuardedHandler
+        if watch:
+            protocol.on_lost = partial(_wake, poll)
         try:
             await poll
         finally:
             session.poll = None
+            if watch:
+                protocol.on_lost = None
     transport = request.transport
     if transport is None or transport.is_closing():
         # the client gave up on this GET; what it would carry cannot be delivered
         log.info("session %s closing: poll request closed by the client", session.sid,
                  extra=about(session.sid))
         session.queue.clear()
-        await engine.close(session, engine.reason.TRANSPORT_CLOSE, by_client=True)
+        # not by_client (that is a close packet's): no GET is on its way to take a noop,
+        # so the session is gone at once and the next request gets 400, as Node's
+        await engine.close(session, engine.reason.TRANSPORT_CLOSE)
         return web.Response(status=499)
     return _payload(session.take_payload(), headers)
+
+
+def _wake(poll: asyncio.Future[Any]) -> None:
+    if not poll.done():
+        poll.set_result(None)
 
 
 async def post(engine: Host, session: Session, request: web.Request,

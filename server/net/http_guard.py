@@ -40,6 +40,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
@@ -187,7 +188,7 @@ class GuardedHandler(RequestHandler):
     check of ``Guard`` (module docstring)."""
 
     __slots__ = ("_guard", "_admitted", "_address", "_body", "_body_timer",
-                 "_body_seen")
+                 "_body_seen", "on_lost")
 
     def __init__(self, manager: web.Server, *, guard: Guard, **kwargs: Any) -> None:
         super().__init__(manager, **kwargs)
@@ -197,6 +198,9 @@ class GuardedHandler(RequestHandler):
         self._body: Any = None  # the StreamReader of a body still arriving
         self._body_timer: asyncio.TimerHandle | None = None
         self._body_seen = 0.0
+        # called once the connection is gone, while set: a long-polling GET waiting for
+        # packets (engine/polling.py), which aiohttp does not cancel when its client leaves
+        self.on_lost: Callable[[], None] | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         refusal, self._address = self._guard.admit(transport)  # type: ignore[arg-type]
@@ -214,6 +218,9 @@ class GuardedHandler(RequestHandler):
         self._guard.release(self._address)
         self._stop_timers()
         super().connection_lost(exc)
+        lost, self.on_lost = self.on_lost, None
+        if lost is not None:
+            lost()
 
     def _stop_timers(self) -> None:
         self._guard.heads.pop(self, None)

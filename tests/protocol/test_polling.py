@@ -130,6 +130,27 @@ async def test_second_concurrent_get_closes_session(http: aiohttp.ClientSession,
     assert (await get_text(http, target.url(sid=sid)))[0] == 400
 
 
+async def test_a_cancelled_get_closes_the_session_at_once(http: aiohttp.ClientSession,
+                                                         target: Target) -> None:
+    """Receiving data: a client that drops its waiting GET's connection ends the session
+    then, as Node's engine.io does, not at the ping timeout (25 s here): its next POST and
+    GET get 400, unknown session."""
+    sid = await open_polling(http, target)
+    async with aiohttp.ClientSession() as own:  # its own connection, closed with it
+        pending = asyncio.ensure_future(get_text(own, target.url(sid=sid)))
+        await asyncio.sleep(0.05 * UNIT)  # let the GET reach the server (not a start-up wait)
+        pending.cancel()
+    deadline = asyncio.get_running_loop().time() + 5 * UNIT
+    status, body = 200, ""
+    while status == 200 and asyncio.get_running_loop().time() < deadline:
+        # a noop: nothing answers it, so no packet wakes the dropped GET (which would
+        # find its connection gone and end the session even without the watch)
+        status, body = await post_text(http, target.url(sid=sid), "6")
+    assert status == 400 and json.loads(body) == error(1)
+    status, body = await get_text(http, target.url(sid=sid))
+    assert status == 400 and json.loads(body) == error(1)
+
+
 async def test_client_close_answers_pending_get_with_noop(http: aiohttp.ClientSession,
                                                           target: Target) -> None:
     """Close: the client's close packet ends a pending GET with a noop (6) and the session."""
