@@ -204,9 +204,8 @@ class ClientSteps:
                     finally:
                         if settled is not None and not settled.done():
                             settled.set_result(None)
-                if running:  # parked until its events have run (_finished) or more come
-                    pass
-                elif client.ended or not client.linger:
+                # with events still running it parks until they have (_finished) or more come
+                if not running and (client.ended or not client.linger):
                     return
                 client.wake = loop.create_future()
                 client.parked_at = self.sweeps
