@@ -125,11 +125,16 @@ async def post(engine: Host, session: Session, request: web.Request,
             await engine.close(session, engine.reason.TRANSPORT_ERROR)
             return refuse(BAD_REQUEST, headers)
         on_message = engine.on_message
+        # the layer above's hand-off first, as a WebSocket's messages (direct.py): a plain
+        # event is queued for its handler there, without on_message's coroutine chain;
+        # what it declines goes to on_message, in turn, so the order holds
+        take = engine.take_message if session.protocol != 3 else None
         for ptype, data in packets:
             if session.closed:
                 break
             if ptype == MESSAGE:
-                await on_message(session.sid, data)
+                if take is None or not take(session, data):
+                    await on_message(session.sid, data)
             elif ptype == CLOSE:
                 await engine.close(session, engine.reason.CLIENT_DISCONNECT, by_client=True)
             else:
