@@ -17,7 +17,8 @@ Counted in place, on the instances ``create_app`` built (before any client):
 - events received, handler duration by namespace, and the bytes of the messages the
   engine hands off as it parses them: ``EventPath._handle_event_internal`` and
   ``_take_message`` (realtime/events.py) into ``sio.counts`` (this ``Meter``), against
-  a wrapper coroutine around each handler that cost ~4,500 instructions per event;
+  a wrapper coroutine around each handler (it and the event path's second frame were
+  ~3,100 instructions of an ack echo's ~70,500, bench/icount.py);
 - events sent, by namespace, one per local recipient (a broadcast to a room of N counts N;
   a cross-node emit is counted on the node whose clients get it): ``FastEmitManager.emit``
   into ``manager.sent`` (``Meter.sent``), against a wrapper that cost as much as the
