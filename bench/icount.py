@@ -10,7 +10,9 @@ flags after ``--``); bench/icount_load.py, one raw WebSocket client on /bench, s
 before the next (the call pattern answers each ping). The counters are zeroed after a
 warm-up of 30 batches and dumped after the measured ones (callgrind_control), so start-up
 is not counted: the figure is user-space instructions per event (syscalls' kernel time
-is not in it; compare rows by CPU time in ``make bench``). Patterns: ack, emit_sid,
+is not in it; compare rows by CPU time in ``make bench``). ``--batch 1`` sends each event
+alone and waits for its answer, as the open loop of the equal-load phase mostly does (each
+event its own read and write). Patterns: ack, emit_sid,
 send_sid, call, nested. Needs valgrind (Debian's package); ~40 s a pattern.
 """
 
@@ -39,7 +41,7 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def count(pattern: str, rounds: int, extra: list[str]) -> float:
+def count(pattern: str, rounds: int, extra: list[str], batch: int = BATCH) -> float:
     """Instructions per event of ``pattern`` (see the module doc)."""
     port = _free_port()
     out = tempfile.mkdtemp(prefix="icount-")
@@ -61,7 +63,7 @@ def count(pattern: str, rounds: int, extra: list[str]) -> float:
 
         def load(batches: int) -> None:
             subprocess.run([sys.executable, str(BENCH / "icount_load.py"), str(port), pattern,
-                            str(batches), str(BATCH)], check=True, capture_output=True, timeout=900)
+                            str(batches), str(batch)], check=True, capture_output=True, timeout=900)
 
         load(30)
         subprocess.run(["callgrind_control", "-z", str(server.pid)], check=True, capture_output=True)
@@ -72,7 +74,7 @@ def count(pattern: str, rounds: int, extra: list[str]) -> float:
         found = re.search(r"^(?:summary|totals): (\d+)", text, re.M)
         if found is None:
             raise SystemExit("no totals in callgrind's dump")
-        return int(found.group(1)) / (rounds * BATCH)
+        return int(found.group(1)) / (rounds * batch)
     finally:
         server.kill()
         server.wait()
@@ -87,11 +89,14 @@ def main() -> int:
     argv = argv[:argv.index("--")] if "--" in argv else argv
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("patterns", nargs="+", choices=PATTERNS)
-    ap.add_argument("--rounds", type=int, default=100, help="measured batches of 10 (100)")
+    ap.add_argument("--rounds", type=int, default=100, help="measured batches (100)")
+    ap.add_argument("--batch", type=int, default=BATCH,
+                    help="events per batch (10); 1: each event alone, as at equal load")
     args = ap.parse_args(argv)
     for pattern in args.patterns:
-        per_event = count(pattern, args.rounds, extra)
-        print(f"{pattern}: {per_event:,.0f} instructions/event ({args.rounds * BATCH} events)"
+        per_event = count(pattern, args.rounds, extra, args.batch)
+        print(f"{pattern}: {per_event:,.0f} instructions/event ({args.rounds * args.batch} events"
+              f" in batches of {args.batch})"
               + (f" [{' '.join(extra)}]" if extra else ""), flush=True)
     return 0
 

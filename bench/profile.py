@@ -4,6 +4,7 @@ time (the share of samples where the function itself was running).
     .venv/bin/python bench/profile.py --scenario echo --parser json [--top 25]
     .venv/bin/python bench/profile.py --scenario latency --offered 53000 (equal load)
     .venv/bin/python bench/profile.py --scenario matrix --pattern poll_echo (a matrix row)
+    .venv/bin/python bench/profile.py --scenario matrix --pattern ack --open --offered 49000
 
 The server is pinned and started exactly as bench/run.py does; py-spy samples it while
 the load generator runs the scenario, and its collapsed stacks go to bench/out/.
@@ -61,6 +62,8 @@ def main() -> int:
                     help="matrix: the row to run (bench/matrix.py)")
     ap.add_argument("--offered", type=int, default=53_000,
                     help="latency: events/s offered (make bench uses 50%% of Node's echo rate)")
+    ap.add_argument("--open", action="store_true",
+                    help="matrix: an open loop at --offered events/s (the equal-load phase)")
     ap.add_argument("--parser", choices=run.PARSERS, default="json")
     ap.add_argument("--seconds", type=float, default=5)
     ap.add_argument("--top", type=int, default=20)
@@ -90,6 +93,9 @@ def main() -> int:
             if row.fanout:
                 out = run.loadgen("matrix", srv, args.parser, pattern=row.name, clients=row.clients,
                                   count=100)
+            elif args.open:  # the equal-load phase: open loop at --offered
+                out = run.loadgen("matrix", srv, args.parser, pattern=row.name, clients=row.clients,
+                                  mode="open", rate=args.offered, duration=args.seconds, warmup=0.25)
             else:
                 out = run.loadgen("matrix", srv, args.parser, pattern=row.name, clients=row.clients,
                                   duration=args.seconds, warmup=0.5)
