@@ -286,6 +286,9 @@ class Engine:
             return await polling.post(self, session, request, headers)
         return refuse(BAD_REQUEST, headers)
 
+    # served past aiohttp's router under `openline run` (net/fast_dispatch.py)
+    handle_request.direct_dispatch = True  # type: ignore[attr-defined]
+
     def refused_connection(self, headers: dict[str, str]) -> web.Response:
         return refuse(FORBIDDEN, headers)
 

@@ -26,6 +26,7 @@ from aiohttp import web
 
 from ..config import Config
 from ..errors import ConfigError
+from . import fast_dispatch
 from .accept import GuardedSite
 from .http_guard import Guard, GuardedRunner
 
@@ -65,6 +66,8 @@ async def serve_app(app: web.Application, config: Config, banner: str,
     runner = GuardedRunner(app, guard, handle_signals=False, access_log=None, tcp_keepalive=False,
                            keepalive_timeout=config.idle_timeout, shutdown_timeout=reserve / 2)
     await runner.setup()
+    if runner.server is not None:  # the engine's requests past the router, when safe
+        fast_dispatch.install(runner.server, app)
     # before the banner: a supervisor may signal as soon as it reads it
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
