@@ -13,6 +13,8 @@ from aiohttp import web
 
 from ..errors import ProtocolError
 from ..logsafe import about, preview
+from . import answer
+from .answer import Answer
 from .compress import compressed
 from .cookie import set_cookie
 from .eio3 import decode_payload as decode_v3_payload
@@ -24,14 +26,12 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("openline.engine")
 
-TEXT = "text/plain"
-
 
 def _payload(body: str | bytes, headers: dict[str, str]) -> web.Response:
     headers["Cache-Control"] = "no-store"
     if isinstance(body, bytes):  # an Engine.IO v3 binary payload (eio3.py)
-        return web.Response(body=body, content_type="application/octet-stream", headers=headers)
-    return web.Response(text=body, content_type=TEXT, charset="utf-8", headers=headers)
+        return Answer(body, "application/octet-stream", headers)
+    return Answer(body.encode(), answer.TEXT, headers)
 
 
 async def handshake(engine: Host, request: web.Request, headers: dict[str, str]) -> web.StreamResponse:
@@ -147,7 +147,7 @@ async def post(engine: Host, session: Session, request: web.Request,
     finally:
         session.posting = False
     # text/html, as the reference server answers: text/plain makes some agents download
-    return web.Response(text="ok", content_type="text/html", headers=headers)
+    return Answer(b"ok", answer.HTML, headers)
 
 
 async def _read_body(engine: Host, session: Session, request: web.Request) -> str | bytes | int:

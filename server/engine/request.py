@@ -15,6 +15,7 @@ from aiohttp import web
 from ..config import Config, Network
 from ..logsafe import Throttle
 from ..net.remote import _trusted, client_address
+from .answer import JSON, Answer
 from .packets import FORBIDDEN, error_body
 
 log = logging.getLogger("openline.origin")
@@ -289,5 +290,4 @@ def policy_for(config: Config) -> OriginPolicy:
 
 def refuse(code: int, headers: dict[str, str] | None = None) -> web.Response:
     """A refused request: 403 for Forbidden, else 400, with the reference JSON body."""
-    return web.Response(status=403 if code == FORBIDDEN else 400, body=error_body(code),
-                        content_type="application/json", headers=headers)
+    return Answer(error_body(code), JSON, headers, 403 if code == FORBIDDEN else 400)
