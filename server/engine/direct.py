@@ -49,7 +49,17 @@ class DirectQueue(WebSocketDataQueue):  # type: ignore[misc]
         take = self.take
         if take is not None and not self.busy and not self._buffer:
             try:
-                if take(self.take_message, self.session, data):
+                if take is _take:  # _take's body here: one call less per message
+                    session, take_message = self.session, self.take_message
+                    if not session.closed and take_message is not None:
+                        kind = data.type
+                        if kind is _TEXT:
+                            text = data.data
+                            if text[:1] == "4" and take_message(session, text[1:]):
+                                return
+                        elif kind is _BINARY and take_message(session, data.data):
+                            return
+                elif take(self.take_message, self.session, data):
                     return
             except Exception:  # never into aiohttp's parser: the read loop gets it instead
                 log.exception("direct hand-off of a message failed")

@@ -233,10 +233,16 @@ class GuardedHandler(RequestHandler):
         self._body = None
 
     def data_received(self, data: bytes) -> None:
-        if self._payload_parser is not None:
-            # upgraded (a WebSocket's frames): no head or body of ours to watch; the
-            # direct call spares every read of every socket the checks below
-            RequestHandler.data_received(self, data)
+        parser = self._payload_parser
+        if parser is not None:
+            # upgraded (a WebSocket's frames): no head or body of ours to watch, and of
+            # aiohttp's data_received only its upgraded branch, here (one call less per
+            # read of every WebSocket)
+            if data and not (self._force_close or self._close):
+                if self._data_received_cb is not None:
+                    self._data_received_cb()
+                if parser.feed_data(data)[0]:
+                    self.close()
             return
         if self._body is not None:
             self._body_seen = self._loop.time()
