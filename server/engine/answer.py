@@ -17,11 +17,12 @@ a refused request 164,200 -> 125,200 instructions, bench/icount_poll.py 101,100 
 per reply (bench/RESULTS.md).
 
 It writes the head itself only where aiohttp would write exactly that head: the response
-is plain (no cookie jar, no ``enable_compression``, no chunking, a body allowed for this
-method and status), the writer is aiohttp's with nothing hooked to it, and the app's
-``on_response_prepare`` signal is empty (``Server`` is aiohttp's default then) or only
-``name_server`` (``Server: openline``). Anything else (a plugin's own signal, a
-sub-app, HEAD) goes through aiohttp's ``prepare`` unchanged.
+is plain (no cookie jar, no ``enable_compression``, no chunking, no Content-Length set
+by hand: aiohttp cuts the body to it, a body allowed for this method and status), the writer is
+aiohttp's with nothing hooked to it, and the app's ``on_response_prepare`` signal is
+empty (``Server`` is aiohttp's default then) or only ``name_server`` (``Server:
+openline``). Anything else (a plugin's own signal, a sub-app, HEAD) goes through
+aiohttp's ``prepare`` unchanged.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from typing import Any
 
 from aiohttp import hdrs, web
 from aiohttp.abc import AbstractStreamWriter
+from aiohttp.compression_utils import MAX_SYNC_CHUNK_SIZE
 from aiohttp.helpers import must_be_empty_body, rfc822_formatted_time
 from aiohttp.http import SERVER_SOFTWARE, HttpVersion10, HttpVersion11, StreamWriter
 from aiohttp.http_writer import _serialize_headers
@@ -48,7 +50,7 @@ class Answer(web.Response):
     content_type`` after ``headers`` (module docstring)."""
 
     _zlib_executor: Any = None  # what Response.__init__ would set; read only by compression
-    _zlib_executor_size: int = 1024
+    _zlib_executor_size: int = MAX_SYNC_CHUNK_SIZE
 
     def __init__(self, body: bytes, content_type: str, headers: dict[str, str] | None = None,
                  status: int = 200) -> None:
@@ -69,7 +71,9 @@ class Answer(web.Response):
         server = _server_header(request)
         writer = request._payload_writer
         body = self._body
+        headers = self._headers
         if server is None or self._cookies or self._compression or self._chunked \
+                or hdrs.CONTENT_LENGTH in headers \
                 or type(writer) is not StreamWriter or writer._on_headers_sent is not None \
                 or writer._on_chunk_sent is not None or writer.on_body_write is not None \
                 or not isinstance(body, bytes) or self._compressed_body is not None \
@@ -80,9 +84,7 @@ class Answer(web.Response):
         keep_alive = self._keep_alive
         if keep_alive is None:
             keep_alive = self._keep_alive = request.keep_alive
-        headers = self._headers
-        if hdrs.CONTENT_LENGTH not in headers:
-            headers[hdrs.CONTENT_LENGTH] = str(len(body))
+        headers[hdrs.CONTENT_LENGTH] = str(len(body))
         if hdrs.DATE not in headers:
             headers[hdrs.DATE] = rfc822_formatted_time()
         if server is SERVER_NAME:

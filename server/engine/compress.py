@@ -94,14 +94,23 @@ def compress(data: bytes, encoding: str, level: int = LEVEL) -> bytes:
     return compressor.compress(data) + compressor.flush()
 
 
+def compressible(config: Config, response: web.Response) -> bool:
+    """Whether ``compressed`` may change ``response``: compression on, a body of at least
+    the threshold (the request's Accept-Encoding decides the rest). A plain call, so the
+    many small polls skip ``compressed``'s coroutine."""
+    body = response.body
+    return config.http_compression and isinstance(body, bytes) \
+        and len(body) >= config.http_compression_threshold
+
+
 async def compressed(config: Config, request: web.BaseRequest,
                      response: web.Response) -> web.Response:
     """``response`` with its body compressed when compression is on, the body is at least
     the threshold and the request accepts gzip or deflate; as it is otherwise."""
-    body = response.body
-    if not config.http_compression or not isinstance(body, bytes) \
-            or len(body) < config.http_compression_threshold:
+    if not compressible(config, response):
         return response
+    body = response.body
+    assert isinstance(body, bytes)
     encoding = negotiate(request.headers.get("Accept-Encoding"))
     if encoding is None:
         return response

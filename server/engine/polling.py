@@ -15,7 +15,7 @@ from ..errors import ProtocolError
 from ..logsafe import about, preview
 from . import answer
 from .answer import Answer
-from .compress import compressed
+from .compress import compressed, compressible
 from .cookie import set_cookie
 from .eio3 import decode_payload as decode_v3_payload
 from .packets import BAD_REQUEST, CLOSE, MESSAGE, NOOP_FRAME, decode_payload
@@ -41,14 +41,18 @@ async def handshake(engine: Host, request: web.Request, headers: dict[str, str])
         return engine.refused_connection(headers)
     if engine.config.cookie is not None:
         headers["Set-Cookie"] = set_cookie(engine.config.cookie, session.sid)
-    return await compressed(engine.config, request, _payload(session.take_payload(), headers))
+    response = _payload(session.take_payload(), headers)
+    if compressible(engine.config, response):
+        return await compressed(engine.config, request, response)
+    return response
 
 
 async def get(engine: Host, session: Session, request: web.Request,
               headers: dict[str, str]) -> web.StreamResponse:
     """A poll: answered at once when packets wait, else when the first one arrives."""
     response = await _poll(engine, session, request, headers)
-    if isinstance(response, web.Response) and response.status == 200:
+    if isinstance(response, web.Response) and response.status == 200 \
+            and compressible(engine.config, response):
         return await compressed(engine.config, request, response)
     return response
 

@@ -4,6 +4,7 @@ head aiohttp wrote before; plugin middlewares and signals still see them."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import select
@@ -19,7 +20,9 @@ from aiohttp import web
 from aiohttp.http import SERVER_SOFTWARE
 from openline.app import create_app
 from openline.config import Config
+from openline.engine.answer import Answer
 from openline.net.fast_dispatch import direct_route
+from openline.net.http_guard import name_server
 
 from tests.conftest import ROOT, UNIT
 from tests.protocol.conftest import Servers
@@ -306,3 +309,59 @@ def test_direct_route_refuses_a_resource_registered_first() -> None:
     alone.freeze()
     found = direct_route(alone)
     assert found is not None and found[0] == "/x/"
+
+
+def variant(kind: str, name: str) -> web.Response:
+    """An Answer or the web.Response the engine used to build, changed as ``name`` says."""
+    if kind == "answer":
+        response: web.Response = Answer(b"hello", "text/plain; charset=utf-8",
+                                        {"Cache-Control": "no-store"})
+    else:
+        response = web.Response(text="hello", content_type="text/plain", charset="utf-8",
+                                headers={"Cache-Control": "no-store"})
+    if name == "close":
+        response.force_close()
+    elif name == "cookie":
+        response.set_cookie("a", "b")
+    elif name == "length":
+        response.headers["Content-Length"] = "3"
+    elif name == "gzip":
+        response.enable_compression()
+    return response
+
+
+async def exchange(port: int, method: str, target: str, version: str) -> bytes:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(f"{method} {target} HTTP/{version}\r\nHost: x\r\nAccept-Encoding: gzip\r\n\r\n"
+                 .encode())
+    head = await reader.readuntil(b"\r\n\r\n")
+    found = re.search(rb"\r\nContent-Length: (\d+)\r\n", head)
+    body = b"" if method == "HEAD" or found is None else await reader.readexactly(int(found.group(1)))
+    writer.close()
+    await writer.wait_closed()
+    return DATE.sub(b"Date: <date>\r\n", head) + body
+
+
+@pytest.mark.parametrize("signal", [True, False])
+async def test_answer_writes_what_web_response_writes(signal: bool) -> None:
+    """Answer puts on the wire the bytes of the web.Response it replaced, whatever aiohttp varies on."""
+    async def handle(request: web.Request) -> web.Response:
+        return variant(request.query["kind"], request.query["name"])
+
+    app = web.Application()
+    app.router.add_route("*", "/", handle)
+    if signal:
+        app.on_response_prepare.append(name_server)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    try:
+        for name in ("plain", "close", "cookie", "length", "gzip"):
+            for method, version in (("GET", "1.1"), ("POST", "1.1"), ("HEAD", "1.1"), ("GET", "1.0")):
+                answer, response = [await exchange(port, method, f"/?kind={kind}&name={name}", version)
+                                    for kind in ("answer", "response")]
+                assert answer == response, (name, method, version)
+    finally:
+        await runner.cleanup()
