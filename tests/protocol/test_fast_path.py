@@ -12,7 +12,7 @@ import socket
 import subprocess
 import sys
 import textwrap
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -224,7 +224,7 @@ def test_standalone_engine_keeps_aiohttp_server_header(servers: Servers) -> None
 
 
 @pytest.fixture
-def plugin_server(tmp_path: Path) -> Iterator[object]:
+def plugin_server(tmp_path: Path) -> Iterator[Callable[[str], str]]:
     procs: list[subprocess.Popen[str]] = []
 
     def start(body: str) -> str:
@@ -249,9 +249,9 @@ def plugin_server(tmp_path: Path) -> Iterator[object]:
         proc.stdout.close()
 
 
-def test_plugin_middleware_sees_engine_requests(plugin_server: object) -> None:
+def test_plugin_middleware_sees_engine_requests(plugin_server: Callable[[str], str]) -> None:
     """With a plugin middleware installed, polls and POSTs still pass through it."""
-    base = plugin_server(MIDDLEWARE)  # type: ignore[operator]
+    base = plugin_server(MIDDLEWARE)
     gets, posts, url = session(base)
     posts.send("POST", url, body=b"40")
     assert posts.answer() == (head("200 OK", "Content-Type: text/html; charset=utf-8",
@@ -264,9 +264,9 @@ def test_plugin_middleware_sees_engine_requests(plugin_server: object) -> None:
     posts.close()
 
 
-def test_plugin_signal_runs_for_engine_responses(plugin_server: object) -> None:
+def test_plugin_signal_runs_for_engine_responses(plugin_server: Callable[[str], str]) -> None:
     """A plugin's on_response_prepare still runs for engine answers, before name_server, as before."""
-    base = plugin_server(SIGNAL)  # type: ignore[operator]
+    base = plugin_server(SIGNAL)
     raw = Raw(base)
     raw.send("GET", "/socket.io/?EIO=4&transport=polling&sid=nope")
     assert raw.answer() == (head("400 Bad Request", "Content-Type: application/json",
