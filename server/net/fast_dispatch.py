@@ -17,9 +17,10 @@ It is installed only where that is the same as the router's answer: the app (and
 sub-apps) have no middlewares (a plugin's ``setup(app)`` may add one: then every request
 keeps going through them), no domain sub-apps (matched before any path), and the route
 is the first resource registered at its path, a plain one taking every method. A request
-with ``Expect:`` goes the usual way (aiohttp's 100-continue handling). The route is the
-one whose handler carries ``direct_dispatch = True`` (``Engine.handle_request``): this
-layer does not know the engine.
+with ``Expect:`` goes the usual way (aiohttp's 100-continue handling). The match-info is
+one object for all of them, as it holds nothing per request (no path parameters;
+frozen). The route is the one whose handler carries ``direct_dispatch = True``
+(``Engine.handle_request``): this layer does not know the engine.
 """
 
 from __future__ import annotations
