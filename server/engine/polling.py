@@ -93,8 +93,9 @@ async def _poll(engine: Host, session: Session, request: web.Request,
                  extra=about(session.sid))
         session.queue.clear()
         # not by_client (that is a close packet's): no GET is on its way to take a noop,
-        # so the session is gone at once and the next request gets 400, as Node's
-        await engine.close(session, engine.reason.TRANSPORT_CLOSE)
+        # so the session is gone at once and the next request gets 400, and the reason is
+        # Node's ("poll connection closed prematurely" is a transport error there)
+        await engine.close(session, engine.reason.TRANSPORT_ERROR)
         return web.Response(status=499)
     return _payload(session.take_payload(), headers)
 

@@ -2,7 +2,8 @@
 
 Owns: the accept loop with descriptor headroom (accept.py), aiohttp's request handler
 with head, body and idle timeouts and per-address limits (http_guard.py), serving one
-aiohttp app until a signal (listen.py), and who the peer is behind trusted proxies
+aiohttp app until a signal (listen.py), one route served past aiohttp's router
+(fast_dispatch.py), and who the peer is behind trusted proxies
 (remote.py), and the Redis client a --redis-url names, in any of its forms (redis_url.py).
 Knows requests and sockets, not Engine.IO or Socket.IO.
 

@@ -105,6 +105,35 @@ async def test_a_session_upgraded_from_polling_is_followed_by_one_id(node):
     ]
 
 
+async def test_a_dropped_poll_ends_its_session_as_a_transport_error(node):
+    """A long-polling client whose waiting GET's connection drops: its session ends at
+    once, and its disconnect's reason is "transport error", as Node's engine.io gives it
+    ("poll connection closed prematurely")."""
+    server = await node()
+    base = server.url + "/socket.io/?EIO=4&transport=polling"
+    async with aiohttp.ClientSession() as http:
+        async with http.get(base) as opened:
+            session_id = json.loads((await opened.text())[1:])["sid"]
+        async with http.post(f"{base}&sid={session_id}", data="40") as posted:
+            assert await posted.text() == "ok"
+        async with http.get(f"{base}&sid={session_id}") as connected:
+            sid = json.loads((await connected.text())[2:])["sid"]
+    async with aiohttp.ClientSession() as own:  # its own connection, closed with it
+        waiting = asyncio.ensure_future(own.get(f"{base}&sid={session_id}"))
+        await asyncio.sleep(0.05 * UNIT)  # let the GET reach the server (not a start-up wait)
+        waiting.cancel()
+    await server.wait_for(f"sid {sid} (session {session_id}) disconnected from /")
+    assert server.about(session_id, sid) == [
+        f"INFO    openline.engine: session {session_id} open over polling from 127.0.0.1",
+        f"INFO    openline.realtime: sid {sid} (session {session_id}) connected to /",
+        f"INFO    openline.engine: session {session_id} closing: poll request closed by the "
+        "client",
+        f"INFO    openline.engine: session {session_id} closed: transport error",
+        f"INFO    openline.realtime: sid {sid} (session {session_id}) disconnected from /: "
+        "transport error",
+    ]
+
+
 async def test_a_bridge_session_is_followed_by_one_id(node):
     """A plain WebSocket client on /chat asking `who` and closing: its bridge session id
     on every line, the sid beside it, the close code the server sent (1000)."""
