@@ -41,46 +41,69 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def count(pattern: str, rounds: int, extra: list[str], batch: int = BATCH) -> float:
-    """Instructions per event of ``pattern`` (see the module doc)."""
+def start(extra: list[str], out: str, module: str = "openline",
+          env: dict[str, str] | None = None) -> tuple[subprocess.Popen[bytes], int]:
+    """openline (``python -m module run``, bench/plugins) under callgrind, its dumps in
+    ``out``, on a free port: once it accepts connections, the process and the port."""
     port = _free_port()
-    out = tempfile.mkdtemp(prefix="icount-")
     server = subprocess.Popen(
         ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}/cg", "--dump-instr=no",
-         sys.executable, "-m", "openline", "run", "--port", str(port), "--plugins-dir",
+         sys.executable, "-m", module, "run", "--port", str(port), "--plugins-dir",
          str(BENCH / "plugins"), "--log-level", "warning", *extra],
-        cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 300  # start-up under callgrind: ~20-60 s
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                if server.poll() is not None or time.monotonic() > deadline:
-                    raise SystemExit("openline did not start under callgrind") from None
-                time.sleep(0.25)
+        cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    deadline = time.monotonic() + 300  # start-up under callgrind: ~20-60 s
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return server, port
+        except OSError:
+            if server.poll() is not None or time.monotonic() > deadline:
+                stop(server, out)
+                raise SystemExit("openline did not start under callgrind") from None
+            time.sleep(0.25)
 
+
+def zero(server: subprocess.Popen[bytes]) -> None:
+    subprocess.run(["callgrind_control", "-z", str(server.pid)], check=True, capture_output=True)
+
+
+def total(server: subprocess.Popen[bytes], out: str, keep: str | None = None) -> int:
+    """The instructions counted since ``zero``: callgrind dumps them now (``keep``: a copy
+    of the dump there, for callgrind_annotate)."""
+    subprocess.run(["callgrind_control", "-d", str(server.pid)], check=True, capture_output=True)
+    dumps = sorted(glob.glob(f"{out}/cg*"), key=os.path.getmtime)
+    text = Path(dumps[-1]).read_text()
+    if keep:
+        Path(keep).write_text(text)
+    found = re.search(r"^(?:summary|totals): (\d+)", text, re.M)
+    if found is None:
+        raise SystemExit("no totals in callgrind's dump")
+    return int(found.group(1))
+
+
+def stop(server: subprocess.Popen[bytes], out: str) -> None:
+    server.kill()
+    server.wait()
+    for f in glob.glob(f"{out}/*"):
+        os.remove(f)
+    os.rmdir(out)
+
+
+def count(pattern: str, rounds: int, extra: list[str], batch: int = BATCH) -> float:
+    """Instructions per event of ``pattern`` (see the module doc)."""
+    out = tempfile.mkdtemp(prefix="icount-")
+    server, port = start(extra, out)
+    try:
         def load(batches: int) -> None:
             subprocess.run([sys.executable, str(BENCH / "icount_load.py"), str(port), pattern,
                             str(batches), str(batch)], check=True, capture_output=True, timeout=900)
 
         load(30)
-        subprocess.run(["callgrind_control", "-z", str(server.pid)], check=True, capture_output=True)
+        zero(server)
         load(rounds)
-        subprocess.run(["callgrind_control", "-d", str(server.pid)], check=True, capture_output=True)
-        dumps = sorted(glob.glob(f"{out}/cg*"), key=os.path.getmtime)
-        text = Path(dumps[-1]).read_text()
-        found = re.search(r"^(?:summary|totals): (\d+)", text, re.M)
-        if found is None:
-            raise SystemExit("no totals in callgrind's dump")
-        return int(found.group(1)) / (rounds * batch)
+        return total(server, out) / (rounds * batch)
     finally:
-        server.kill()
-        server.wait()
-        for f in glob.glob(f"{out}/*"):
-            os.remove(f)
-        os.rmdir(out)
+        stop(server, out)
 
 
 def main() -> int:

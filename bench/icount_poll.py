@@ -21,15 +21,15 @@ kernel time is not in it). Needs valgrind (Debian's package); ~1 min.
 from __future__ import annotations
 
 import argparse
-import glob
 import os
 import re
 import socket
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
+
+import icount  # bench/icount.py: callgrind's start, counts and stop (bench/ is on sys.path)
 
 BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
@@ -37,12 +37,6 @@ BATCH = 10
 WARMUP = 30
 PAYLOAD = '{"a":1,"b":"hello"}'
 QUIET_HEARTBEAT = ["--ping-interval", "600", "--ping-timeout", "600"]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class Http:
@@ -144,26 +138,14 @@ def load(port: int, rounds: int, batch: int) -> None:
 def count(rounds: int, extra: list[str], batch: int = BATCH,
           keep: str | None = None) -> tuple[float, int]:
     """Instructions per reply (see the module doc), and the GETs the rounds took."""
-    port = _free_port()
     out = tempfile.mkdtemp(prefix="icount-poll-")
     heartbeat = [] if any(a.startswith("--ping-") for a in extra) else QUIET_HEARTBEAT
-    server = subprocess.Popen(
-        ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}/cg", "--dump-instr=no",
-         sys.executable, "-m", "server", "run", "--port", str(port), "--plugins-dir",
-         str(BENCH / "plugins"), "--log-level", "warning", *heartbeat, *extra],
-        cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        env={**os.environ, "PYTHONHASHSEED": "0"})  # the same dict layouts on every run
+    # python -m server from the tree this file is in (a copy's own code, not the venv's
+    # openline), and the same dict layouts on every run
+    server, port = icount.start([*heartbeat, *extra], out, module="server",
+                                env={**os.environ, "PYTHONHASHSEED": "0"})
     client: subprocess.Popen[str] | None = None
     try:
-        deadline = time.monotonic() + 300  # start-up under callgrind: ~20-60 s
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                if server.poll() is not None or time.monotonic() > deadline:
-                    raise SystemExit("openline did not start under callgrind") from None
-                time.sleep(0.25)
         client = subprocess.Popen([sys.executable, __file__, "--load", str(port), str(rounds),
                                    str(batch)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                   text=True)
@@ -176,30 +158,19 @@ def count(rounds: int, extra: list[str], batch: int = BATCH,
             return line
 
         step("warm")
-        subprocess.run(["callgrind_control", "-z", str(server.pid)], check=True, capture_output=True)
+        icount.zero(server)
         client.stdin.write("go\n")
         client.stdin.flush()
         polls = int(step("done").split(" ")[1])
-        subprocess.run(["callgrind_control", "-d", str(server.pid)], check=True, capture_output=True)
+        instructions = icount.total(server, out, keep)
         client.stdin.write("end\n")
         client.stdin.flush()
         client.wait(timeout=60)
-        dumps = sorted(glob.glob(f"{out}/cg*"), key=os.path.getmtime)
-        text = Path(dumps[-1]).read_text()
-        if keep:  # for callgrind_annotate
-            Path(keep).write_text(text)
-        found = re.search(r"^(?:summary|totals): (\d+)", text, re.M)
-        if found is None:
-            raise SystemExit("no totals in callgrind's dump")
-        return int(found.group(1)) / (rounds * batch), polls
+        return instructions / (rounds * batch), polls
     finally:
         if client is not None and client.poll() is None:
             client.kill()
-        server.kill()
-        server.wait()
-        for f in glob.glob(f"{out}/*"):
-            os.remove(f)
-        os.rmdir(out)
+        icount.stop(server, out)
 
 
 def main() -> int:
