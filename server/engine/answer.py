@@ -125,3 +125,43 @@ def _server_header(request: web.BaseRequest) -> str | None:
     if len(signal) == 1 and signal[0] is name_server:
         return SERVER_NAME
     return None
+
+
+def wire(body: bytes, content_type: str, headers: dict[str, str] | None, server: str,
+         status: int = 200, encoding: str | None = None) -> bytes:
+    """The bytes ``Answer(body, content_type, headers, status).prepare`` writes for a
+    keep-alive HTTP/1.1 request whose app's prepare signal gives ``Server: server``
+    (``encoding``: the Content-Encoding compress.compressed adds): for the requests served
+    in the read callback (engine/inline.py), which have no ``web.Request`` to prepare
+    against. Same head, same order, same serializer."""
+    real: CIMultiDict[str] = CIMultiDict(headers) if headers else CIMultiDict()
+    real[hdrs.CONTENT_TYPE] = content_type
+    if encoding is not None:
+        real[hdrs.CONTENT_ENCODING] = encoding
+    return _finish(real, body, server, status)
+
+
+def wire_of(response: Answer, server: str) -> bytes:
+    """``wire`` for an ``Answer`` already made (what a coroutine of polling.py returns)."""
+    body = response._body
+    assert isinstance(body, bytes)
+    return _finish(CIMultiDict(response._headers), body, server, response._status)
+
+
+def _finish(real: CIMultiDict[str], body: bytes, server: str, status: int) -> bytes:
+    real[hdrs.CONTENT_LENGTH] = str(len(body))
+    real[hdrs.DATE] = rfc822_formatted_time()
+    real[hdrs.SERVER] = server
+    return _serialize_headers(f"HTTP/1.1 {status} {REASON_PHRASES.get(status, '')}", real) + body
+
+
+def app_server_header(app: web.Application) -> str | None:
+    """The Server header aiohttp's prepare gives every response of ``app`` (a top-level
+    app, no sub-app in the route) when its prepare signal is known to set nothing else;
+    None otherwise (``_server_header`` for an app, without a request)."""
+    signal = app.on_response_prepare
+    if not signal:
+        return SERVER_SOFTWARE
+    if len(signal) == 1 and signal[0] is name_server:
+        return SERVER_NAME
+    return None

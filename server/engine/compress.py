@@ -94,6 +94,17 @@ def compress(data: bytes, encoding: str, level: int = LEVEL) -> bytes:
     return compressor.compress(data) + compressor.flush()
 
 
+def compress_recent(body: bytes, encoding: str) -> bytes:
+    """``compress`` on the loop, for a body of at most OFFLOAD bytes, through ``_RECENT``."""
+    data = _RECENT.get((body, encoding))
+    if data is None:
+        data = compress(body, encoding)
+        if len(_RECENT) >= _RECENT_MAX:
+            del _RECENT[next(iter(_RECENT))]
+        _RECENT[body, encoding] = data
+    return data
+
+
 def compressible(config: Config, response: web.Response) -> bool:
     """Whether ``compressed`` may change ``response``: compression on, a body of at least
     the threshold (the request's Accept-Encoding decides the rest). A plain call, so the
@@ -114,16 +125,10 @@ async def compressed(config: Config, request: web.BaseRequest,
     encoding = negotiate(request.headers.get("Accept-Encoding"))
     if encoding is None:
         return response
-    data: bytes | None
     if len(body) > OFFLOAD:
         data = await asyncio.get_running_loop().run_in_executor(None, compress, body, encoding)
     else:
-        data = _RECENT.get((body, encoding))
-        if data is None:
-            data = compress(body, encoding)
-            if len(_RECENT) >= _RECENT_MAX:
-                del _RECENT[next(iter(_RECENT))]
-            _RECENT[body, encoding] = data
+        data = compress_recent(body, encoding)
     response.body = data
     response.headers["Content-Encoding"] = encoding
     return response

@@ -129,30 +129,43 @@ async def post(engine: Host, session: Session, request: web.Request,
             log.info("session %s closing: %s", session.sid, exc, extra=about(session.sid))
             await engine.close(session, engine.reason.TRANSPORT_ERROR)
             return refuse(BAD_REQUEST, headers)
-        on_message = engine.on_message
-        # the layer above's hand-off first, as a WebSocket's messages (direct.py): a plain
-        # event is queued for its handler there, without on_message's coroutine chain;
-        # what it declines goes to on_message, in turn, so the order holds
-        take = engine.take_message if session.protocol != 3 else None
-        for ptype, data in packets:
-            if session.closed:
-                break
-            if ptype == MESSAGE:
-                if take is None or not take(session, data):
-                    await on_message(session.sid, data)
-            elif ptype == CLOSE:
-                await engine.close(session, engine.reason.CLIENT_DISCONNECT, by_client=True)
-            else:
-                try:
-                    await engine.receive(session, ptype, data)
-                except ProtocolError as exc:
-                    log.info("session %s closing: %s", session.sid, exc, extra=about(session.sid))
-                    await engine.close(session, engine.reason.TRANSPORT_ERROR)
-                    return refuse(BAD_REQUEST, headers)
+        return await deliver(engine, session, packets, 0, headers)
     finally:
         session.posting = False
+
+
+async def deliver(engine: Host, session: Session, packets: list[tuple[int, Any]], start: int,
+                  headers: dict[str, str]) -> Answer:
+    """A POST's packets from ``start`` on, each handled in order; its answer."""
+    on_message = engine.on_message
+    # the layer above's hand-off first, as a WebSocket's messages (direct.py): a plain
+    # event is queued for its handler there, without on_message's coroutine chain;
+    # what it declines goes to on_message, in turn, so the order holds
+    take = engine.take_message if session.protocol != 3 else None
+    for ptype, data in packets[start:] if start else packets:
+        if session.closed:
+            break
+        if ptype == MESSAGE:
+            if take is None or not take(session, data):
+                await on_message(session.sid, data)
+        elif ptype == CLOSE:
+            await engine.close(session, engine.reason.CLIENT_DISCONNECT, by_client=True)
+        else:
+            try:
+                await engine.receive(session, ptype, data)
+            except ProtocolError as exc:
+                log.info("session %s closing: %s", session.sid, exc, extra=about(session.sid))
+                await engine.close(session, engine.reason.TRANSPORT_ERROR)
+                return refuse(BAD_REQUEST, headers)
     # text/html, as the reference server answers: text/plain makes some agents download
     return Answer(b"ok", answer.HTML, headers)
+
+
+async def refused_body(engine: Host, session: Session, why: str, headers: dict[str, str]) -> Answer:
+    """A POST body refused (``why``): the session closes, the POST gets 400."""
+    log.info("session %s closing: %s", session.sid, why, extra=about(session.sid))
+    await engine.close(session, engine.reason.TRANSPORT_ERROR)
+    return refuse(BAD_REQUEST, headers)
 
 
 async def _read_body(engine: Host, session: Session, request: web.Request) -> str | bytes | int:

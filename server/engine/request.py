@@ -288,6 +288,6 @@ def policy_for(config: Config) -> OriginPolicy:
     return entry[1]
 
 
-def refuse(code: int, headers: dict[str, str] | None = None) -> web.Response:
+def refuse(code: int, headers: dict[str, str] | None = None) -> Answer:
     """A refused request: 403 for Forbidden, else 400, with the reference JSON body."""
     return Answer(error_body(code), JSON, headers, 403 if code == FORBIDDEN else 400)

@@ -26,7 +26,7 @@ from aiohttp import hdrs, web
 from ..config import Config
 from ..errors import ProtocolError
 from ..logsafe import about
-from . import eio3_session, packets, polling, websocket
+from . import eio3_session, inline, packets, polling, websocket
 from .drain import Before, drain_sessions, refusal_while_draining
 from .heartbeat import Heartbeat
 from .packets import (
@@ -288,6 +288,10 @@ class Engine:
 
     # served past aiohttp's router under `openline run` (net/fast_dispatch.py)
     handle_request.direct_dispatch = True  # type: ignore[attr-defined]
+
+    def inline_for(self, path: str, app: web.Application) -> inline.Inline | None:
+        """Long-polling requests of ``path`` served in the read callback (inline.py)."""
+        return inline.for_app(self, path, app)
 
     def refused_connection(self, headers: dict[str, str]) -> web.Response:
         return refuse(FORBIDDEN, headers)

@@ -26,6 +26,7 @@ from .packets import CLOSE_FRAME, NOOP_FRAME, Frame, encode_payload, websocket_h
 
 if TYPE_CHECKING:
     from ..config import Config
+    from .request import OriginPolicy
     from .stall import StallWatch
 
 log = logging.getLogger("openline.engine")
@@ -68,6 +69,8 @@ class Host(Protocol):
     direct_message: Callable[[str, str | bytes], Any] | None
     take_message: Callable[[Session, str | bytes], bool] | None
     on_upgrade: Callable[[str], None] | None  # told the sid once a session has upgraded
+    sessions: dict[str, Session]  # by sid (inline.py finds a request's session)
+    origins: OriginPolicy
 
     async def open_session(self, request: web.Request, transport: str,
                            ws: web.WebSocketResponse | None = None,

@@ -20,7 +20,10 @@ is the first resource registered at its path, a plain one taking every method. A
 with ``Expect:`` goes the usual way (aiohttp's 100-continue handling). The match-info is
 one object for all of them, as it holds nothing per request (no path parameters;
 frozen). The route is the one whose handler carries ``direct_dispatch = True``
-(``Engine.handle_request``): this layer does not know the engine.
+(``Engine.handle_request``): this layer does not know the engine. When that handler's
+owner has ``inline_for`` and the server is net/http_guard.py's, its answer (a callable
+or None) becomes the server's ``inline``: long-polling requests served in the read
+callback (engine/inline.py), under the same conditions as this bypass.
 """
 
 from __future__ import annotations
@@ -84,4 +87,9 @@ def install(server: web.Server, app: web.Application) -> bool:
         return await app_handle(request)
 
     server.request_handler = dispatch
+    # and, where the protocol can (http_guard.py's GuardedServer), the requests its owner
+    # serves in the read callback: ``inline_for(path, app)`` (Engine: engine/inline.py)
+    make = getattr(getattr(handle, "__self__", None), "inline_for", None)
+    if make is not None and hasattr(server, "inline"):
+        server.inline = make(path, app)
     return True

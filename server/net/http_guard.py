@@ -51,6 +51,10 @@ from ..logsafe import Throttle
 
 log = logging.getLogger("openline.http")
 
+# the engine's requests served in the read callback (engine/inline.py): inline(protocol,
+# message, payload) -> served; this layer knows it only by that signature
+Inline = Callable[[Any, Any, Any], bool]
+
 SERVER_NAME = "openline"  # the Server header: no framework or Python version for scanners
 LOG_INTERVAL = 10.0  # seconds between two lines about the same kind of refusal
 REFUSAL_LINGER = 0.5  # seconds a refused connection waits for its request before closing
@@ -188,10 +192,15 @@ class GuardedHandler(RequestHandler):
     check of ``Guard`` (module docstring)."""
 
     __slots__ = ("_guard", "_admitted", "_address", "_body", "_body_timer",
-                 "_body_seen", "on_lost")
+                 "_body_seen", "on_lost", "inline", "_held")
 
-    def __init__(self, manager: web.Server, *, guard: Guard, **kwargs: Any) -> None:
+    def __init__(self, manager: web.Server, *, guard: Guard, inline: Inline | None = None,
+                 **kwargs: Any) -> None:
         super().__init__(manager, **kwargs)
+        # requests the engine serves in this read callback (engine/inline.py), while
+        # aiohttp's loop waits idle; not with an access log, which only that loop writes
+        self.inline = inline if not self._logging_enabled else None
+        self._held = False  # such a request is in progress: the next ones wait (hold)
         self._guard = guard
         self._admitted = False
         self._address: str | None = None
@@ -248,20 +257,99 @@ class GuardedHandler(RequestHandler):
             self._body_seen = self._loop.time()
         # _waiter is set only while aiohttp waits for the next request: these bytes
         # begin a head (not a body, not WebSocket frames)
-        idle = self._waiter is not None
-        super().data_received(data)
+        waiter = self._waiter
+        idle = waiter is not None
+        messages = self._messages
+        if idle and self.inline is not None and not waiter.done():  # type: ignore[union-attr]
+            # aiohttp's data_received parses and queues the requests without waking its
+            # loop; those the engine serves here leave the queue, the loop gets the rest
+            before = len(messages)
+            self._waiter = None
+            super().data_received(data)
+            self._waiter = waiter
+            parsed = len(messages) > before
+            if parsed:
+                self._serve_inline()
+        else:
+            super().data_received(data)
+            parsed = bool(messages)
         if self._body is not None and self._body.is_eof():  # it arrived: stop watching
             self._stop_body_watch()
-        messages = self._messages
-        if messages:
+        if parsed or messages:
             self._guard.heads.pop(self, None)
-            payload = messages[-1][1]
-            if self._body is None and not payload.is_eof():
-                self._watch_body(payload)
+            if messages:
+                payload = messages[-1][1]
+                if self._body is None and not payload.is_eof():
+                    self._watch_body(payload)
         elif idle and data and not self._force_close and self not in self._guard.heads:
             self._guard.await_head(self)
 
+    # --- requests served by the engine here (engine/inline.py) ----------------
+
+    def _serve_inline(self) -> None:
+        """Offer the queued requests in order, until one is declined or in progress; wake
+        aiohttp's loop for what is left."""
+        messages, inline = self._messages, self.inline
+        assert inline is not None
+        while messages and not self._held and not (self._force_close or self._close):
+            message, payload = messages.popleft()
+            if not inline(self, message, payload):
+                messages.appendleft((message, payload))
+                break
+            if self._parser is not None:  # a parser slot freed, as aiohttp's loop does
+                self._parser.message_consumed()
+        if self._buffer_paused and len(messages) <= self._msg_queue_resume_size:
+            self._resume_reading_if_drained()
+        waiter = self._waiter
+        if messages and not self._held and waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    def hold(self) -> None:
+        """A request served here goes on after the read callback: the next wait for it
+        (and aiohttp's shutdown waits for it, as for a handler in progress)."""
+        self._held = True
+        self._request_in_progress = True
+
+    def release(self) -> None:
+        """The held request is answered: serve what waited behind it."""
+        if not self._held:
+            return
+        self._held = False
+        self._request_in_progress = False
+        done = self._handler_waiter
+        if done is not None and not done.done():
+            done.set_result(None)
+        if self._messages:
+            self._serve_inline()
+
+    def answer(self, data: bytes, close: bool = False) -> None:
+        """Write a whole response; keep-alive from now on, as aiohttp's loop after one."""
+        transport = self.transport
+        if transport is None:
+            return
+        transport.write(data)
+        if close:
+            self.force_close()
+            return
+        self._keepalive = True
+        timeout = self._keepalive_timeout
+        if timeout:
+            loop = self._loop
+            self._next_keepalive_close_time = due = loop.time() + timeout
+            if self._keepalive_handle is None:
+                self._keepalive_handle = loop.call_at(due, self._process_keepalive)
+
+    def _process_keepalive(self) -> None:
+        if self._held:  # not idle: a request served here is in progress (a waiting GET)
+            self._keepalive_handle = self._loop.call_at(
+                self._loop.time() + self._keepalive_timeout, self._process_keepalive)
+            return
+        super()._process_keepalive()
+
     def _head_expired(self) -> None:
+        if self._held:  # a head behind a request in progress: its time starts after it
+            self._guard.await_head(self)
+            return
         waiting = self._waiter is not None and not self._waiter.done()
         if self.transport is None or self._messages or not waiting:
             return
@@ -340,9 +428,11 @@ class GuardedServer(web.Server):
                          handler_cancellation=base.handler_cancellation,
                          loop=base._loop, **base._kwargs)
         self.guard = guard
+        self.inline: Inline | None = None  # set by fast_dispatch.install
 
     def __call__(self) -> RequestHandler:
-        return GuardedHandler(self, loop=self._loop, guard=self.guard, **self._kwargs)
+        return GuardedHandler(self, loop=self._loop, guard=self.guard, inline=self.inline,
+                              **self._kwargs)
 
 
 class GuardedRunner(web.AppRunner):

@@ -145,6 +145,36 @@ async def polling_sid(url: str) -> str:
     return match.group(1)
 
 
+async def test_a_waiting_poll_is_not_idle_and_its_connection_idles_out_after(
+        openline: Any, connect: Any) -> None:
+    """A GET waiting 3x --idle-timeout (0.5 s) for data is answered, then its connection idles out."""
+    srv = await openline("--idle-timeout", "0.5", "--header-timeout", "30")
+    sid = await polling_sid(srv.url)
+    target = f"/socket.io/?EIO=4&transport=polling&sid={sid}"
+    reader, writer = await connect(srv.port)
+
+    async def poll() -> bytes:
+        writer.write(f"GET {target} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode())
+        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5 * UNIT)
+        assert status_of(head) == 200
+        length = int(re.search(rb"Content-Length: (\d+)", head, re.I).group(1))  # type: ignore[union-attr]
+        return await asyncio.wait_for(reader.readexactly(length), 5 * UNIT)
+
+    async with aiohttp.ClientSession() as http:
+        async with http.post(srv.url + target, data="40") as response:
+            assert await response.text() == "ok"
+        assert (await poll()).startswith(b'40{"sid":"')
+        waiting = asyncio.ensure_future(poll())
+        await asyncio.sleep(1.5)  # the behaviour under test is a duration: three idle timeouts
+        assert not waiting.done()
+        async with http.post(srv.url + target, data='42["message","late"]') as response:
+            assert await response.text() == "ok"
+        assert await waiting == b'42["message","late"]'
+    rest, took = await until_closed(reader, 0.5 + 2 * MARGIN)
+    assert rest == b"" and 0.4 <= took < 0.5 + 2 * MARGIN
+    writer.close()
+
+
 async def stalled_post(connect: Any, port: int, path: str, *headers: str) -> tuple[bytes, float]:
     """A POST declaring 900,000 body bytes that sends one: what comes back, and when."""
     reader, writer = await connect(port)
