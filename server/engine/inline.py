@@ -80,16 +80,32 @@ class _Head:
 
 
 def _query(text: str) -> dict[str, str] | None:
-    """A plain query's first value per name; None when yarl's parse could differ."""
+    """A plain query's first value per name; None when yarl's parse could differ. Each
+    client sends the same query with every request: parsed once (``_QUERIES``)."""
+    try:
+        return _QUERIES[text]
+    except KeyError:
+        pass
+    params: dict[str, str] | None = {}
     if "%" in text or "+" in text or ";" in text:
-        return None
-    params: dict[str, str] = {}
-    for item in text.split("&"):
-        name, eq, value = item.partition("=")
-        if not eq or not name:
-            return None
-        params.setdefault(name, value)
+        params = None
+    else:
+        for item in text.split("&"):
+            name, eq, value = item.partition("=")
+            if not eq or not name:
+                params = None
+                break
+            params.setdefault(name, value)  # type: ignore[union-attr]
+    if len(_QUERIES) >= _QUERIES_MAX:
+        _QUERIES.clear()
+    _QUERIES[text] = params
     return params
+
+
+# query string -> _query's answer; bounded, as queries are the client's choice (one per
+# polling session: a server of many more simply parses again after a clear)
+_QUERIES: dict[str, dict[str, str] | None] = {}
+_QUERIES_MAX = 4096
 
 
 def _wake(poll: asyncio.Future[Any]) -> None:
