@@ -319,7 +319,7 @@ class GuardedHandler(RequestHandler):
         done = self._handler_waiter
         if done is not None and not done.done():
             done.set_result(None)
-        if self._messages:
+        if self._messages and self.transport is not None:  # gone: nothing to answer
             self._serve_inline()
 
     def answer(self, data: bytes, close: bool = False) -> None:

@@ -137,3 +137,13 @@ def test_a_second_get_is_refused_and_ends_the_first_with_close(full: str) -> Non
     assert gets.answer()[1] == b"1"
     for raw in (gets, posts, second):
         raw.close()
+
+
+def test_a_post_whose_client_leaves_at_once_is_still_handled(full: str) -> None:
+    """A POST's CONNECT (handled in a task) still takes effect when its connection closes at once."""
+    gets, posts, url = session(full)
+    posts.send("POST", url, body=b"40")
+    posts.close()
+    gets.send("GET", url)
+    assert gets.answer()[1].startswith(b'40{"sid":"')
+    gets.close()
