@@ -53,7 +53,7 @@ from ..logsafe import about
 from .answer import HTML, TEXT, Answer, app_server_header, wire, wire_of
 from .compress import OFFLOAD, compress, compress_recent, negotiate
 from .packets import MESSAGE, decode_payload
-from .polling import deliver, refused_body
+from .polling import deliver, poll_dropped, refused_body, wake
 
 if TYPE_CHECKING:
     from .session import Host, Session
@@ -62,7 +62,8 @@ log = logging.getLogger("openline.engine")
 
 OK = b"ok"
 _FAILED_TEXT = b"500 Internal Server Error\n"
-# what aiohttp's handle_error answers for a handler's exception, closing the connection
+# a 500 as aiohttp's handle_error answers a handler's exception (its text shortened),
+# closing the connection
 FAILED = (b"HTTP/1.1 500 Internal Server Error\r\nContent-Type: text/plain; charset=utf-8\r\n"
           b"Content-Length: %d\r\nConnection: close\r\n\r\n" % len(_FAILED_TEXT)) + _FAILED_TEXT
 
@@ -106,11 +107,6 @@ def _query(text: str) -> dict[str, str] | None:
 # polling session: a server of many more simply parses again after a clear)
 _QUERIES: dict[str, dict[str, str] | None] = {}
 _QUERIES_MAX = 4096
-
-
-def _wake(poll: asyncio.Future[Any]) -> None:
-    if not poll.done():
-        poll.set_result(None)
 
 
 def for_app(engine: Host, path: str, app: web.Application) -> Inline | None:
@@ -181,7 +177,7 @@ class Inline:
             return True
         poll = session.poll = asyncio.get_running_loop().create_future()
         conn.hold()
-        conn.on_lost = partial(_wake, poll)
+        conn.on_lost = partial(wake, poll)
         poll.add_done_callback(partial(self._polled, conn, session, cors, accept))
         return True
 
@@ -190,14 +186,8 @@ class Inline:
         session.poll = None
         conn.on_lost = None
         transport = conn.transport
-        if transport is None or transport.is_closing():
-            # as polling.get: what it would carry cannot be delivered; the session ends
-            log.info("session %s closing: poll request closed by the client", session.sid,
-                     extra=about(session.sid))
-            session.queue.clear()
-            engine = self.engine
-            self._spawn(conn, session, engine.close(session, engine.reason.TRANSPORT_ERROR),
-                        posting=False)
+        if transport is None or transport.is_closing():  # as polling.get: the session ends
+            self._spawn(conn, session, poll_dropped(self.engine, session), posting=False)
             return
         if self._answer_payload(conn, session, cors, accept):
             conn.release()

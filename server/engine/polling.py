@@ -79,7 +79,7 @@ async def _poll(engine: Host, session: Session, request: web.Request,
         protocol: Any = request.protocol
         watch = hasattr(protocol, "on_lost")  # served by net/listen.py's GuardedHandler
         if watch:
-            protocol.on_lost = partial(_wake, poll)
+            protocol.on_lost = partial(wake, poll)
         try:
             await poll
         finally:
@@ -88,21 +88,26 @@ async def _poll(engine: Host, session: Session, request: web.Request,
                 protocol.on_lost = None
     transport = request.transport
     if transport is None or transport.is_closing():
-        # the client gave up on this GET; what it would carry cannot be delivered
-        log.info("session %s closing: poll request closed by the client", session.sid,
-                 extra=about(session.sid))
-        session.queue.clear()
-        # not by_client (that is a close packet's): no GET is on its way to take a noop,
-        # so the session is gone at once and the next request gets 400, and the reason is
-        # Node's ("poll connection closed prematurely" is a transport error there)
-        await engine.close(session, engine.reason.TRANSPORT_ERROR)
+        await poll_dropped(engine, session)
         return web.Response(status=499)
     return _payload(session.take_payload(), headers)
 
 
-def _wake(poll: asyncio.Future[Any]) -> None:
+def wake(poll: asyncio.Future[Any]) -> None:
+    """A waiting GET's ``on_lost``: its poll ends now."""
     if not poll.done():
         poll.set_result(None)
+
+
+async def poll_dropped(engine: Host, session: Session) -> None:
+    """The client gave up on its waiting GET; what it would carry cannot be delivered."""
+    log.info("session %s closing: poll request closed by the client", session.sid,
+             extra=about(session.sid))
+    session.queue.clear()
+    # not by_client (that is a close packet's): no GET is on its way to take a noop, so
+    # the session is gone at once and the next request gets 400, and the reason is Node's
+    # ("poll connection closed prematurely" is a transport error there)
+    await engine.close(session, engine.reason.TRANSPORT_ERROR)
 
 
 async def post(engine: Host, session: Session, request: web.Request,
