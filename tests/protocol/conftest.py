@@ -185,3 +185,15 @@ def error(code: int) -> dict[str, Any]:
     return {"code": code, "message": {
         0: "Transport unknown", 1: "Session ID unknown", 2: "Bad handshake method",
         3: "Bad request", 4: "Forbidden", 5: "Unsupported protocol version"}[code]}
+
+
+@pytest.fixture(scope="module")
+def full(servers: Servers) -> str:
+    """openline's whole app (tests/protocol/servers.py ``full``), default profile."""
+    return servers.base("full", "default")
+
+
+@pytest.fixture(scope="module")
+def cors(servers: Servers) -> str:
+    """openline's whole app with --cors-origins http://allowed.example."""
+    return servers.base("full", "cors")

@@ -98,16 +98,6 @@ def head(status: str, *lines: str, version: str = "1.1") -> str:
     return "".join(f"{line}\r\n" for line in (f"HTTP/{version} {status}", *lines))
 
 
-@pytest.fixture(scope="module")
-def full(servers: Servers) -> str:
-    return servers.base("full", "default")
-
-
-@pytest.fixture(scope="module")
-def cors(servers: Servers) -> str:
-    return servers.base("full", "cors")
-
-
 def session(base: str, path: str = "/socket.io/", extra: str = "") -> tuple[Raw, Raw, str]:
     """(GET connection, POST connection, the session's URL) after a handshake."""
     gets, posts = Raw(base), Raw(base)

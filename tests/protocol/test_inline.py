@@ -12,22 +12,11 @@ import json
 import pytest
 
 from tests.conftest import UNIT
-from tests.protocol.conftest import Servers
 from tests.protocol.test_fast_path import Raw, head, session
 
 UNKNOWN = (head("400 Bad Request", "Content-Type: application/json", "Content-Length: 41",
                 "Date: <date>", "Server: openline"),
            b'{"code":1,"message":"Session ID unknown"}')
-
-
-@pytest.fixture(scope="module")
-def full(servers: Servers) -> str:
-    return servers.base("full", "default")
-
-
-@pytest.fixture(scope="module")
-def cors(servers: Servers) -> str:
-    return servers.base("full", "cors")
 
 
 def connected(base: str, extra: str = "") -> tuple[Raw, Raw, str]:
