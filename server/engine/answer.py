@@ -117,14 +117,7 @@ def _server_header(request: web.BaseRequest) -> str | None:
     if match_info is None:  # no app: no signal
         return SERVER_SOFTWARE
     apps = match_info._apps
-    if len(apps) != 1:
-        return None
-    signal = apps[0].on_response_prepare
-    if not signal:
-        return SERVER_SOFTWARE
-    if len(signal) == 1 and signal[0] is name_server:
-        return SERVER_NAME
-    return None
+    return app_server_header(apps[0]) if len(apps) == 1 else None
 
 
 def wire(body: bytes, content_type: str, headers: dict[str, str] | None, server: str,
@@ -177,7 +170,7 @@ def wire_of(response: Answer, server: str) -> bytes:
 def app_server_header(app: web.Application) -> str | None:
     """The Server header aiohttp's prepare gives every response of ``app`` (a top-level
     app, no sub-app in the route) when its prepare signal is known to set nothing else;
-    None otherwise (``_server_header`` for an app, without a request)."""
+    None otherwise."""
     signal = app.on_response_prepare
     if not signal:
         return SERVER_SOFTWARE
